@@ -1,0 +1,230 @@
+"""Radiance field → coloured triangle mesh → `.glb` / `.obj` / `.ply`.
+
+Axis convention, stated once: the world frame of every field here is glTF's own (right-handed, +Y up,
+front towards +Z, units of metres), so meshes are written without any rotation and stand upright in
+Blender, three.js and `gr.Model3D`. By default a mesh is centred on its bounding box and scaled so its
+largest side is 1 m.
+
+The surface is the level set `density = threshold` of the field's density (`DEFAULT_THRESHOLD`
+unless given). If that level does not cross the sampled densities at all (an empty or an all-full
+grid), the threshold adapts to the midpoint of the sampled minimum and maximum, with a warning, so
+a faint or saturated field still exports something to look at.
+
+Density is evaluated coarse to fine: on the full grid at a coarse resolution, then, level by level,
+only around cells that the surface crosses (dilated by one cell); elsewhere the finer grid takes the
+trilinear upsampling of the coarser one, which only has to be on the right side of the threshold.
+Detail thinner than a coarse cell (1/32 of the box by default) can be missed; `coarse_resolution`
+equal to `resolution` turns the refinement off.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+import trimesh
+from skimage.measure import marching_cubes
+from torch import Tensor
+
+from nerf.checks import check_int_range, check_range
+from nerf.field import RadianceField
+
+DEFAULT_THRESHOLD = 10.0  # a slab 0.07 units thick (one cell of a 2-unit box at 32^3) is then 50 % opaque
+MESH_FORMATS = (".glb", ".obj", ".ply")
+EVALUATION_CHUNK = 1 << 18  # points per field call: bounds the decoder's activation memory
+
+
+@dataclass(frozen=True)
+class ExportConfig:
+    """Mesh extraction settings; `resolution` is the number of grid cells per axis."""
+
+    resolution: int = 128
+    threshold: float | None = None  # density iso-level; None: DEFAULT_THRESHOLD
+    coarse_resolution: int = 32
+    min_component_fraction: float = 0.05  # floaters: parts with fewer faces than this share of the largest go
+    target_faces: int | None = None  # quadric decimation down to this many faces; None keeps all
+    center: bool = True
+    unit_scale: bool = True
+
+    def __post_init__(self) -> None:
+        check_int_range(self.resolution, "resolution", 32, 512)
+        check_int_range(self.coarse_resolution, "coarse_resolution", 8, 512)
+        if self.threshold is not None:
+            check_range(self.threshold, "threshold", 1e-6, 1e6)
+        check_range(self.min_component_fraction, "min_component_fraction", 0.0, 1.0)
+        if self.target_faces is not None:
+            check_int_range(self.target_faces, "target_faces", 4, 1 << 26)
+
+
+def resolution_levels(resolution: int, coarse_resolution: int) -> list[int]:
+    """Grid resolutions, coarse to fine, each twice the one before, ending at `resolution`."""
+    levels = [resolution]
+    while levels[0] % 2 == 0 and levels[0] // 2 >= coarse_resolution:
+        levels.insert(0, levels[0] // 2)
+    return levels
+
+
+@torch.no_grad()
+def _chunked(function: Callable[[Tensor], Tensor], points: Tensor) -> Tensor:
+    """`function` of points `[B, N, 3]`, evaluated a chunk of points at a time, concatenated along N."""
+    return torch.cat(
+        [function(points[:, i : i + EVALUATION_CHUNK]) for i in range(0, points.shape[1], EVALUATION_CHUNK)], 1
+    )
+
+
+def _vertex_points(index: Tensor, resolution: int, bound: float) -> Tensor:
+    """World positions `[..., 3]` of flat x-major vertex indices `[...]` of a grid with `resolution` cells per axis."""
+    n = resolution + 1
+    ijk = torch.stack((index // (n * n), (index // n) % n, index % n), dim=-1)
+    return ijk.float() * (2 * bound / resolution) - bound
+
+
+def _surface_cells(values: Tensor, threshold: float) -> Tensor:
+    """Cells `[B, r, r, r]` whose 8 corners `[B, r+1, r+1, r+1]` lie on both sides of the threshold."""
+    inside = (values > threshold).float().unsqueeze(1)
+    any_inside = F.max_pool3d(inside, kernel_size=2, stride=1)
+    all_inside = -F.max_pool3d(-inside, kernel_size=2, stride=1)
+    return (any_inside != all_inside).squeeze(1)
+
+
+def _pick_threshold(values: Tensor, threshold: float | None) -> float:
+    level = DEFAULT_THRESHOLD if threshold is None else threshold
+    low, high = values.min().item(), values.max().item()
+    if low < level < high:
+        return level
+    if high - low < 1e-9:
+        raise ValueError(f"the field's density is constant ({low:.4g}) over the box: there is no surface to extract")
+    adapted = 0.5 * (low + high)
+    warnings.warn(
+        f"density threshold {level:.4g} does not cross the field's density range [{low:.4g}, {high:.4g}]; "
+        f"using the midpoint {adapted:.4g} instead",
+        stacklevel=3,
+    )
+    return adapted
+
+
+@torch.no_grad()
+def density_grid(field: RadianceField, num_objects: int, config: ExportConfig) -> tuple[Tensor, float]:
+    """Density at the vertices of the export grid, coarse to fine: (`[B, r+1, r+1, r+1]`, threshold used)."""
+    device = next((p.device for p in field.parameters()), torch.device("cpu"))
+    bound = field.bound
+    levels = resolution_levels(config.resolution, config.coarse_resolution)
+    coarse = levels[0]
+    points = _vertex_points(torch.arange((coarse + 1) ** 3, device=device), coarse, bound).expand(num_objects, -1, -1)
+    values = _chunked(field.density, points).view(num_objects, *(coarse + 1,) * 3).float()
+    threshold = _pick_threshold(values, config.threshold)
+    for resolution in levels[1:]:
+        refine = F.max_pool3d(_surface_cells(values, threshold).float().unsqueeze(1), 3, stride=1, padding=1)
+        fine_cells = refine.repeat_interleave(2, 2).repeat_interleave(2, 3).repeat_interleave(2, 4)
+        fine_vertices = F.max_pool3d(F.pad(fine_cells, (1, 1, 1, 1, 1, 1)), kernel_size=2, stride=1).squeeze(1).bool()
+        values = F.interpolate(values.unsqueeze(1), size=(resolution + 1,) * 3, mode="trilinear", align_corners=True)
+        values = values.squeeze(1)
+        # the vertices to evaluate, per object, padded (with repeats) to the busiest object's count
+        rows = [mask.nonzero().squeeze(1) for mask in fine_vertices.flatten(1)]
+        count = max(len(row) for row in rows)
+        if count == 0:
+            continue
+        order = torch.stack([F.pad(row, (0, count - len(row)), value=int(row[-1]) if len(row) else 0) for row in rows])
+        exact = _chunked(field.density, _vertex_points(order, resolution, bound)).float()
+        values = values.flatten(1).scatter(1, order, exact)
+        values = values.view(num_objects, *(resolution + 1,) * 3)
+    return values, threshold
+
+
+def _marching_cubes(values: np.ndarray, threshold: float, bound: float) -> tuple[np.ndarray, np.ndarray]:
+    """Outward-facing triangles of `values [r+1]^3 > threshold`, in world units; closed at the box's walls."""
+    resolution = values.shape[0] - 1
+    inside = values > threshold
+    if not inside.any():
+        return np.zeros((0, 3)), np.zeros((0, 3), dtype=np.int64)
+    # crop to where the surface is, then pad with empty space so the mesh closes at the box walls
+    lo = np.maximum(np.argwhere(inside).min(0) - 1, 0)
+    hi = np.minimum(np.argwhere(inside).max(0) + 2, resolution + 1)
+    crop = values[lo[0] : hi[0], lo[1] : hi[1], lo[2] : hi[2]]
+    padded = np.pad(crop, 1, constant_values=min(float(crop.min()), threshold) - 1.0)
+    cell = 2 * bound / resolution
+    vertices, faces, _, _ = marching_cubes(padded, level=threshold, gradient_direction="ascent")
+    vertices = (vertices - 1 + lo) * cell - bound
+    return vertices, faces.astype(np.int64)
+
+
+def _remove_floaters(mesh: trimesh.Trimesh, min_fraction: float) -> trimesh.Trimesh:
+    if min_fraction <= 0 or len(mesh.faces) == 0:
+        return mesh
+    parts = mesh.split(only_watertight=False)
+    if len(parts) <= 1:
+        return mesh
+    largest = max(len(p.faces) for p in parts)
+    return trimesh.util.concatenate([p for p in parts if len(p.faces) >= min_fraction * largest])
+
+
+@torch.no_grad()
+def _vertex_colours(field: RadianceField, vertices: np.ndarray, object_index: int, num_objects: int) -> np.ndarray:
+    device = next((p.device for p in field.parameters()), torch.device("cpu"))
+    points = torch.as_tensor(vertices, dtype=torch.float32, device=device).expand(num_objects, -1, -1)
+    albedo = _chunked(lambda chunk: field(chunk).albedo, points)
+    rgb = (albedo[object_index].clamp(0, 1) * 255).round().to(torch.uint8).cpu().numpy()
+    return np.concatenate((rgb, np.full((len(rgb), 1), 255, np.uint8)), axis=1)
+
+
+def extract_meshes(
+    field: RadianceField, config: ExportConfig = ExportConfig(), num_objects: int | None = None
+) -> list[trimesh.Trimesh]:
+    """One coloured mesh per object of the field (B = `field.num_objects`, or `num_objects` for analytic fields)."""
+    batch = field.num_objects or num_objects or 1
+    values, threshold = density_grid(field, batch, config)
+    meshes = []
+    for index in range(batch):
+        vertices, faces = _marching_cubes(values[index].cpu().numpy(), threshold, field.bound)
+        mesh = trimesh.Trimesh(vertices, faces, process=True)
+        mesh = _remove_floaters(mesh, config.min_component_fraction)
+        if config.target_faces is not None and len(mesh.faces) > config.target_faces:
+            mesh = mesh.simplify_quadric_decimation(face_count=config.target_faces)
+        if len(mesh.faces) == 0:
+            warnings.warn(f"object {index}: the extracted mesh is empty", stacklevel=2)
+        else:
+            # colours are looked up at the final vertices (after decimation), in the field's own frame
+            mesh.visual.vertex_colors = _vertex_colours(field, mesh.vertices, index, batch)
+            normalise(mesh, config.center, config.unit_scale)
+        meshes.append(mesh)
+    return meshes
+
+
+def extract_mesh(field: RadianceField, config: ExportConfig = ExportConfig()) -> trimesh.Trimesh:
+    """The coloured mesh of a single-object field."""
+    if field.num_objects not in (None, 1):
+        raise ValueError(f"extract_mesh takes a field of one object, not {field.num_objects}: use extract_meshes")
+    return extract_meshes(field, config)[0]
+
+
+def normalise(mesh: trimesh.Trimesh, center: bool, unit_scale: bool) -> trimesh.Trimesh:
+    """In place: centre the bounding box on the origin and/or scale its largest side to 1."""
+    if center:
+        mesh.apply_translation(-mesh.bounds.mean(axis=0))
+    if unit_scale:
+        mesh.apply_scale(1.0 / max(float(mesh.extents.max()), 1e-12))
+    return mesh
+
+
+def save_mesh(mesh: trimesh.Trimesh, path: str | Path) -> Path:
+    """Write `.glb` (binary glTF 2.0, vertex colours as COLOR_0), `.obj` or `.ply` by the file's suffix."""
+    path = Path(path)
+    if path.suffix.lower() not in MESH_FORMATS:
+        raise ValueError(f"mesh file must end in one of {', '.join(MESH_FORMATS)}, got {path.name!r}")
+    if len(mesh.faces) == 0:
+        raise ValueError("the mesh is empty: nothing to write")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    mesh.export(path)
+    return path
+
+
+def export_mesh(field: RadianceField, path: str | Path, config: ExportConfig = ExportConfig()) -> trimesh.Trimesh:
+    """Field of one object → mesh file at `path` (format by suffix). Returns the mesh written."""
+    mesh = extract_mesh(field, config)
+    save_mesh(mesh, path)
+    return mesh

@@ -1,0 +1,171 @@
+"""Radiance fields: what every 3D generator in this project returns and every renderer or exporter takes.
+
+A field holds B objects at once and answers, for points `[B, N, 3]` in the scene box
+[-bound, bound]^3 (world frame: +Y up, right-handed, the glTF convention), a density `[B, N]` and an
+albedo `[B, N, 3]`. Shading (lambertian, textureless) is the renderer's job; fields give normals.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from nerf.checks import check_choice, check_float_tensor
+from nerf.encoding import HashGrid, HashGridConfig
+
+NormalMethod = Literal["finite_difference", "autograd"]
+
+
+@dataclass
+class FieldOutput:
+    density: Tensor  # [B, N], >= 0
+    albedo: Tensor  # [B, N, 3], in [0, 1]
+
+
+class RadianceField(nn.Module):
+    """Interface of a batch of radiance fields over [-bound, bound]^3.
+
+    Subclasses implement `forward(points [B, N, 3]) -> FieldOutput`. `num_objects` is B, or None for
+    a field that is the same object for any batch size (analytic fields).
+    """
+
+    bound: float = 1.0
+
+    @property
+    def num_objects(self) -> int | None:
+        return None
+
+    def forward(self, points: Tensor) -> FieldOutput:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def density(self, points: Tensor) -> Tensor:
+        """points `[B, N, 3]` → density `[B, N]`."""
+        return self(points).density
+
+    def normals(self, points: Tensor, method: NormalMethod = "finite_difference", eps: float = 1e-2) -> Tensor:
+        """Outward unit normals `[B, N, 3]`: the negative, normalised density gradient.
+
+        "finite_difference" takes central differences with step `eps` (6 more density evaluations,
+        differentiable with plain autograd, robust to a grid's piecewise-linear kinks);
+        "autograd" differentiates the density exactly (needs double backward when trained through).
+        """
+        check_choice(method, "normal method", ("finite_difference", "autograd"))
+        if method == "autograd":
+            with torch.enable_grad():
+                inputs = points if points.requires_grad else points.detach().requires_grad_(True)
+                density = self.density(inputs)
+                (gradient,) = torch.autograd.grad(density.sum(), inputs, create_graph=torch.is_grad_enabled())
+        else:
+            steps = torch.eye(3, dtype=points.dtype, device=points.device) * eps  # [3, 3]
+            shifted = torch.cat((points.unsqueeze(-2) + steps, points.unsqueeze(-2) - steps), dim=-2)  # [B, N, 6, 3]
+            density = self.density(shifted.flatten(1, 2)).view(*points.shape[:2], 6)
+            gradient = (density[..., :3] - density[..., 3:]) / (2 * eps)
+        return F.normalize(-gradient, dim=-1, eps=1e-12)
+
+    def check_points(self, points: Tensor) -> Tensor:
+        """Validate `points [B, N, 3]` against this field's batch size."""
+        check_float_tensor(points, "points", last_dim=3, ndim=3)
+        if self.num_objects is not None and points.shape[0] != self.num_objects:
+            raise ValueError(
+                f"points must have batch size B = {self.num_objects} (a row per object), got {points.shape[0]}"
+            )
+        return points
+
+
+DensityActivation = Literal["softplus", "exp"]
+
+
+@dataclass(frozen=True)
+class HashGridFieldConfig:
+    """A hash-grid NeRF: grid features → small MLP → (density, albedo).
+
+    The density blob is DreamFusion's initialisation bias, added before the activation:
+    `blob_density * exp(-|x|^2 / (2 blob_radius^2))`, so SDS starts from a soft ball in the middle
+    instead of empty space or fog.
+    """
+
+    grid: HashGridConfig = field(default_factory=HashGridConfig)
+    hidden_dim: int = 64
+    num_hidden_layers: int = 1
+    bound: float = 1.0
+    density_activation: DensityActivation = "softplus"
+    blob_density: float = 10.0
+    blob_radius: float = 0.5
+
+    def __post_init__(self) -> None:
+        check_choice(self.density_activation, "density_activation", ("softplus", "exp"))
+        if self.hidden_dim < 1 or self.num_hidden_layers < 0 or self.bound <= 0 or self.blob_radius <= 0:
+            raise ValueError("hidden_dim >= 1, num_hidden_layers >= 0, bound > 0 and blob_radius > 0 are required")
+
+
+def activate_density(raw: Tensor, activation: DensityActivation) -> Tensor:
+    if activation == "exp":
+        return torch.exp(raw.clamp(max=15.0))  # clamped: exp overflows fp16 and explodes gradients
+    return F.softplus(raw)
+
+
+class HashGridField(RadianceField):
+    """Instant-NGP-style field for B objects that share one MLP decoder.
+
+    With `num_objects` the grid parameters are owned (per-prompt optimisation); with
+    `num_objects=None` they come from outside through `bind(grid_params [B, n_params])` (ATT3D).
+    """
+
+    def __init__(self, config: HashGridFieldConfig = HashGridFieldConfig(), num_objects: int | None = 1) -> None:
+        super().__init__()
+        self.config = config
+        self.bound = config.bound
+        self.grid = HashGrid(config.grid, num_objects=num_objects)
+        layers: list[nn.Module] = []
+        width = config.grid.output_dim
+        for _ in range(config.num_hidden_layers):
+            layers += [nn.Linear(width, config.hidden_dim), nn.ReLU()]
+            width = config.hidden_dim
+        layers.append(nn.Linear(width, 4))
+        self.decoder = nn.Sequential(*layers)
+
+    @property
+    def num_objects(self) -> int | None:
+        return None if self.grid.params is None else self.grid.params.shape[0]
+
+    def blob(self, points: Tensor) -> Tensor:
+        """The initial density bias at points `[..., 3]` → `[...]`."""
+        r2 = points.square().sum(-1)
+        return self.config.blob_density * torch.exp(-r2 / (2 * self.config.blob_radius**2))
+
+    def forward(self, points: Tensor, grid_params: Tensor | None = None) -> FieldOutput:
+        """points `[B, N, 3]` (optional `grid_params [B, n_params]`) → density, albedo."""
+        if grid_params is None:
+            self.check_points(points)
+        unit = (points / (2 * self.bound) + 0.5).clamp(0.0, 1.0)
+        raw = self.decoder(self.grid(unit, grid_params))  # [B, N, 4]
+        density = activate_density(raw[..., 0] + self.blob(points), self.config.density_activation)
+        return FieldOutput(density=density, albedo=torch.sigmoid(raw[..., 1:]))
+
+    def bind(self, grid_params: Tensor) -> BoundHashGridField:
+        """This decoder with externally produced grid parameters `[B, n_params]`: a field of B objects."""
+        check_float_tensor(grid_params, "grid_params", ndim=2)
+        if grid_params.shape[1] != self.config.grid.n_params:
+            raise ValueError(f"grid_params must be [B, {self.config.grid.n_params}], got {tuple(grid_params.shape)}")
+        return BoundHashGridField(self, grid_params)
+
+
+class BoundHashGridField(RadianceField):
+    """A `HashGridField` decoder bound to a batch of grid parameters; gradients reach both."""
+
+    def __init__(self, base: HashGridField, grid_params: Tensor) -> None:
+        super().__init__()
+        self.base = base
+        self.bound = base.bound
+        self.grid_params = grid_params
+
+    @property
+    def num_objects(self) -> int:
+        return self.grid_params.shape[0]
+
+    def forward(self, points: Tensor) -> FieldOutput:
+        return self.base(self.check_points(points), self.grid_params)

@@ -1,0 +1,104 @@
+"""Fields: the density blob, normals against an analytic sphere, binding external grid parameters,
+and fitting by 3D supervision."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from nerf.analytic import SDFField, box_sdf, laplace_density, sphere_sdf
+from nerf.encoding import HashGridConfig
+from nerf.field import HashGridField, HashGridFieldConfig
+from nerf.fit import fit_field
+
+SMALL = HashGridFieldConfig(grid=HashGridConfig(num_levels=4, log2_table_size=10, finest_resolution=64), hidden_dim=16)
+
+
+def test_initial_density_is_dreamfusions_blob() -> None:
+    field = HashGridField(HashGridFieldConfig(blob_density=8.0, blob_radius=0.4))
+    points = torch.tensor([[[0.0, 0.0, 0.0], [0.4, 0.0, 0.0], [1.0, 1.0, 1.0]]])
+    expected = 8.0 * torch.exp(-points[0].square().sum(-1) / (2 * 0.4**2))
+    assert torch.allclose(field.blob(points)[0], expected)
+    density = field.density(points)[0]
+    # the untrained grid and decoder add only a small offset to the blob before the softplus
+    assert density[0] > density[1] > density[2]
+    assert density[0] > 7.0 and density[2] < 1.5
+
+
+def test_laplace_density_is_half_its_maximum_on_the_surface() -> None:
+    beta = 0.05
+    values = laplace_density(torch.tensor([-1.0, 0.0, 1.0]), beta)
+    assert torch.allclose(values, torch.tensor([1 / beta, 0.5 / beta, 0.0]), atol=1e-6)
+
+
+@pytest.mark.parametrize("method", ["finite_difference", "autograd"])
+def test_normals_of_a_sphere_point_outward(method: str) -> None:
+    centre = torch.tensor([0.1, -0.2, 0.05])
+    field = SDFField([(sphere_sdf(centre.tolist(), 0.5), (1.0, 1.0, 1.0))], beta=0.05)
+    directions = torch.nn.functional.normalize(
+        torch.randn(1, 200, 3, generator=torch.Generator().manual_seed(0)), dim=-1
+    )
+    points = centre + directions * 0.5
+    normals = field.normals(points, method=method, eps=1e-3)
+    assert (normals * directions).sum(-1).min() > 0.999
+
+
+def test_autograd_normals_are_differentiable_when_training() -> None:
+    field = HashGridField(SMALL)
+    points = torch.rand(1, 32, 3) * 2 - 1
+    normals = field.normals(points, method="autograd")
+    normals.sum().backward()
+    assert field.grid.params.grad is not None and field.grid.params.grad.abs().sum() > 0
+
+
+def test_bound_parameters_give_the_same_field_and_gradients_reach_them() -> None:
+    owned = HashGridField(SMALL, num_objects=2)
+    shared = HashGridField(SMALL, num_objects=None)
+    shared.decoder.load_state_dict(owned.decoder.state_dict())
+    params = owned.grid.params.detach().clone().normal_().requires_grad_(True)
+    with torch.no_grad():
+        owned.grid.params.copy_(params)
+    points = torch.rand(2, 64, 3) * 2 - 1
+    bound = shared.bind(params)
+    assert bound.num_objects == 2
+    first, second = owned(points), bound(points)
+    assert torch.allclose(first.density, second.density) and torch.allclose(first.albedo, second.albedo)
+    second.density.sum().backward()
+    assert params.grad.abs().sum() > 0
+    assert all(p.grad is not None for p in shared.decoder.parameters())
+
+
+def test_fitting_recovers_a_box() -> None:
+    torch.manual_seed(0)
+    reference = SDFField([(box_sdf((0.0, 0.0, 0.0), (0.4, 0.3, 0.5)), (0.9, 0.1, 0.1))])
+    field = HashGridField(HashGridFieldConfig(hidden_dim=32))
+    losses = fit_field(field, reference, steps=100, points_per_step=4096, progress=False)
+    assert losses[-1] < 0.1 * losses[0]
+    inside, outside = (
+        torch.tensor([[[0.0, 0.0, 0.0], [0.2, 0.1, 0.3]]]),
+        torch.tensor([[[0.0, 0.8, 0.0], [0.8, 0.0, 0.0]]]),
+    )
+    with torch.no_grad():
+        assert (field.density(inside) > 15).all() and (field.density(outside) < 0.1).all()
+        assert torch.allclose(field(inside).albedo, torch.tensor([0.9, 0.1, 0.1]), atol=0.05)
+
+
+def test_bad_field_input_is_refused() -> None:
+    field = HashGridField(SMALL, num_objects=2)
+    with pytest.raises(ValueError, match="batch size B = 2"):
+        field(torch.zeros(3, 5, 3))
+    with pytest.raises(ValueError, match="last dimension 3"):
+        field(torch.zeros(2, 5, 2))
+    with pytest.raises(ValueError, match=r"grid_params must be \[B, "):
+        HashGridField(SMALL, num_objects=None).bind(torch.zeros(1, 7))
+    with pytest.raises(ValueError, match="owns no parameters"):
+        HashGridField(SMALL, num_objects=None)(torch.zeros(1, 5, 3))
+    with pytest.raises(ValueError, match="normal method"):
+        field.normals(torch.zeros(2, 5, 3), method="sobel")
+    with pytest.raises(ValueError, match="density_activation"):
+        HashGridFieldConfig(density_activation="relu")
+    with pytest.raises(ValueError, match="at least one"):
+        SDFField([])
+    assert math.isfinite(field.density(torch.zeros(2, 1, 3)).sum().item())

@@ -11,7 +11,7 @@ grid), the threshold adapts to the midpoint of the sampled minimum and maximum, 
 a faint or saturated field still exports something to look at.
 
 Density is evaluated coarse to fine: on the full grid at a coarse resolution, then, level by level,
-only around cells that the surface crosses (dilated by one cell); elsewhere the finer grid takes the
+only around cells that the surface crosses (with a margin of one finer cell); elsewhere the finer grid takes the
 trilinear upsampling of the coarser one, which only has to be on the right side of the threshold.
 Detail thinner than a coarse cell (1/32 of the box by default) can be missed; `coarse_resolution`
 equal to `resolution` turns the refinement off.
@@ -28,11 +28,14 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 import trimesh
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
 from skimage.measure import marching_cubes
 from torch import Tensor
 
 from nerf.checks import check_int_range, check_range
 from nerf.field import RadianceField
+from nerf.sparse import pack_rows
 
 DEFAULT_THRESHOLD = 10.0  # a slab 0.07 units thick (one cell of a 2-unit box at 32^3) is then 50 % opaque
 MESH_FORMATS = (".glb", ".obj", ".ply")
@@ -119,19 +122,17 @@ def density_grid(field: RadianceField, num_objects: int, config: ExportConfig) -
     values = _chunked(field.density, points).view(num_objects, *(coarse + 1,) * 3).float()
     threshold = _pick_threshold(values, config.threshold)
     for resolution in levels[1:]:
-        refine = F.max_pool3d(_surface_cells(values, threshold).float().unsqueeze(1), 3, stride=1, padding=1)
-        fine_cells = refine.repeat_interleave(2, 2).repeat_interleave(2, 3).repeat_interleave(2, 4)
+        crossed = _surface_cells(values, threshold).float().unsqueeze(1)
+        fine_cells = crossed.repeat_interleave(2, 2).repeat_interleave(2, 3).repeat_interleave(2, 4)
+        # one fine cell of margin: the surface may wander out of the coarse cells that it crosses
+        fine_cells = F.max_pool3d(fine_cells, 3, stride=1, padding=1)
         fine_vertices = F.max_pool3d(F.pad(fine_cells, (1, 1, 1, 1, 1, 1)), kernel_size=2, stride=1).squeeze(1).bool()
         values = F.interpolate(values.unsqueeze(1), size=(resolution + 1,) * 3, mode="trilinear", align_corners=True)
         values = values.squeeze(1)
-        # the vertices to evaluate, per object, padded (with repeats) to the busiest object's count
-        rows = [mask.nonzero().squeeze(1) for mask in fine_vertices.flatten(1)]
-        count = max(len(row) for row in rows)
-        if count == 0:
-            continue
-        order = torch.stack([F.pad(row, (0, count - len(row)), value=int(row[-1]) if len(row) else 0) for row in rows])
-        exact = _chunked(field.density, _vertex_points(order, resolution, bound)).float()
-        values = values.flatten(1).scatter(1, order, exact)
+        # padding points at vertices outside the band: their exact values are as welcome there
+        indices, _ = pack_rows(fine_vertices.flatten(1))
+        exact = _chunked(field.density, _vertex_points(indices, resolution, bound)).float()
+        values = values.flatten(1).scatter(1, indices, exact)
         values = values.view(num_objects, *(resolution + 1,) * 3)
     return values, threshold
 
@@ -154,13 +155,20 @@ def _marching_cubes(values: np.ndarray, threshold: float, bound: float) -> tuple
 
 
 def _remove_floaters(mesh: trimesh.Trimesh, min_fraction: float) -> trimesh.Trimesh:
+    """Drop connected parts with fewer faces than `min_fraction` of the largest part's."""
     if min_fraction <= 0 or len(mesh.faces) == 0:
         return mesh
-    parts = mesh.split(only_watertight=False)
-    if len(parts) <= 1:
+    edges = mesh.edges_unique
+    graph = coo_matrix((np.ones(len(edges)), (edges[:, 0], edges[:, 1])), shape=(len(mesh.vertices),) * 2)
+    _, vertex_part = connected_components(graph, directed=False)
+    face_part = vertex_part[mesh.faces[:, 0]]
+    faces_per_part = np.bincount(face_part)
+    keep = faces_per_part[face_part] >= min_fraction * faces_per_part.max()
+    if keep.all():
         return mesh
-    largest = max(len(p.faces) for p in parts)
-    return trimesh.util.concatenate([p for p in parts if len(p.faces) >= min_fraction * largest])
+    mesh.update_faces(keep)
+    mesh.remove_unreferenced_vertices()
+    return mesh
 
 
 @torch.no_grad()
@@ -211,11 +219,17 @@ def normalise(mesh: trimesh.Trimesh, center: bool, unit_scale: bool) -> trimesh.
     return mesh
 
 
-def save_mesh(mesh: trimesh.Trimesh, path: str | Path) -> Path:
-    """Write `.glb` (binary glTF 2.0, vertex colours as COLOR_0), `.obj` or `.ply` by the file's suffix."""
+def mesh_path(path: str | Path) -> Path:
+    """`path` as a Path if its suffix names a mesh format we write, else a ValueError."""
     path = Path(path)
     if path.suffix.lower() not in MESH_FORMATS:
         raise ValueError(f"mesh file must end in one of {', '.join(MESH_FORMATS)}, got {path.name!r}")
+    return path
+
+
+def save_mesh(mesh: trimesh.Trimesh, path: str | Path) -> Path:
+    """Write `.glb` (binary glTF 2.0, vertex colours as COLOR_0), `.obj` or `.ply` by the file's suffix."""
+    path = mesh_path(path)
     if len(mesh.faces) == 0:
         raise ValueError("the mesh is empty: nothing to write")
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -225,6 +239,7 @@ def save_mesh(mesh: trimesh.Trimesh, path: str | Path) -> Path:
 
 def export_mesh(field: RadianceField, path: str | Path, config: ExportConfig = ExportConfig()) -> trimesh.Trimesh:
     """Field of one object → mesh file at `path` (format by suffix). Returns the mesh written."""
+    path = mesh_path(path)  # before the work, not after it
     mesh = extract_mesh(field, config)
     save_mesh(mesh, path)
     return mesh

@@ -20,9 +20,11 @@ from nerf.cameras import Cameras
 from nerf.checks import check_choice, check_float_tensor, check_int_range
 from nerf.field import NormalMethod, RadianceField
 from nerf.occupancy import OccupancyGrid
+from nerf.sparse import evaluate_where
 
 Shading = Literal["albedo", "textureless", "lambertian"]
 SHADINGS: tuple[str, ...] = ("albedo", "textureless", "lambertian")
+NORMAL_MIN_WEIGHT = 1e-4  # samples that add less to their pixel get no normal
 
 
 @dataclass(frozen=True)
@@ -61,18 +63,16 @@ def ray_box_intersection(origins: Tensor, directions: Tensor, bound: float) -> t
     return near, torch.maximum(far, near)
 
 
-def composite(density: Tensor, colour: Tensor, steps: Tensor) -> tuple[Tensor, Tensor]:
-    """Alpha compositing front to back along the last sample axis.
+def composite_weights(density: Tensor, steps: Tensor) -> Tensor:
+    """Alpha-compositing weights front to back along the last axis: w_i = T_i (1 - exp(-σ_i δ_i)).
 
-    density `[..., S]`, colour `[..., S, C]`, steps `[..., S]` (each sample's segment length)
-    → (weights `[..., S]`, accumulated colour `[..., C]`), weight_i = T_i (1 - exp(-σ_i δ_i)).
+    density, steps (each sample's segment length) `[..., S]` → weights `[..., S]`; their sum is the opacity.
     """
     optical_depth = density * steps
     alpha = 1.0 - torch.exp(-optical_depth)
     # exclusive cumulative sum: transmittance before sample i, computed in log space (stabler than cumprod)
     transmittance = torch.exp(-(torch.cumsum(optical_depth, dim=-1) - optical_depth))
-    weights = alpha * transmittance
-    return weights, (weights.unsqueeze(-1) * colour).sum(dim=-2)
+    return alpha * transmittance
 
 
 def shade(albedo: Tensor, normals: Tensor | None, light: Tensor | None, shading: Shading, ambient: float) -> Tensor:
@@ -91,36 +91,30 @@ def sample_light_directions(cameras: Cameras, spread: float = 0.5, generator: to
     return F.normalize(towards_camera + noise, dim=-1)
 
 
-def _query(
-    field: RadianceField,
-    points: Tensor,
-    occupied: Tensor | None,
-    want_normals: bool,
-    config: RenderConfig,
-) -> tuple[Tensor, Tensor, Tensor | None]:
-    """Density `[B, N]`, albedo `[B, N, 3]`, normals `[B, N, 3]` at points `[B, N, 3]`, only where occupied."""
+def _query(field: RadianceField, points: Tensor, occupied: Tensor | None) -> tuple[Tensor, Tensor]:
+    """Density `[B, N]` and albedo `[B, N, 3]` at points `[B, N, 3]`; zero where not `occupied`."""
     if occupied is None:
         out = field(points)
-        normals = field.normals(points, config.normal_method, config.normal_eps) if want_normals else None
-        return out.density, out.albedo, normals
-    batch, n = occupied.shape
-    count = int(occupied.sum(dim=1).max())
-    density = points.new_zeros(batch, n)
-    albedo = points.new_zeros(batch, n, 3)
-    normals = points.new_zeros(batch, n, 3) if want_normals else None
-    if count == 0:
-        return density, albedo, normals
-    # occupied samples first in each row (stable), padded to the busiest object's count
-    order = torch.argsort((~occupied).to(torch.uint8), dim=1, stable=True)[:, :count]
-    keep = torch.gather(occupied, 1, order)
-    compact = torch.gather(points, 1, order.unsqueeze(-1).expand(-1, -1, 3))
-    out = field(compact)
-    density = density.scatter(1, order, out.density * keep)
-    albedo = albedo.scatter(1, order.unsqueeze(-1).expand(-1, -1, 3), out.albedo)
-    if want_normals:
-        compact_normals = field.normals(compact, config.normal_method, config.normal_eps)
-        normals = normals.scatter(1, order.unsqueeze(-1).expand(-1, -1, 3), compact_normals)
-    return density, albedo, normals
+        return out.density, out.albedo
+
+    def query(packed: Tensor) -> tuple[Tensor, Tensor]:
+        out = field(packed)
+        return out.density, out.albedo
+
+    return evaluate_where(occupied, points, query)
+
+
+def _normals(field: RadianceField, points: Tensor, weights: Tensor, config: RenderConfig) -> Tensor:
+    """Normals `[B, N, 3]` at the samples whose compositing weight `[B, N]` is visible; zero elsewhere.
+
+    Normals cost six extra field evaluations per sample with finite differences; samples that add
+    less than `NORMAL_MIN_WEIGHT` to a pixel cannot change its shading, so they go without.
+    """
+    visible = weights.detach() > NORMAL_MIN_WEIGHT
+    (normals,) = evaluate_where(
+        visible, points, lambda packed: (field.normals(packed, config.normal_method, config.normal_eps),)
+    )
+    return normals
 
 
 def render_rays(
@@ -156,12 +150,15 @@ def render_rays(
         t = near.unsqueeze(-1) + (torch.arange(samples, dtype=o.dtype, device=o.device) + offset) * step  # [B, r, S]
         points = (o.unsqueeze(-2) + t.unsqueeze(-1) * d.unsqueeze(-2)).flatten(1, 2)  # [B, r*S, 3]
         occupied = occupancy.occupied(points) if occupancy is not None else None
-        density, albedo, normals = _query(field, points, occupied, need_normals, config)
+        density, albedo = _query(field, points, occupied)
         shape = (*near.shape, samples)
+        weights = composite_weights(density.view(shape), step.expand(shape))
+        sample_normals = None
+        if need_normals:
+            sample_normals = _normals(field, points, weights.flatten(1), config).view(*shape, 3)
         sample_light = None if light is None else light[:, start : start + config.chunk_rays].unsqueeze(-2)
-        sample_normals = None if normals is None else normals.view(*shape, 3)
         colour = shade(albedo.view(*shape, 3), sample_normals, sample_light, shading, config.ambient)
-        weights, rgb = composite(density.view(shape), colour, step.expand(shape))
+        rgb = (weights.unsqueeze(-1) * colour).sum(dim=-2)
         opacity = weights.sum(dim=-1)
         results["rgb"].append(rgb + (1.0 - opacity).unsqueeze(-1) * background(d))
         results["opacity"].append(opacity)

@@ -8,12 +8,12 @@ import math
 import pytest
 import torch
 
-from nerf.analytic import SDFField, sphere_sdf
+from nerf.analytic import SDFField, laplace_density, sphere_sdf
 from nerf.background import ConstantBackground, MLPBackground
 from nerf.cameras import Cameras, look_at, orbit_cameras, turntable
 from nerf.field import FieldOutput, HashGridField, HashGridFieldConfig, RadianceField
 from nerf.occupancy import OccupancyGrid
-from nerf.render import RenderConfig, composite, render
+from nerf.render import RenderConfig, composite_weights, render
 
 SIGMA, COLOUR, BACKGROUND = 0.7, (0.2, 0.5, 0.9), (1.0, 0.9, 0.8)
 
@@ -60,13 +60,10 @@ def test_homogeneous_medium_expected_depth() -> None:
     assert torch.allclose(out.depth.reshape(-1), expected, rtol=1e-5)
 
 
-def test_composite_weights_sum_to_opacity_and_respect_order() -> None:
-    density = torch.tensor([[0.0, 5.0, 5.0, 0.0]])
-    colour = torch.tensor([[[1.0, 0, 0], [0, 1.0, 0], [0, 0, 1.0], [1.0, 1.0, 1.0]]])
-    weights, rgb = composite(density, colour, torch.full((1, 4), 0.5))
+def test_composite_weights_follow_the_order_of_samples() -> None:
+    weights = composite_weights(torch.tensor([[0.0, 5.0, 5.0, 0.0]]), torch.full((1, 4), 0.5))
     alpha = 1 - math.exp(-2.5)
     assert torch.allclose(weights, torch.tensor([[0.0, alpha, (1 - alpha) * alpha, 0.0]]))
-    assert torch.allclose(rgb, torch.tensor([[0.0, alpha, (1 - alpha) * alpha]]))
 
 
 def sphere_scene(radius: float = 0.6, beta: float = 0.002) -> SDFField:
@@ -126,6 +123,31 @@ def test_chunking_and_occupancy_grid_do_not_change_the_image() -> None:
     for out in (chunked, skipped):
         assert torch.allclose(out.rgb, reference.rgb, atol=1e-4)
         assert torch.allclose(out.opacity, reference.opacity, atol=1e-4)
+
+
+class SpheresOfTwoSizes(RadianceField):
+    """Two objects: a small and a large sphere, so their occupied cells differ in number."""
+
+    @property
+    def num_objects(self) -> int:
+        return 2
+
+    def forward(self, points: torch.Tensor) -> FieldOutput:
+        radius = torch.tensor([0.25, 0.6]).view(2, 1)
+        density = laplace_density(points.norm(dim=-1) - radius, 0.01)
+        return FieldOutput(density, torch.sigmoid(points * 3))
+
+
+def test_occupancy_skipping_is_exact_for_objects_of_different_sizes() -> None:
+    field = SpheresOfTwoSizes()
+    cameras = turntable(2, width=20, height=20)
+    occupancy = OccupancyGrid.from_field(field, num_objects=2, resolution=24)
+    occupied = occupancy.mask.flatten(1).float().mean(1)
+    assert occupied[0] < 0.5 * occupied[1]
+    for shading in ("albedo", "lambertian"):
+        reference = render(field, cameras, RenderConfig(num_samples=80), shading=shading)
+        skipped = render(field, cameras, RenderConfig(num_samples=80), shading=shading, occupancy=occupancy)
+        assert torch.allclose(skipped.rgb, reference.rgb, atol=1e-5)
 
 
 def test_batched_objects_render_as_if_alone_and_gradients_reach_each_grid() -> None:

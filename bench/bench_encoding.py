@@ -18,8 +18,9 @@ CONFIGS = {
 }
 
 
-def throughput(config: HashGridConfig, objects: int, points: int, device: str) -> tuple[float, float]:
-    """Million points per second (forward, forward+backward) for `objects` parameter sets."""
+def throughput(config: HashGridConfig, objects: int, points: int, device: str) -> tuple[float, float, float]:
+    """Million points per second for `objects` parameter sets: forward; forward+backward to the
+    parameters (training, points fixed); forward+backward to parameters and positions (autograd normals)."""
     x = torch.rand(objects, points // objects, 3, device=device)
     params = (torch.rand(objects, config.n_params, device=device) - 0.5) * 2e-4
 
@@ -27,11 +28,12 @@ def throughput(config: HashGridConfig, objects: int, points: int, device: str) -
         with torch.no_grad():
             hash_grid_encode(x, params, config)
 
-    def forward_backward() -> None:
-        xg, pg = x.clone().requires_grad_(True), params.clone().requires_grad_(True)
+    def backward_to(positions: bool) -> None:
+        xg, pg = x.clone().requires_grad_(positions), params.clone().requires_grad_(True)
         hash_grid_encode(xg, pg, config).square().sum().backward()
 
-    return points / seconds(forward) / 1e6, points / seconds(forward_backward) / 1e6
+    times = seconds(forward), seconds(lambda: backward_to(False)), seconds(lambda: backward_to(True))
+    return tuple(points / t / 1e6 for t in times)
 
 
 def main() -> None:
@@ -44,7 +46,11 @@ def main() -> None:
         for objects in (1, 8):
             label = "owned (B=1)" if objects == 1 else f"batched (B={objects})"
             rows.append([name, label, *throughput(config, objects, args.points, args.device)])
-    print_table("Hash-grid encoding", ["grid", "parameters", "forward Mpts/s", "fwd+bwd Mpts/s"], rows)
+    print_table(
+        "Hash-grid encoding",
+        ["grid", "parameters", "forward Mpts/s", "fwd+bwd (params) Mpts/s", "fwd+bwd (params, positions) Mpts/s"],
+        rows,
+    )
 
 
 if __name__ == "__main__":

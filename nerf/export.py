@@ -87,12 +87,26 @@ def _vertex_points(index: Tensor, resolution: int, bound: float) -> Tensor:
     return ijk.float() * (2 * bound / resolution) - bound
 
 
+def _window_any(mask: Tensor, size: int, pad: int = 0) -> Tensor:
+    """OR over every `size`^3 window of a bool grid `[B, X, Y, Z]` (padded by `pad` False cells per side).
+
+    Separable, one axis at a time: far cheaper on a CPU than max-pooling a float copy.
+    """
+    if pad:
+        mask = F.pad(mask, (pad,) * 6, value=False)
+    for axis in (1, 2, 3):
+        length = mask.shape[axis] - size + 1
+        window = mask.narrow(axis, 0, length)
+        for shift in range(1, size):
+            window = window | mask.narrow(axis, shift, length)
+        mask = window
+    return mask
+
+
 def _surface_cells(values: Tensor, threshold: float) -> Tensor:
     """Cells `[B, r, r, r]` whose 8 corners `[B, r+1, r+1, r+1]` lie on both sides of the threshold."""
-    inside = (values > threshold).float().unsqueeze(1)
-    any_inside = F.max_pool3d(inside, kernel_size=2, stride=1)
-    all_inside = -F.max_pool3d(-inside, kernel_size=2, stride=1)
-    return (any_inside != all_inside).squeeze(1)
+    inside = values > threshold
+    return _window_any(inside, 2) & _window_any(~inside, 2)
 
 
 def _pick_threshold(values: Tensor, threshold: float | None) -> float:
@@ -122,11 +136,11 @@ def density_grid(field: RadianceField, num_objects: int, config: ExportConfig) -
     values = _chunked(field.density, points).view(num_objects, *(coarse + 1,) * 3).float()
     threshold = _pick_threshold(values, config.threshold)
     for resolution in levels[1:]:
-        crossed = _surface_cells(values, threshold).float().unsqueeze(1)
-        fine_cells = crossed.repeat_interleave(2, 2).repeat_interleave(2, 3).repeat_interleave(2, 4)
+        crossed = _surface_cells(values, threshold)
+        fine_cells = crossed.repeat_interleave(2, 1).repeat_interleave(2, 2).repeat_interleave(2, 3)
         # one fine cell of margin: the surface may wander out of the coarse cells that it crosses
-        fine_cells = F.max_pool3d(fine_cells, 3, stride=1, padding=1)
-        fine_vertices = F.max_pool3d(F.pad(fine_cells, (1, 1, 1, 1, 1, 1)), kernel_size=2, stride=1).squeeze(1).bool()
+        fine_cells = _window_any(fine_cells, 3, pad=1)
+        fine_vertices = _window_any(fine_cells, 2, pad=1)  # the corners of those cells
         values = F.interpolate(values.unsqueeze(1), size=(resolution + 1,) * 3, mode="trilinear", align_corners=True)
         values = values.squeeze(1)
         # padding points at vertices outside the band: their exact values are as welcome there

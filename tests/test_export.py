@@ -17,6 +17,7 @@ from nerf.analytic import SDFField, demo_field, sphere_sdf
 from nerf.encoding import HashGridConfig
 from nerf.export import ExportConfig, export_mesh, extract_mesh, save_mesh
 from nerf.field import FieldOutput, HashGridField, HashGridFieldConfig, RadianceField
+from nerf.fit import fit_field
 
 RADIUS = 0.5
 RED, BLUE, YELLOW = (217, 38, 26), (38, 76, 217), (230, 204, 51)  # demo_field's part colours in 8 bits
@@ -88,6 +89,16 @@ def test_coarse_to_fine_gives_the_dense_mesh() -> None:
     assert len(fine.vertices) == len(dense.vertices)
     np.testing.assert_allclose(fine.vertices, dense.vertices, rtol=0, atol=1e-6)
     np.testing.assert_array_equal(fine.faces, dense.faces)
+
+
+def test_coarse_to_fine_gives_the_dense_mesh_of_a_trained_hash_grid() -> None:
+    torch.manual_seed(0)
+    field = HashGridField(HashGridFieldConfig(hidden_dim=32))
+    fit_field(field, demo_field(), steps=60, points_per_step=4096, progress=False)
+    dense = extract_mesh(field, ExportConfig(resolution=64, coarse_resolution=64))
+    refined = extract_mesh(field, ExportConfig(resolution=64, coarse_resolution=16))
+    assert len(dense.faces) > 1000
+    assert np.array_equal(np.sort(dense.vertices, axis=0), np.sort(refined.vertices, axis=0))
 
 
 def test_default_output_is_centred_and_unit_sized() -> None:

@@ -44,7 +44,7 @@ def main() -> None:
     rows = []
     for name, config in CONFIGS.items():
         for objects in (1, 8):
-            label = "owned (B=1)" if objects == 1 else f"batched (B={objects})"
+            label = "one set (B=1)" if objects == 1 else f"batched (B={objects})"
             rows.append([name, label, *throughput(config, objects, args.points, args.device)])
     print_table(
         "Hash-grid encoding",

@@ -128,7 +128,7 @@ def _pick_threshold(values: Tensor, threshold: float | None) -> float:
 @torch.no_grad()
 def density_grid(field: RadianceField, num_objects: int, config: ExportConfig) -> tuple[Tensor, float]:
     """Density at the vertices of the export grid, coarse to fine: (`[B, r+1, r+1, r+1]`, threshold used)."""
-    device = next((p.device for p in field.parameters()), torch.device("cpu"))
+    device = field.device
     bound = field.bound
     levels = resolution_levels(config.resolution, config.coarse_resolution)
     coarse = levels[0]
@@ -187,7 +187,7 @@ def _remove_floaters(mesh: trimesh.Trimesh, min_fraction: float) -> trimesh.Trim
 
 @torch.no_grad()
 def _vertex_colours(field: RadianceField, vertices: np.ndarray, object_index: int, num_objects: int) -> np.ndarray:
-    device = next((p.device for p in field.parameters()), torch.device("cpu"))
+    device = field.device
     points = torch.as_tensor(vertices, dtype=torch.float32, device=device).expand(num_objects, -1, -1)
     albedo = _chunked(lambda chunk: field(chunk).albedo, points)
     rgb = (albedo[object_index].clamp(0, 1) * 255).round().to(torch.uint8).cpu().numpy()

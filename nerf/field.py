@@ -7,6 +7,7 @@ albedo `[B, N, 3]`. Shading (lambertian, textureless) is the renderer's job; fie
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -38,6 +39,11 @@ class RadianceField(nn.Module):
     @property
     def num_objects(self) -> int | None:
         return None
+
+    @property
+    def device(self) -> torch.device:
+        """Where the field's tensors live (CPU for a field that holds none)."""
+        return next(itertools.chain(self.parameters(), self.buffers()), torch.empty(0)).device
 
     def forward(self, points: Tensor) -> FieldOutput:  # pragma: no cover - interface
         raise NotImplementedError

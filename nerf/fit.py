@@ -35,7 +35,7 @@ def fit_field(
     check_int_range(steps, "steps", 1, 1_000_000)
     batch = field.num_objects or reference.num_objects or 1
     generator = torch.Generator().manual_seed(seed)
-    device = next(field.parameters()).device
+    device = field.device
     optimizer = torch.optim.Adam(field.parameters(), lr=lr, betas=(0.9, 0.99), eps=1e-15)
     losses = []
     for _ in tqdm(range(steps), desc="fitting field", disable=not progress):

@@ -18,20 +18,32 @@ from nerf.field import RadianceField
 class OccupancyGrid:
     """A `[B, R, R, R]` mask over [-bound, bound]^3 kept as an exponential moving maximum of density."""
 
-    def __init__(self, num_objects: int, resolution: int = 64, bound: float = 1.0, threshold: float = 0.01) -> None:
+    def __init__(
+        self,
+        num_objects: int,
+        resolution: int = 64,
+        bound: float = 1.0,
+        threshold: float = 0.01,
+        device: torch.device | str = "cpu",
+    ) -> None:
         check_int_range(num_objects, "num_objects", 1, 1 << 16)
         check_int_range(resolution, "occupancy resolution", 4, 512)
         self.resolution = resolution
         self.bound = bound
         self.threshold = threshold
-        self.density = torch.zeros(num_objects, resolution, resolution, resolution)  # indexed [b, x, y, z]
+        self.density = torch.zeros(num_objects, resolution, resolution, resolution, device=device)  # [b, x, y, z]
         self.mask = torch.ones_like(self.density, dtype=torch.bool)
 
     @classmethod
     @torch.no_grad()
-    def from_field(cls, field: RadianceField, num_objects: int, resolution: int = 64, passes: int = 2) -> OccupancyGrid:
-        """A grid built from scratch for a field that will not change (inference, export, benchmarks)."""
-        grid = cls(num_objects, resolution, field.bound)
+    def from_field(
+        cls, field: RadianceField, num_objects: int | None = None, resolution: int = 64, passes: int = 2
+    ) -> OccupancyGrid:
+        """A grid built from scratch for a field that will not change (inference, export, benchmarks).
+
+        `num_objects` defaults to the field's (1 for a field that is the same object for any batch).
+        """
+        grid = cls(num_objects or field.num_objects or 1, resolution, field.bound, device=field.device)
         for _ in range(passes):
             grid.update(field, decay=1.0)
         return grid
@@ -57,6 +69,5 @@ class OccupancyGrid:
     def occupied(self, points: Tensor) -> Tensor:
         """points `[B, N, 3]` → bool `[B, N]`: True where the point's cell may hold density."""
         index = ((points + self.bound) / (2 * self.bound) * self.resolution).long().clamp(0, self.resolution - 1)
-        mask = self.mask.to(points.device)
         batch = torch.arange(points.shape[0], device=points.device).unsqueeze(-1)
-        return mask[batch, index[..., 0], index[..., 1], index[..., 2]]
+        return self.mask[batch, index[..., 0], index[..., 1], index[..., 2]]

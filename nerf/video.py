@@ -35,7 +35,7 @@ def render_turntable(
     batch = field.num_objects or 1
     check_int_range(object_index, "object_index", 0, batch - 1)
     cameras = turntable(num_frames, elevation_deg, distance, fov_y_deg, size, size)
-    device = next((p.device for p in field.parameters()), torch.device("cpu"))
+    device = field.device
     occupancy = OccupancyGrid.from_field(field, batch)
     frames = []
     for frame in range(num_frames):  # one view at a time keeps memory flat for long videos

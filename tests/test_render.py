@@ -13,7 +13,7 @@ from nerf.background import ConstantBackground, MLPBackground
 from nerf.cameras import Cameras, look_at, orbit_cameras, turntable
 from nerf.field import FieldOutput, HashGridField, HashGridFieldConfig, RadianceField
 from nerf.occupancy import OccupancyGrid
-from nerf.render import RenderConfig, composite_weights, render
+from nerf.render import RenderConfig, composite_weights, render, sample_light_directions
 
 SIGMA, COLOUR, BACKGROUND = 0.7, (0.2, 0.5, 0.9), (1.0, 0.9, 0.8)
 
@@ -209,3 +209,32 @@ def test_bad_render_requests_are_refused() -> None:
         render(field, cameras, shading="lambertian", light_directions=torch.ones(2, 2))
     with pytest.raises(ValueError, match=r"num_samples must be 1\.\.4096"):
         RenderConfig(num_samples=0)
+
+
+def test_random_lights_come_from_the_cameras_side() -> None:
+    cameras = turntable(256, width=4, height=4)
+    towards_camera = torch.nn.functional.normalize(cameras.position, dim=-1)
+
+    def mean_cosine(spread: float) -> float:
+        light = sample_light_directions(cameras, spread, torch.Generator().manual_seed(0))
+        assert torch.allclose(light.norm(dim=-1), torch.ones(256))
+        return (light * towards_camera).sum(-1).mean().item()
+
+    assert mean_cosine(0.0) == pytest.approx(1.0)
+    assert 0.6 < mean_cosine(0.5) < 0.95
+    assert mean_cosine(2.0) < mean_cosine(0.5) - 0.2
+    first = sample_light_directions(cameras, 0.5, torch.Generator().manual_seed(1))
+    assert torch.equal(first, sample_light_directions(cameras, 0.5, torch.Generator().manual_seed(1)))
+
+
+def test_occupancy_grid_follows_a_changing_field() -> None:
+    grid = OccupancyGrid(num_objects=1, resolution=16)
+    left = SDFField([(sphere_sdf((-0.5, 0.0, 0.0), 0.3), (1.0, 1.0, 1.0))])
+    right = SDFField([(sphere_sdf((0.5, 0.0, 0.0), 0.3), (1.0, 1.0, 1.0))])
+    probes = torch.tensor([[[-0.5, 0.0, 0.0], [0.5, 0.0, 0.0], [0.0, 0.8, 0.0]]])
+    assert grid.occupied(probes).all(), "before any update nothing may be skipped"
+    grid.update(left, decay=0.5)
+    assert grid.occupied(probes).tolist() == [[True, False, False]]
+    for _ in range(20):  # the left sphere's density fades by half per update once the field has moved
+        grid.update(right, decay=0.5)
+    assert grid.occupied(probes).tolist() == [[False, True, False]]

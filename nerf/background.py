@@ -22,7 +22,7 @@ class ConstantBackground(nn.Module):
 
     def forward(self, directions: Tensor) -> Tensor:
         """directions `[..., 3]` → rgb `[..., 3]`."""
-        return self.colour.to(directions.dtype).expand_as(directions)
+        return self.colour.to(directions).expand_as(directions)  # default backgrounds live on the CPU
 
 
 class MLPBackground(nn.Module):

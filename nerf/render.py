@@ -93,15 +93,12 @@ def sample_light_directions(cameras: Cameras, spread: float = 0.5, generator: to
 
 def _query(field: RadianceField, points: Tensor, occupied: Tensor | None) -> tuple[Tensor, Tensor]:
     """Density `[B, N]` and albedo `[B, N, 3]` at points `[B, N, 3]`; zero where not `occupied`."""
-    if occupied is None:
-        out = field(points)
-        return out.density, out.albedo
 
     def query(packed: Tensor) -> tuple[Tensor, Tensor]:
         out = field(packed)
         return out.density, out.albedo
 
-    return evaluate_where(occupied, points, query)
+    return query(points) if occupied is None else evaluate_where(occupied, points, query)
 
 
 def _normals(field: RadianceField, points: Tensor, weights: Tensor, config: RenderConfig) -> Tensor:

@@ -20,7 +20,6 @@ equal to `resolution` turns the refinement off.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,7 +38,6 @@ from nerf.sparse import pack_rows
 
 DEFAULT_THRESHOLD = 10.0  # a slab 0.07 units thick (one cell of a 2-unit box at 32^3) is then 50 % opaque
 MESH_FORMATS = (".glb", ".obj", ".ply")
-EVALUATION_CHUNK = 1 << 18  # points per field call: bounds the decoder's activation memory
 
 
 @dataclass(frozen=True)
@@ -72,15 +70,7 @@ def resolution_levels(resolution: int, coarse_resolution: int) -> list[int]:
     return levels
 
 
-@torch.no_grad()
-def _chunked(function: Callable[[Tensor], Tensor], points: Tensor) -> Tensor:
-    """`function` of points `[B, N, 3]`, evaluated a chunk of points at a time, concatenated along N."""
-    return torch.cat(
-        [function(points[:, i : i + EVALUATION_CHUNK]) for i in range(0, points.shape[1], EVALUATION_CHUNK)], 1
-    )
-
-
-def _vertex_points(index: Tensor, resolution: int, bound: float) -> Tensor:
+def grid_vertices(index: Tensor, resolution: int, bound: float) -> Tensor:
     """World positions `[..., 3]` of flat x-major vertex indices `[...]` of a grid with `resolution` cells per axis."""
     n = resolution + 1
     ijk = torch.stack((index // (n * n), (index // n) % n, index % n), dim=-1)
@@ -132,8 +122,8 @@ def density_grid(field: RadianceField, num_objects: int, config: ExportConfig) -
     bound = field.bound
     levels = resolution_levels(config.resolution, config.coarse_resolution)
     coarse = levels[0]
-    points = _vertex_points(torch.arange((coarse + 1) ** 3, device=device), coarse, bound).expand(num_objects, -1, -1)
-    values = _chunked(field.density, points).view(num_objects, *(coarse + 1,) * 3).float()
+    points = grid_vertices(torch.arange((coarse + 1) ** 3, device=device), coarse, bound).expand(num_objects, -1, -1)
+    values = field.query(points).density.view(num_objects, *(coarse + 1,) * 3).float()
     threshold = _pick_threshold(values, config.threshold)
     for resolution in levels[1:]:
         crossed = _surface_cells(values, threshold)
@@ -145,7 +135,7 @@ def density_grid(field: RadianceField, num_objects: int, config: ExportConfig) -
         values = values.squeeze(1)
         # padding points at vertices outside the band: their exact values are as welcome there
         indices, _ = pack_rows(fine_vertices.flatten(1))
-        exact = _chunked(field.density, _vertex_points(indices, resolution, bound)).float()
+        exact = field.query(grid_vertices(indices, resolution, bound)).density.float()
         values = values.flatten(1).scatter(1, indices, exact)
         values = values.view(num_objects, *(resolution + 1,) * 3)
     return values, threshold
@@ -189,7 +179,7 @@ def _remove_floaters(mesh: trimesh.Trimesh, min_fraction: float) -> trimesh.Trim
 def _vertex_colours(field: RadianceField, vertices: np.ndarray, object_index: int, num_objects: int) -> np.ndarray:
     device = field.device
     points = torch.as_tensor(vertices, dtype=torch.float32, device=device).expand(num_objects, -1, -1)
-    albedo = _chunked(lambda chunk: field(chunk).albedo, points)
+    albedo = field.query(points).albedo
     rgb = (albedo[object_index].clamp(0, 1) * 255).round().to(torch.uint8).cpu().numpy()
     return np.concatenate((rgb, np.full((len(rgb), 1), 255, np.uint8)), axis=1)
 

@@ -19,6 +19,7 @@ from nerf.checks import check_choice, check_float_tensor
 from nerf.encoding import HashGrid, HashGridConfig
 
 NormalMethod = Literal["finite_difference", "autograd"]
+QUERY_CHUNK = 1 << 18  # points per field call in `query`: bounds the decoder's activation memory
 
 
 @dataclass
@@ -51,6 +52,12 @@ class RadianceField(nn.Module):
     def density(self, points: Tensor) -> Tensor:
         """points `[B, N, 3]` → density `[B, N]`."""
         return self(points).density
+
+    @torch.no_grad()
+    def query(self, points: Tensor, chunk: int = QUERY_CHUNK) -> FieldOutput:
+        """Inference on many points `[B, N, 3]` (export, evaluation): no gradient, `chunk` points per call."""
+        outputs = [self(points[:, i : i + chunk]) for i in range(0, points.shape[1], chunk)]
+        return FieldOutput(torch.cat([o.density for o in outputs], 1), torch.cat([o.albedo for o in outputs], 1))
 
     def normals(self, points: Tensor, method: NormalMethod = "finite_difference", eps: float = 1e-2) -> Tensor:
         """Outward unit normals `[B, N, 3]`: the negative, normalised density gradient.

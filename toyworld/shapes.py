@@ -40,6 +40,18 @@ _BUILDERS: dict[str, Callable[[Sequence[float], float], SDF]] = {
 }
 SHAPE_NAMES: tuple[str, ...] = tuple(_BUILDERS)
 
+# how far above its cube's centre each shape reaches, in units of `size`: where a shape stacked on it rests
+SHAPE_TOPS: dict[str, float] = {
+    "cube": 0.6,
+    "sphere": 1.0,
+    "cylinder": 0.8,
+    "cone": 1.0,
+    "torus": -0.3,
+    "octahedron": 1.0,
+    "star": 0.81,
+    "cross": 1.0,
+}
+
 
 def shape_sdf(name: str, center: Sequence[float] = (0.0, 0.0, 0.0), size: float = 0.5) -> SDF:
     """The SDF of vocabulary shape `name` filling the cube `center ± size`."""

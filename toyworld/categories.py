@@ -51,7 +51,11 @@ def _mirrored(low: Sequence[float], high: Sequence[float]) -> list[SDF]:
 def _legs(half_x: float, half_z: float, top: float, thickness: float) -> list[SDF]:
     """Four square legs from the floor to `top`, their outer faces flush with x = ±half_x, z = ±half_z."""
     x, z, half = half_x - thickness / 2, half_z - thickness / 2, thickness / 2
-    return [_block((sx * x - half, FLOOR, sz * z - half), (sx * x + half, top, sz * z + half)) for sx in (-1, 1) for sz in (-1, 1)]
+    return [
+        _block((sx * x - half, FLOOR, sz * z - half), (sx * x + half, top, sz * z + half))
+        for sx in (-1, 1)
+        for sz in (-1, 1)
+    ]
 
 
 def _capsule(a: Sequence[float], b: Sequence[float], radius: float) -> SDF:
@@ -59,7 +63,7 @@ def _capsule(a: Sequence[float], b: Sequence[float], radius: float) -> SDF:
 
     def sdf(points: Tensor) -> Tensor:
         start, axis = points.new_tensor(a), points.new_tensor(b) - points.new_tensor(a)
-        t = ((points - start) @ axis / axis.square().sum()).clamp(0, 1)
+        t = ((points - start) @ axis / axis.square().sum().clamp(min=1e-12)).clamp(0, 1)  # a == b: a ball
         return (points - start - t.unsqueeze(-1) * axis).norm(dim=-1) - radius
 
     return sdf
@@ -105,7 +109,9 @@ def _difference(sdf: SDF, cut: SDF) -> SDF:
 def _wings(y: float, z: float, half_span: float, chord: float, thickness: float, sweep_deg: float) -> list[SDF]:
     """A pair of flat wings from the root (0, y, z) out along ±X, their tips swept back (-Z) by `sweep_deg`."""
     return [
-        transformed(box_sdf((s * half_span / 2, 0, 0), (half_span / 2, thickness / 2, chord / 2)), (0, y, z), s * sweep_deg)
+        transformed(
+            box_sdf((s * half_span / 2, 0, 0), (half_span / 2, thickness / 2, chord / 2)), (0, y, z), s * sweep_deg
+        )
         for s in (-1, 1)
     ]
 
@@ -151,7 +157,10 @@ def _chair(p: _Parameters) -> Pieces:
     back_top = seat_top + p.uniform("back_height", 0.35, 0.65)
     main = [_block((-x, under_seat, -z), (x, seat_top, z))]
     if slatted:  # two posts, two slats and a top rail
-        main += [_block((sx - 0.03, seat_top, -z), (sx + 0.03, back_top, -z + 0.06)) for sx in (-x + 0.03, -x / 3, x / 3, x - 0.03)]
+        main += [
+            _block((sx - 0.03, seat_top, -z), (sx + 0.03, back_top, -z + 0.06))
+            for sx in (-x + 0.03, -x / 3, x / 3, x - 0.03)
+        ]
         main.append(_block((-x, back_top - 0.08, -z), (x, back_top, -z + 0.06)))
     else:
         main.append(_block((-x, seat_top, -z), (x, back_top, -z + 0.06)))
@@ -169,17 +178,17 @@ def _table(p: _Parameters) -> Pieces:
     width = p.uniform("width", 0.9, 1.45)  # the diameter of a round top
     depth = width if round_top else width * p.uniform("depth_ratio", 0.6, 1.0)
     top = FLOOR + p.uniform("height", 0.5, 0.8)
-    under_top = top - p.uniform("top_thickness", 0.05, 0.09)
-    leg = p.uniform("leg_thickness", 0.05, 0.1)
+    under_top = top - p.uniform("top_thickness", 0.06, 0.1)
+    leg = p.uniform("leg_thickness", 0.04, 0.07)
     if round_top:
         main = [cylinder_sdf((0, (top + under_top) / 2, 0), width / 2, (top - under_top) / 2)]
     else:
         main = [_block((-width / 2, under_top, -depth / 2), (width / 2, top, depth / 2))]
     if pedestal:
         column = cylinder_sdf((0, (FLOOR + under_top) / 2, 0), leg, (under_top - FLOOR) / 2)
-        return main, [column, cylinder_sdf((0, FLOOR + 0.025, 0), 0.3 * width, 0.025)]
-    inset = 0.35 * width if round_top else 0.0  # legs under a round top stand on its inscribed square
-    return main, _legs(width / 2 - inset - 0.03, depth / 2 - inset - 0.03, under_top, leg)
+        return main, [column, cylinder_sdf((0, FLOOR + 0.025, 0), 0.2 * width, 0.025)]
+    corner = 0.33 if round_top else 0.47  # legs under a round top stand inside its rim
+    return main, _legs(corner * width, corner * depth, under_top, leg)
 
 
 def _lamp(p: _Parameters) -> Pieces:
@@ -250,7 +259,9 @@ def _car(p: _Parameters) -> Pieces:
     cabin_back, cabin_front = -0.2 * z - cabin_half, -0.2 * z + cabin_half
     main = [_block((-x, body_bottom, -z), (x, body_top, z), rounding=0.03)]
     tyre = cylinder_sdf((0, 0, 0), wheel, 0.05)
-    trim = [_laid(tyre, (sx * (x - 0.02), FLOOR + wheel, sz * (z - wheel - 0.06)), "x") for sx in (-1, 1) for sz in (-1, 1)]
+    trim = [
+        _laid(tyre, (sx * (x - 0.02), FLOOR + wheel, sz * (z - wheel - 0.06)), "x") for sx in (-1, 1) for sz in (-1, 1)
+    ]
     if open_top:
         trim.append(_block((-0.85 * x, body_top, cabin_front - 0.05), (0.85 * x, cabin_top - 0.04, cabin_front)))
     else:
@@ -285,15 +296,28 @@ def _airplane(p: _Parameters) -> Pieces:
         upper = y + radius + 0.14
         main += _wings(upper, wing_z, half_span, chord, 0.045, sweep)
         for d in (0.4 * half_span, 0.8 * half_span):
-            trim += [_capsule((s * d * cos, y - 0.4 * radius, wing_z - d * sin), (s * d * cos, upper, wing_z - d * sin), 0.015) for s in (-1, 1)]
+            trim += [
+                _capsule(
+                    (s * d * cos, y - 0.4 * radius, wing_z - d * sin), (s * d * cos, upper, wing_z - d * sin), 0.015
+                )
+                for s in (-1, 1)
+            ]
     if engines:  # pods under the middle of each wing
         d = 0.5 * half_span
-        trim += [_capsule((s * d * cos, y - radius - 0.03, wing_z - d * sin - 0.1), (s * d * cos, y - radius - 0.03, wing_z - d * sin + 0.1), 0.05) for s in (-1, 1)]
+        trim += [
+            _capsule(
+                (s * d * cos, y - radius - 0.03, wing_z - d * sin - 0.1),
+                (s * d * cos, y - radius - 0.03, wing_z - d * sin + 0.1),
+                0.05,
+            )
+            for s in (-1, 1)
+        ]
     return main, trim
 
 
 def _bench(p: _Parameters) -> Pieces:
-    """A long seat (along X, sat on facing +Z) on four posts or two panels; an optional backrest board at -Z."""
+    """A long seat (along X, sat on facing +Z) on four dark posts or on two panels of its own colour (a slab
+    bench); an optional backrest board at -Z."""
     backrest = p.feature("backrest", {False: "", True: "with a backrest"})
     panels = p.feature("legs", {"posts": "", "panels": "with panel legs"}) == "panels"
     x, z = p.uniform("length", 1.0, 1.5) / 2, p.uniform("depth", 0.3, 0.5) / 2
@@ -302,9 +326,8 @@ def _bench(p: _Parameters) -> Pieces:
     leg = p.uniform("leg_thickness", 0.05, 0.1)
     main = [_block((-x, under_seat, -z), (x, seat_top, z))]
     if panels:
-        trim = _mirrored((x - 0.1 - leg, FLOOR, -z + 0.02), (x - 0.1, under_seat, z - 0.02))
-    else:
-        trim = _legs(x - 0.06, z - 0.02, under_seat, leg)
+        main += _mirrored((x - 0.1 - leg, FLOOR, -z + 0.02), (x - 0.1, under_seat, z - 0.02))
+    trim = [] if panels else _legs(x - 0.06, z - 0.02, under_seat, leg)
     if backrest:  # a board above a gap, on two posts
         back_top = seat_top + p.uniform("back_height", 0.2, 0.35)
         main.append(_block((-x, seat_top + 0.08, -z), (x, back_top, -z + 0.06)))
@@ -313,7 +336,7 @@ def _bench(p: _Parameters) -> Pieces:
 
 
 def _sofa(p: _Parameters) -> Pieces:
-    """A deep base on short feet with a thick backrest at -Z; optional armrests and a chaise at the front right."""
+    """A deep base on short feet with a thick backrest at -Z; optional armrests and a chaise in front of its +X half."""
     armrests = p.feature("armrests", {False: "", True: "with armrests"})
     chaise = p.feature("chaise", {False: "", True: "with a chaise"})
     x, z = p.uniform("width", 1.1, 1.5) / 2, p.uniform("depth", 0.6, 0.8) / 2
@@ -328,7 +351,13 @@ def _sofa(p: _Parameters) -> Pieces:
         arm_top, arm_width = seat_top + p.uniform("arm_height", 0.1, 0.2), p.uniform("arm_width", 0.1, 0.18)
         main += _mirrored((x - arm_width, base_bottom, -z), (x, arm_top, z))
     if chaise:
-        main.append(_block((0.2 * x, base_bottom, z - 0.05), (x, seat_top, z + p.uniform("chaise_length", 0.25, 0.35)), rounding=0.03))
+        main.append(
+            _block(
+                (0.2 * x, base_bottom, z - 0.05),
+                (x, seat_top, z + p.uniform("chaise_length", 0.25, 0.35)),
+                rounding=0.03,
+            )
+        )
     return main, _legs(x - 0.04, z - 0.04, base_bottom, 0.06)
 
 
@@ -345,7 +374,13 @@ def _stool(p: _Parameters) -> Pieces:
     for k in range(count):
         angle = 2 * math.pi * (k + 0.5) / count
         sin, cos = math.sin(angle), math.cos(angle)
-        main.append(_capsule((bottom_ring * sin, FLOOR + leg_radius, bottom_ring * cos), (top_ring * sin, under_seat, top_ring * cos), leg_radius))
+        main.append(
+            _capsule(
+                (bottom_ring * sin, FLOOR + leg_radius, bottom_ring * cos),
+                (top_ring * sin, under_seat, top_ring * cos),
+                leg_radius,
+            )
+        )
     if not footrest:
         return main, []
     rest_height = 0.35 * (under_seat - FLOOR)

@@ -3,7 +3,7 @@
 - `toy64`: "a {colour} {shape}" ("an" before a vowel), 8 colours × 8 shapes. Held out (unseen): the 8 diagonal prompts,
   colour i with shape i in the palette and vocabulary orders, as the 8 of ATT3D's 64 pig prompts.
 - `stacks`: "a {colour} {shape} on top of a {colour} {shape}", 8^4 = 4096 prompts (like ATT3D's
-  2400 animal prompts); the top shape rests on the highest point of the bottom one. Splits
+  2400 animal prompts); the top shape rests on the bottom one where they first touch. Splits
   `seen_50` / `unseen_50` and `seen_12.5` / `unseen_12.5` come from one
   fixed permutation (seed 0): the 12.5 % seen prompts are the first 512 of it, the 50 % the first
   2048, so the smaller seen split is inside the larger one.
@@ -22,7 +22,7 @@ import torch
 
 from nerf.analytic import SDFField
 from toyworld.palette import COLOUR_NAMES, COLOURS
-from toyworld.shapes import SHAPE_NAMES, SHAPE_TOPS, shape_sdf
+from toyworld.shapes import SHAPE_NAMES, resting_height, shape_sdf
 
 SINGLE_SIZE = 0.5  # a toy64 object fills the cube ±0.5 around the origin, resting on y = -0.5
 STACK_SIZE = 0.3  # each part of a stack fills a cube ±0.3; the bottom one rests on y = -0.6
@@ -43,8 +43,7 @@ class Prompt:
             colour, shape = self.parts[0]
             return SDFField([(shape_sdf(shape, (0.0, 0.0, 0.0), SINGLE_SIZE), COLOURS[colour])])
         (bottom_colour, bottom_shape), (top_colour, top_shape) = self.parts
-        # the top shape's cube rests on the highest point of the bottom shape
-        top_centre = STACK_BOTTOM_CENTRE + (SHAPE_TOPS[bottom_shape] + 1.0) * STACK_SIZE
+        top_centre = STACK_BOTTOM_CENTRE + resting_height(bottom_shape, top_shape) * STACK_SIZE
         return SDFField(
             [
                 (shape_sdf(bottom_shape, (0.0, STACK_BOTTOM_CENTRE, 0.0), STACK_SIZE), COLOURS[bottom_colour]),

@@ -37,29 +37,10 @@ def sdf_normals(field: SDFField, points: Tensor, eps: float = 1e-4) -> Tensor:
     return F.normalize(distance[..., :3] - distance[..., 3:], dim=-1)
 
 
-@torch.no_grad()
-def render_ground_truth(
-    field: SDFField,
-    cameras: Cameras,
-    shading: Shading = "lambertian",
-    light_directions: Tensor | None = None,
-    ambient: float = 0.1,
-    background: float = BACKGROUND,
-    max_steps: int = 96,
-    supersample: int = 1,
-) -> GroundTruthRender:
-    """Render `cameras [V]`; `light_directions [V, 3]` (towards the light) default to each camera's direction.
-
-    `supersample` s traces s×s rays per pixel and averages their colours (anti-aliasing); the mask,
-    depth and normals are those of one ray of each pixel's block, the one nearest its centre.
-    """
-    check_int_range(supersample, "supersample", 1, 4)
-    check_int_range(max_steps, "max_steps", 8, 1024)
-    if len(cameras.shape) != 1:
-        raise ValueError(f"cameras must have shape [V], got {tuple(cameras.shape)}")
-    fine = Cameras(cameras.c2w, cameras.fov_y, cameras.width * supersample, cameras.height * supersample)
-    origins, directions = fine.rays()  # [V, P, 3]
-    views, pixels = origins.shape[:2]
+def _trace(field: SDFField, cameras: Cameras, max_steps: int) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """Sphere-trace every pixel centre: (hit `[V, P]`, distance along the ray `[V, P]`, surface points
+    `[V, P, 3]`, outward normals `[V, P, 3]`, zero where the ray misses)."""
+    origins, directions = cameras.rays()
     near, far = ray_box_intersection(origins, directions, field.bound)
     t = near.clone()
     hit = torch.zeros_like(near, dtype=torch.bool)
@@ -74,18 +55,46 @@ def render_ground_truth(
     points = origins + t.unsqueeze(-1) * directions
     normals = torch.zeros_like(points)
     normals[hit] = sdf_normals(field, points[hit])
-    albedo = field(points.reshape(1, -1, 3)).albedo.view(views, pixels, 3)
+    return hit, torch.where(hit, t, torch.zeros_like(t)), points, normals
+
+
+@torch.no_grad()
+def render_ground_truth(
+    field: SDFField,
+    cameras: Cameras,
+    shading: Shading = "lambertian",
+    light_directions: Tensor | None = None,
+    ambient: float = 0.1,
+    background: float = BACKGROUND,
+    max_steps: int = 96,
+    supersample: int = 1,
+) -> GroundTruthRender:
+    """Render `cameras [V]`; `light_directions [V, 3]` (towards the light) default to each camera's direction.
+
+    `supersample` s averages the colours of s×s rays per pixel (anti-aliasing); mask, depth and
+    normals are always those of the ray through the pixel's centre.
+    """
+    check_int_range(supersample, "supersample", 1, 4)
+    check_int_range(max_steps, "max_steps", 8, 1024)
+    if len(cameras.shape) != 1:
+        raise ValueError(f"cameras must have shape [V], got {tuple(cameras.shape)}")
     if light_directions is None:
         light_directions = F.normalize(cameras.position, dim=-1)
-    light = light_directions.view(views, 1, 3).expand(-1, pixels, -1)
-    colour = shade(albedo, normals, light, shading, ambient)
-    rgb = torch.where(hit.unsqueeze(-1), colour, torch.full_like(colour, background))
-    size = (views, cameras.height, supersample, cameras.width, supersample)
-    rgb = rgb.view(*size, 3).mean(dim=(2, 4))
-    centre = supersample // 2
-
-    def pick(value: Tensor) -> Tensor:
-        return value.view(*size, *value.shape[2:])[:, :, centre, :, centre]
-
-    depth = torch.where(hit, t, torch.zeros_like(t))
-    return GroundTruthRender(rgb=rgb, mask=pick(hit), depth=pick(depth), normals=pick(normals))
+    views, height, width = cameras.shape[0], cameras.height, cameras.width
+    hit, depth, points, normals = _trace(field, cameras, max_steps)
+    if supersample > 1:
+        fine = Cameras(cameras.c2w, cameras.fov_y, width * supersample, height * supersample)
+        colour_hit, _, colour_points, colour_normals = _trace(field, fine, max_steps)
+    else:
+        colour_hit, colour_points, colour_normals = hit, points, normals
+    albedo = field(colour_points.reshape(1, -1, 3)).albedo.view_as(colour_points)
+    light = light_directions.view(views, 1, 3).expand_as(colour_points)
+    colour = shade(albedo, colour_normals, light, shading, ambient)
+    rgb = torch.where(colour_hit.unsqueeze(-1), colour, torch.full_like(colour, background))
+    rgb = rgb.view(views, height, supersample, width, supersample, 3).mean(dim=(2, 4))
+    return GroundTruthRender(
+        rgb=rgb,
+        mask=hit.view(views, height, width),
+        depth=depth.view(views, height, width),
+        normals=normals.view(views, height, width, 3),
+    )

@@ -7,7 +7,12 @@ the best match over the vocabulary.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
+from functools import cache
+
+import torch
+from torch import Tensor
 
 from toyworld.primitives import (
     SDF,
@@ -40,21 +45,36 @@ _BUILDERS: dict[str, Callable[[Sequence[float], float], SDF]] = {
 }
 SHAPE_NAMES: tuple[str, ...] = tuple(_BUILDERS)
 
-# how far above its cube's centre each shape reaches, in units of `size`: where a shape stacked on it rests
-SHAPE_TOPS: dict[str, float] = {
-    "cube": 0.6,
-    "sphere": 1.0,
-    "cylinder": 0.8,
-    "cone": 1.0,
-    "torus": -0.3,
-    "octahedron": 1.0,
-    "star": 0.81,
-    "cross": 1.0,
-}
-
 
 def shape_sdf(name: str, center: Sequence[float] = (0.0, 0.0, 0.0), size: float = 0.5) -> SDF:
     """The SDF of vocabulary shape `name` filling the cube `center ± size`."""
     if name not in _BUILDERS:
         raise ValueError(f"unknown shape {name!r}; the shapes are {', '.join(SHAPE_NAMES)}")
     return _BUILDERS[name](center, size)
+
+
+@cache
+def _height_maps(name: str) -> tuple[Tensor, Tensor]:
+    """Highest and lowest point of a shape of size 1 in each of a grid of vertical columns, `[X, Z]` each
+    (-inf and +inf where a column misses it)."""
+    axis = torch.linspace(-1.0, 1.0, _COLUMNS)
+    ys = torch.linspace(-1.0, 1.0, _HEIGHTS)
+    inside = shape_sdf(name, size=1.0)(torch.stack(torch.meshgrid(axis, ys, axis, indexing="ij"), dim=-1)) < 0
+    y = ys.view(1, -1, 1)
+    highest = torch.where(inside, y, torch.tensor(-math.inf)).amax(dim=1)
+    lowest = torch.where(inside, y, torch.tensor(math.inf)).amin(dim=1)
+    return highest, lowest
+
+
+_COLUMNS, _HEIGHTS = 64, 128  # resting heights come out within 2/127 of the size
+
+
+def resting_height(bottom: str, top: str) -> float:
+    """How far above the bottom shape's centre the top shape's centre is when it rests on it (units of size).
+
+    In each vertical column where both shapes have material the top one must clear the bottom one;
+    the highest such requirement is where it comes to rest (a torus on a sphere sinks until its ring
+    touches, a cube on a cone balances on the apex).
+    """
+    clearance = _height_maps(bottom)[0] - _height_maps(top)[1]
+    return float(clearance[torch.isfinite(clearance)].max()) + 2.0 / (_HEIGHTS - 1)

@@ -4,6 +4,7 @@ the ground-truth renderer (checked against the NeRF renderer) and the shape/colo
 from __future__ import annotations
 
 import itertools
+import json
 import math
 
 import pytest
@@ -11,10 +12,11 @@ import torch
 
 from nerf.analytic import SDFField
 from nerf.background import ConstantBackground
-from nerf.cameras import orbit_cameras
+from nerf.cameras import orbit_cameras, view_label
 from nerf.field import FieldOutput, RadianceField
 from nerf.render import RenderConfig, render
 from toyworld.classify import classify
+from toyworld.dataset import DatasetConfig, build
 from toyworld.palette import COLOUR_NAMES, COLOURS, nearest_colour
 from toyworld.primitives import cone_sdf, cross_sdf, cylinder_sdf, octahedron_sdf, star_sdf, torus_sdf, transformed
 from toyworld.prompts import find_prompt, prompt_set, stacks, toy64
@@ -191,3 +193,22 @@ def test_classifier_of_a_blob_says_sphere_or_nothing() -> None:
     assert dense.shapes == ("sphere",) and dense.colours == ("red",)
     with pytest.raises(ValueError, match="layout must be"):
         classify(Blob(), "pile")
+
+
+def test_dataset_is_resumable_and_captions_carry_the_view(tmp_path) -> None:
+    config = DatasetConfig(set="toy64", views=2, size=16, supersample=1, seed=3)
+    whole, interrupted = tmp_path / "whole", tmp_path / "interrupted"
+    build(whole, config, limit=5, progress=False)
+    build(interrupted, config, limit=2, progress=False)
+    build(interrupted, config, limit=5, progress=False)
+    for index in range(5):
+        name = f"images/{index:06d}.png"
+        assert (whole / name).read_bytes() == (interrupted / name).read_bytes()
+    records = [json.loads(line) for line in (interrupted / "captions.jsonl").read_text().splitlines()]
+    assert [r["index"] for r in records] == list(range(5))
+    for record in records:
+        assert record["caption"] == f"{record['prompt']}, {record['view']} view"
+        assert record["view"] == view_label(record["azimuth_deg"], record["elevation_deg"])
+    assert records[0]["prompt"] == records[1]["prompt"] == "a red cube" and records[2]["prompt"] == "a red sphere"
+    with pytest.raises(ValueError, match="other settings"):
+        build(interrupted, DatasetConfig(set="toy64", views=2, size=32, supersample=1, seed=3), limit=1, progress=False)

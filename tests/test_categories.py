@@ -155,6 +155,7 @@ PHRASES = {
 def test_captions_name_colour_category_and_features(category: str, objects: dict) -> None:
     by_features: dict[str, str] = {}
     for obj, _ in objects[category]:
+        assert set(_discrete(obj)) == {name for c, name, _ in PHRASES if c == category}, "a feature without a phrase"
         assert re.fullmatch(rf"an? ([a-z-]+ )*{obj.colour} {category}( with [a-z -]+)?", obj.caption), obj.caption
         article, rest = obj.caption.split(" ", 1)
         assert article == ("an" if rest[0] in "aeiou" else "a"), obj.caption

@@ -30,7 +30,7 @@ from toyworld.primitives import SDF, box_sdf, cylinder_sdf, rounded, torus_sdf, 
 
 FLOOR = -0.5  # every object's lowest point
 TRIM = (0.25, 0.25, 0.25)  # dark grey of the secondary parts
-Pieces = tuple[list[SDF], list[SDF]]  # (main-colour pieces, trim pieces)
+_Pieces = tuple[list[SDF], list[SDF]]  # (main-colour pieces, trim pieces)
 
 
 # --- shapes the primitives lack -------------------------------------------------------------------------
@@ -127,7 +127,8 @@ class _Parameters:
     """
 
     def __init__(self, rng: random.Random | None = None, values: dict[str, Any] | None = None) -> None:
-        self.rng, self.values, self.phrases = rng, dict(values or {}), []
+        self.rng, self.values = rng, dict(values or {})
+        self.phrases: list[str] = []
 
     def uniform(self, name: str, low: float, high: float) -> float:
         if self.rng is not None:
@@ -146,7 +147,7 @@ class _Parameters:
 # --- the categories ------------------------------------------------------------------------------------
 
 
-def _chair(p: _Parameters) -> Pieces:
+def _chair(p: _Parameters) -> _Pieces:
     """A seat on four legs with a backrest at -Z (a solid panel, or posts with slats), optional armrests."""
     armrests = p.feature("armrests", {False: "", True: "with armrests"})
     slatted = p.feature("back", {"solid": "", "slatted": "with a slatted back"}) == "slatted"
@@ -171,7 +172,7 @@ def _chair(p: _Parameters) -> Pieces:
     return main, legs
 
 
-def _table(p: _Parameters) -> Pieces:
+def _table(p: _Parameters) -> _Pieces:
     """A round or rectangular top on four legs, or on a central pedestal with a round foot."""
     round_top = p.feature("top", {"round": "round", "square": "square"}) == "round"
     pedestal = p.feature("base", {"legs": "", "pedestal": "with a pedestal base"}) == "pedestal"
@@ -191,7 +192,7 @@ def _table(p: _Parameters) -> Pieces:
     return main, _legs(corner * width, corner * depth, under_top, leg)
 
 
-def _lamp(p: _Parameters) -> Pieces:
+def _lamp(p: _Parameters) -> _Pieces:
     """A round base, a pole and a shade (cone or drum); a bent arm carries the shade forwards (+Z)."""
     cone = p.feature("shade", {"cone": "with a cone shade", "drum": "with a drum shade"}) == "cone"
     bent = p.feature("arm", {"straight": "", "bent": "with a bent arm"}) == "bent"
@@ -203,14 +204,14 @@ def _lamp(p: _Parameters) -> Pieces:
         tip = (0.0, pole_top + 0.1, p.uniform("arm_reach", 0.2, 0.4))
         stand.append(_capsule((0, pole_top, 0), tip, pole_radius))
         shade_center = (0.0, tip[1] - shade_height / 2, tip[2])
-    else:  # the pole ends inside the shade, 60 % of the way up
+    else:  # the pole ends inside the shade, 40 % of the way up
         shade_center = (0.0, pole_top + 0.1 * shade_height, 0.0)
     top_radius = (0.35 if cone else 0.9) * shade_radius
     shade = _frustum(shade_center, shade_radius, top_radius, shade_height / 2)
     return [cylinder_sdf((0, FLOOR + base_height / 2, 0), base_radius, base_height / 2), shade], stand
 
 
-def _mug(p: _Parameters) -> Pieces:
+def _mug(p: _Parameters) -> _Pieces:
     """A cylinder hollowed from the top, an optional ring handle on the +X side and an optional saucer."""
     handle = p.feature("handle", {False: "", True: "with a handle"})
     saucer = p.feature("saucer", {False: "", True: "with a saucer"})
@@ -228,7 +229,7 @@ def _mug(p: _Parameters) -> Pieces:
     return main, []
 
 
-def _bottle(p: _Parameters) -> Pieces:
+def _bottle(p: _Parameters) -> _Pieces:
     """A rounded body, a conical shoulder and a neck; tall bottles are slim, short ones stout; optional cap."""
     tall = p.feature("size", {"tall": "tall", "short": "short"}) == "tall"
     cap = p.feature("cap", {False: "", True: "with a cap"})
@@ -245,7 +246,7 @@ def _bottle(p: _Parameters) -> Pieces:
     return main, [cylinder_sdf((0, neck_top, 0), neck_radius + 0.015, 0.04)] if cap else []
 
 
-def _car(p: _Parameters) -> Pieces:
+def _car(p: _Parameters) -> _Pieces:
     """A body on four wheels (axles along X, nose to +Z) with a cabin, or open-topped with only a windscreen;
     an optional rear spoiler."""
     open_top = p.feature("roof", {"closed": "", "open": "with an open top"}) == "open"
@@ -272,7 +273,7 @@ def _car(p: _Parameters) -> Pieces:
     return main, trim
 
 
-def _airplane(p: _Parameters) -> Pieces:
+def _airplane(p: _Parameters) -> _Pieces:
     """A fuselage (nose to +Z) on landing gear, swept wings along X, a tailplane and a fin; optionally an upper
     pair of wings on struts (a biplane) and engines under the wings."""
     biplane = p.feature("biplane", {False: "", True: "with two pairs of wings"})
@@ -315,7 +316,7 @@ def _airplane(p: _Parameters) -> Pieces:
     return main, trim
 
 
-def _bench(p: _Parameters) -> Pieces:
+def _bench(p: _Parameters) -> _Pieces:
     """A long seat (along X, sat on facing +Z) on four dark posts or on two panels of its own colour (a slab
     bench); an optional backrest board at -Z."""
     backrest = p.feature("backrest", {False: "", True: "with a backrest"})
@@ -335,7 +336,7 @@ def _bench(p: _Parameters) -> Pieces:
     return main, trim
 
 
-def _sofa(p: _Parameters) -> Pieces:
+def _sofa(p: _Parameters) -> _Pieces:
     """A deep base on short feet with a thick backrest at -Z; optional armrests and a chaise in front of its +X half."""
     armrests = p.feature("armrests", {False: "", True: "with armrests"})
     chaise = p.feature("chaise", {False: "", True: "with a chaise"})
@@ -361,7 +362,7 @@ def _sofa(p: _Parameters) -> Pieces:
     return main, _legs(x - 0.04, z - 0.04, base_bottom, 0.06)
 
 
-def _stool(p: _Parameters) -> Pieces:
+def _stool(p: _Parameters) -> _Pieces:
     """A round seat on three or four splayed round legs (seat and legs in the main colour); optional footrest ring."""
     count = p.feature("legs", {3: "three-legged", 4: "four-legged"})
     footrest = p.feature("footrest", {False: "", True: "with a footrest"})
@@ -388,7 +389,7 @@ def _stool(p: _Parameters) -> Pieces:
     return main, [torus_sdf((0, FLOOR + rest_height, 0), rest_ring, 0.8 * leg_radius)]
 
 
-_BUILDERS: dict[str, Callable[[_Parameters], Pieces]] = {
+_BUILDERS: dict[str, Callable[[_Parameters], _Pieces]] = {
     "chair": _chair,
     "table": _table,
     "lamp": _lamp,

@@ -1,0 +1,83 @@
+"""Resumable training state on disk, without pickles: model and optimizer tensors in safetensors,
+everything else (step, hyperparameters, RNG states) in JSON. Written to a temporary folder and
+renamed into place, so a run killed at any moment (even by SIGKILL) leaves the last whole checkpoint.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+STATE_FILE, TENSORS_FILE = "state.json", "tensors.safetensors"
+
+
+def _flatten_optimizer(optimizer: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], dict]:
+    """Optimizer state → (tensors keyed "optimizer.<param>.<name>", the JSON-able rest)."""
+    state = optimizer.state_dict()
+    tensors, scalars = {}, {}
+    for index, values in state["state"].items():
+        for name, value in values.items():
+            if isinstance(value, torch.Tensor):
+                tensors[f"optimizer.{index}.{name}"] = value.contiguous()
+            else:
+                scalars[f"{index}.{name}"] = value
+    return tensors, {"param_groups": state["param_groups"], "scalars": scalars}
+
+
+def _unflatten_optimizer(tensors: dict[str, torch.Tensor], rest: dict) -> dict:
+    state: dict[int, dict] = {}
+    for key, value in tensors.items():
+        if key.startswith("optimizer."):
+            _, index, name = key.split(".", 2)
+            state.setdefault(int(index), {})[name] = value
+    for key, value in rest["scalars"].items():
+        index, name = key.split(".", 1)
+        state.setdefault(int(index), {})[name] = value
+    return {"state": state, "param_groups": rest["param_groups"]}
+
+
+def save_training_state(
+    folder: Path, model: nn.Module, optimizer: torch.optim.Optimizer, step: int, extra: dict | None = None
+) -> None:
+    """Atomically write `folder` with the model, the optimizer, the step, torch's RNG state and `extra`."""
+    folder = Path(folder)
+    partial = folder.with_name(folder.name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    partial.mkdir(parents=True)
+    tensors = {f"model.{k}": v.detach().contiguous() for k, v in model.state_dict().items()}
+    optimizer_tensors, optimizer_rest = _flatten_optimizer(optimizer)
+    tensors.update(optimizer_tensors)
+    tensors["rng.cpu"] = torch.get_rng_state()
+    save_file(tensors, partial / TENSORS_FILE)
+    state = {"step": step, "optimizer": optimizer_rest, "extra": extra or {}}
+    (partial / STATE_FILE).write_text(json.dumps(state, indent=1))
+    previous = folder.with_name(folder.name + ".previous")
+    shutil.rmtree(previous, ignore_errors=True)
+    if folder.exists():
+        folder.rename(previous)
+    partial.rename(folder)
+    shutil.rmtree(previous, ignore_errors=True)
+
+
+def load_training_state(folder: Path, model: nn.Module, optimizer: torch.optim.Optimizer) -> tuple[int, dict]:
+    """Restore model, optimizer and RNG from `folder`; returns (step, extra). Falls back to the
+    `.previous` copy if a crash hit between the two renames of `save_training_state`."""
+    folder = Path(folder)
+    if not (folder / STATE_FILE).exists() and folder.with_name(folder.name + ".previous").exists():
+        folder = folder.with_name(folder.name + ".previous")
+    tensors = load_file(folder / TENSORS_FILE)
+    state = json.loads((folder / STATE_FILE).read_text())
+    model.load_state_dict({k[len("model.") :]: v for k, v in tensors.items() if k.startswith("model.")})
+    optimizer.load_state_dict(_unflatten_optimizer(tensors, state["optimizer"]))
+    torch.set_rng_state(tensors["rng.cpu"])
+    return state["step"], state["extra"]
+
+
+def has_training_state(folder: Path) -> bool:
+    folder = Path(folder)
+    return (folder / STATE_FILE).exists() or (folder.with_name(folder.name + ".previous") / STATE_FILE).exists()

@@ -12,7 +12,18 @@ import torch
 from torch import Tensor
 
 from nerf.analytic import sphere_sdf
-from toyworld.categories import CATEGORY_NAMES, TRIM, CategoryObject, _capsule, _frustum, sample_object
+from toyworld.categories import (
+    CATEGORY_NAMES,
+    PIL_CATEGORIES,
+    PIL_COLOURS,
+    TRIM,
+    CategoryObject,
+    _capsule,
+    _frustum,
+    pil_object,
+    pil_split,
+    sample_object,
+)
 from toyworld.palette import COLOUR_NAMES, COLOURS
 from toyworld.primitives import cone_sdf, cylinder_sdf
 
@@ -209,3 +220,16 @@ def test_private_shapes_match_the_primitives() -> None:
     rod = _capsule((-0.5, 0.0, 0.0), (0.5, 0.0, 0.0), 0.2)(points)
     between = points[:, 0].abs() <= 0.5
     torch.testing.assert_close(rod[between], points[between][:, 1:].norm(dim=-1) - 0.2)
+
+
+def test_pil_dataset_keeps_its_held_out_categories_colours_and_test_objects_apart() -> None:
+    assert set(PIL_CATEGORIES) | {"sofa", "stool"} == set(CATEGORY_NAMES) and not {"sofa", "stool"} & set(
+        PIL_CATEGORIES
+    )
+    splits = [pil_split(seed) for seed in range(1000)]
+    assert splits.count("test") == 100
+    colours = {pil_object(category, seed).colour for category in PIL_CATEGORIES for seed in range(40)}
+    assert colours == set(PIL_COLOURS) and not colours & {"pink", "cyan"}
+    assert pil_object("chair", 3).caption == sample_object("chair", 3, pil_object("chair", 3).colour).caption
+    with pytest.raises(ValueError, match="kept out of PIL's dataset"):
+        pil_object("sofa", 0)

@@ -27,6 +27,7 @@ from torch import Tensor
 from nerf.analytic import SDFField
 from toyworld.palette import COLOUR_NAMES, COLOURS
 from toyworld.primitives import SDF, box_sdf, cylinder_sdf, rounded, torus_sdf, transformed, union_sdf
+from toyworld.prompts import with_article
 
 FLOOR = -0.5  # every object's lowest point
 TRIM = (0.25, 0.25, 0.25)  # dark grey of the secondary parts
@@ -447,5 +448,27 @@ def _caption(category: str, colour: str, phrases: list[str]) -> str:
     """Adjectives before the colour, "with" clauses after the noun: "a short green bottle with a cap"."""
     adjectives = [phrase for phrase in phrases if phrase and not phrase.startswith("with ")]
     clauses = [phrase.removeprefix("with ") for phrase in phrases if phrase.startswith("with ")]
-    text = " ".join([*adjectives, colour, category]) + (" with " + " and ".join(clauses) if clauses else "")
-    return ("an " if text[0] in "aeiou" else "a ") + text
+    return with_article(
+        " ".join([*adjectives, colour, category]) + (" with " + " and ".join(clauses) if clauses else "")
+    )
+
+
+# --- PIL's dataset: which objects it may use ------------------------------------------------------------
+
+# Kept out of PIL's NeRF dataset (not out of the toy CLIP's or diffusion model's world), so the warm-start
+# experiments have objects the amortized model never saw: two whole categories and two colours.
+PIL_CATEGORIES: tuple[str, ...] = tuple(c for c in CATEGORY_NAMES if c not in ("sofa", "stool"))
+PIL_COLOURS: tuple[str, ...] = tuple(c for c in COLOUR_NAMES if c not in ("pink", "cyan"))
+
+
+def pil_split(seed: int) -> str:
+    """PIL's fixed 90/10 object split: seeds ending in 9 are "test", the rest "train"."""
+    return "test" if seed % 10 == 9 else "train"
+
+
+def pil_object(category: str, seed: int) -> CategoryObject:
+    """Object `seed` of one of PIL's categories, in one of PIL's colours (drawn from the seed)."""
+    if category not in PIL_CATEGORIES:
+        raise ValueError(f"{category!r} is kept out of PIL's dataset; its categories are {', '.join(PIL_CATEGORIES)}")
+    colour = random.Random(f"pil/{category}/{seed}").choice(PIL_COLOURS)
+    return sample_object(category, seed, colour)

@@ -10,6 +10,7 @@ real OpenCLIP checkpoint is.
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import open_clip
@@ -18,25 +19,25 @@ from safetensors.torch import save_file
 from torch import nn
 
 NAME = "toy-clip"
-CONFIG = {
-    "embed_dim": 128,
-    "vision_cfg": {"image_size": 64, "layers": 4, "width": 192, "patch_size": 8, "head_width": 48},
-    "text_cfg": {"context_length": 32, "vocab_size": 49408, "width": 128, "heads": 4, "layers": 4},
-}
-PREPROCESS = {"size": 64, "mean": [0.5, 0.5, 0.5], "std": [0.25, 0.25, 0.25], "interpolation": "bilinear"}
+# the model's definition, shipped as open_clip reads it: {"model_cfg": ..., "preprocess_cfg": ...}
+CONFIG_FOLDER = Path(__file__).resolve().parent / "clip_config"
+CONFIG_FILE = "open_clip_config.json"
+PREPROCESS = json.loads((CONFIG_FOLDER / CONFIG_FILE).read_text())["preprocess_cfg"]
 BUNDLED = Path(__file__).resolve().parent.parent / "checkpoints" / NAME
 
 
 def model_source(source: str | Path) -> str:
     """open_clip model name for "toy" (the bundled checkpoint), a local folder, or a Hub repo id."""
     if str(source) == "toy":
-        source = BUNDLED
+        return f"local-dir:{BUNDLED}"
     path = Path(source)
     if path.is_dir():
         return f"local-dir:{path}"
     if "/" in str(source) and not path.exists() and not str(source).startswith((".", "/")):
         return f"hf-hub:{source}"
-    raise ValueError(f"CLIP source must be 'toy', a folder with open_clip_config.json, or a Hub repo id; got {source!r}")
+    raise ValueError(
+        f"CLIP source must be 'toy', a folder with open_clip_config.json, or a Hub repo id; got {source!r}"
+    )
 
 
 def load_clip(source: str | Path = "toy", device: str | torch.device = "cpu") -> tuple[nn.Module, nn.Module, object]:
@@ -47,32 +48,20 @@ def load_clip(source: str | Path = "toy", device: str | torch.device = "cpu") ->
 
 
 def new_toy_clip(seed: int = 0) -> tuple[nn.Module, object]:
-    """An untrained toy CLIP and its tokenizer, built from the config by open_clip."""
+    """An untrained toy CLIP and its tokenizer, built by open_clip from the shipped config."""
     torch.manual_seed(seed)
-    model = open_clip.create_model(
-        "local-dir:" + str(_config_folder()), pretrained=None, load_weights=False, output_dict=True
-    )
-    return model, open_clip.get_tokenizer("local-dir:" + str(_config_folder()))
-
-
-def _config_folder() -> Path:
-    """A folder holding only the toy config, so open_clip builds the model from it."""
-    folder = Path(__file__).resolve().parent / "clip_config"
-    folder.mkdir(exist_ok=True)
-    path = folder / "open_clip_config.json"
-    text = json.dumps({"model_cfg": CONFIG, "preprocess_cfg": PREPROCESS}, indent=2)
-    if not path.exists() or path.read_text() != text:
-        path.write_text(text)
-    return folder
+    name = f"local-dir:{CONFIG_FOLDER}"
+    model = open_clip.create_model(name, pretrained=None, load_weights=False, output_dict=True)
+    return model, open_clip.get_tokenizer(name)
 
 
 def save_clip(model: nn.Module, folder: Path, half: bool = True) -> Path:
     """Write a trained toy CLIP in open_clip's Hub layout (weights in fp16 unless `half` is False)."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / "open_clip_config.json").write_text(json.dumps({"model_cfg": CONFIG, "preprocess_cfg": PREPROCESS}, indent=2))
+    shutil.copyfile(CONFIG_FOLDER / CONFIG_FILE, folder / CONFIG_FILE)
     dtype = torch.float16 if half else torch.float32
-    tensors = {k: v.detach().to(dtype).contiguous() for k, v in model.state_dict().items() if v.is_floating_point()}
-    tensors |= {k: v.contiguous() for k, v in model.state_dict().items() if not v.is_floating_point()}
+    state = model.state_dict()
+    tensors = {k: (v.to(dtype) if v.is_floating_point() else v).detach().contiguous() for k, v in state.items()}
     save_file(tensors, folder / "open_clip_model.safetensors")
     return folder

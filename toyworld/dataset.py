@@ -26,17 +26,24 @@ from nerf.analytic import SDFField
 from nerf.cameras import CameraSampling, sample_cameras
 from nerf.checks import check_int_range
 from nerf.render import sample_light_directions
+from toyworld.categories import CATEGORY_NAMES, sample_object
 from toyworld.prompts import prompt_set
 from toyworld.render_gt import render_ground_truth
+
+# The pretrained stand-ins (toy CLIP, toy diffusion) see fresh category objects, with seeds far from
+# the ones PIL's NeRF dataset uses, as internet-scale models know other chairs than a 3D dataset's.
+CLIP_FIRST_SEED = 1_000_000
 
 
 @dataclass(frozen=True)
 class DatasetConfig:
-    set: str = "toy64"  # a prompt set name
-    views: int = 16  # views per prompt
+    set: str = "toy64"  # a prompt set name, or "categories"
+    views: int = 16  # views per object
     size: int = 64  # image side in pixels
     supersample: int = 2
     seed: int = 0
+    objects_per_category: int = 100  # for "categories": objects with seeds first_seed, first_seed + 1, ...
+    first_seed: int = CLIP_FIRST_SEED
 
 
 def with_view(caption: str, view: str) -> str:
@@ -44,9 +51,16 @@ def with_view(caption: str, view: str) -> str:
     return f"{caption}, {view} view"
 
 
-def _items(name: str) -> list[tuple[str, Callable[[], SDFField]]]:
-    """(caption, ground-truth field factory) for every object of a named set."""
-    return [(p.text, p.field) for p in prompt_set(name).prompts]
+def _items(config: DatasetConfig) -> list[tuple[str, Callable[[], SDFField]]]:
+    """(caption, ground-truth field factory) for every object of the configured set."""
+    if config.set != "categories":
+        return [(p.text, p.field) for p in prompt_set(config.set).prompts]
+    objects = [
+        sample_object(category, config.first_seed + index)
+        for category in CATEGORY_NAMES
+        for index in range(config.objects_per_category)
+    ]
+    return [(o.caption, o.field) for o in objects]
 
 
 def render_sample(caption: str, field: SDFField, index: int, config: DatasetConfig) -> tuple[np.ndarray, dict]:
@@ -77,7 +91,7 @@ def build(out: Path, config: DatasetConfig, limit: int | None = None, progress: 
     """
     check_int_range(config.views, "views", 1, 10_000)
     check_int_range(config.size, "size", 16, 1024)
-    items = _items(config.set)
+    items = _items(config)
     total = len(items) * config.views if limit is None else min(limit, len(items) * config.views)
     (out / "images").mkdir(parents=True, exist_ok=True)
     settings = out / "config.json"
@@ -103,7 +117,8 @@ def build(out: Path, config: DatasetConfig, limit: int | None = None, progress: 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Render toy-world objects with view-suffixed captions.")
-    parser.add_argument("--set", default="toy64", help="prompt set: toy64 or stacks")
+    parser.add_argument("--set", default="toy64", help="toy64, stacks or categories")
+    parser.add_argument("--objects-per-category", type=int, default=100, help="for --set categories")
     parser.add_argument("--views", type=int, default=16, help="random views per object")
     parser.add_argument("--size", type=int, default=64, help="image side in pixels")
     parser.add_argument("--supersample", type=int, default=2, help="anti-aliasing rays per pixel side (1..4)")
@@ -111,7 +126,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, required=True, help="output folder (resumed if it exists)")
     parser.add_argument("--limit", type=int, default=None, help="render only the first N samples (a preview)")
     args = parser.parse_args(argv)
-    config = DatasetConfig(args.set, args.views, args.size, args.supersample, args.seed)
+    config = DatasetConfig(args.set, args.views, args.size, args.supersample, args.seed, args.objects_per_category)
     try:
         total = build(args.out, config, args.limit)
     except ValueError as error:

@@ -1,0 +1,83 @@
+"""The toy CLIP: built by open_clip from the shipped config, saved and loaded in open_clip's Hub
+layout, and the contrastive loss and retrieval metric against hand-made cases."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from toyworld.clip import BUNDLED, load_clip, model_source, new_toy_clip, save_clip
+from train.toy_clip import multi_positive_loss, retrieval_top1
+
+
+def test_save_and_load_round_trip_through_open_clip(tmp_path: Path) -> None:
+    model, tokenizer = new_toy_clip(seed=1)
+    model.eval()
+    save_clip(model, tmp_path / "clip", half=False)
+    loaded, preprocess, loaded_tokenizer = load_clip(tmp_path / "clip")
+    images = torch.rand(2, 3, 64, 64)
+    text = tokenizer(["a red cube", "an orange cross on top of a blue cube, side view"])
+    assert torch.equal(text, loaded_tokenizer(["a red cube", "an orange cross on top of a blue cube, side view"]))
+    with torch.no_grad():
+        assert torch.allclose(loaded.encode_image(images), model.encode_image(images), atol=1e-5)
+        assert torch.allclose(loaded.encode_text(text), model.encode_text(text), atol=1e-5)
+    assert preprocess.transforms[0].size == 64
+
+
+def test_half_precision_weights_change_embeddings_by_little(tmp_path: Path) -> None:
+    model, tokenizer = new_toy_clip(seed=2)
+    model.eval()
+    save_clip(model, tmp_path / "half")
+    loaded, _, _ = load_clip(tmp_path / "half")
+    text = tokenizer(["a green torus, back view"])
+    with torch.no_grad():
+        cosine = F.cosine_similarity(loaded.encode_text(text), model.encode_text(text)).item()
+    assert cosine > 0.999
+    assert (tmp_path / "half" / "open_clip_model.safetensors").stat().st_size < 20e6
+
+
+def test_model_sources() -> None:
+    assert model_source("toy") == f"local-dir:{BUNDLED}"
+    assert model_source("laion/CLIP-ViT-B-32-laion2B-s34B-b79K") == "hf-hub:laion/CLIP-ViT-B-32-laion2B-s34B-b79K"
+    with pytest.raises(ValueError, match=r"a folder with open_clip_config\.json, or a Hub repo id"):
+        model_source("no-such-folder")
+
+
+def test_multi_positive_loss_is_clip_loss_for_distinct_prompts_and_forgives_duplicates() -> None:
+    generator = torch.Generator().manual_seed(0)
+    image = F.normalize(torch.randn(6, 8, generator=generator), dim=-1)
+    text = F.normalize(torch.randn(6, 8, generator=generator), dim=-1)
+    scale = torch.tensor(10.0)
+    logits = scale * image @ text.T
+    clip = 0.5 * (F.cross_entropy(logits, torch.arange(6)) + F.cross_entropy(logits.T, torch.arange(6)))
+    assert torch.allclose(multi_positive_loss(image, text, scale, torch.arange(6)), clip)
+    # two images of one prompt, each paired with that prompt's caption: matching either caption is right
+    same = torch.tensor([0, 0])
+    both = F.normalize(torch.tensor([[1.0, 0.0], [1.0, 0.0]]), dim=-1)
+    forgiving = multi_positive_loss(both, both, scale, same)
+    assert torch.allclose(forgiving, torch.tensor(0.0), atol=1e-6)
+    assert multi_positive_loss(both, both, scale, torch.tensor([0, 1])) > 0.5
+
+
+class Oracle(torch.nn.Module):
+    """Encodes an image as the one-hot of its red channel's level and a text as its index: a perfect CLIP."""
+
+    def encode_image(self, images: torch.Tensor, normalize: bool = True) -> torch.Tensor:
+        return F.one_hot(((images[:, 0, 0, 0] * 0.25 + 0.5) * 255).round().long(), 256).float()
+
+    def encode_text(self, tokens: torch.Tensor, normalize: bool = True) -> torch.Tensor:
+        return F.one_hot(tokens[:, 0], 256).float()
+
+
+def test_retrieval_top1_counts_own_captions() -> None:
+    captions = ["a", "b", "c"]
+    images = torch.tensor([0, 1, 2, 1], dtype=torch.uint8).view(4, 1, 1, 1).expand(4, 3, 2, 2).contiguous()
+
+    def tokenizer(texts: list[str]) -> torch.Tensor:
+        return torch.tensor([[captions.index(t)] for t in texts])
+
+    assert retrieval_top1(Oracle(), tokenizer, images, ["a", "b", "c", "b"]) == 1.0
+    assert retrieval_top1(Oracle(), tokenizer, images, ["a", "b", "c", "c"]) == 0.75

@@ -1,0 +1,147 @@
+"""Train the toy CLIP contrastively on toy-world renders and their captions.
+
+    python -m toyworld.dataset --set toy64 --views 32 --out data/clip-toy64        # (and stacks, categories)
+    python -m train.toy_clip --data data/clip-toy64 data/clip-stacks data/clip-categories \\
+        --eval data/eval-toy64 data/eval-stacks --out runs/toy-clip
+
+Reads top to bottom: data, model, loop (with resumable checkpoints), evaluation, export. A caption
+is the bare prompt or its view-suffixed form, half and half, so the text tower learns both (the
+diffusion model conditions on suffixed captions, retrieval queries are bare). Several images in a
+batch can share a caption: the loss treats all of them as positives instead of punishing the model
+for matching them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+from torch import Tensor
+from tqdm.auto import tqdm
+
+from toyworld.clip import PREPROCESS, new_toy_clip, save_clip
+from train.checkpoint import has_training_state, load_training_state, save_training_state
+
+
+# --- data ------------------------------------------------------------------------------------------------
+def load_renders(folders: list[Path]) -> tuple[Tensor, list[str], list[str]]:
+    """Images `[N, 3, H, W]` uint8 and the bare and view-suffixed caption of each, from dataset folders."""
+    images, prompts, captions = [], [], []
+    for folder in folders:
+        for line in (folder / "captions.jsonl").read_text().splitlines():
+            record = json.loads(line)
+            images.append(np.asarray(Image.open(folder / record["file"]).convert("RGB")))
+            prompts.append(record["prompt"])
+            captions.append(record["caption"])
+    return torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2).contiguous(), prompts, captions
+
+
+def normalise(images: Tensor) -> Tensor:
+    """uint8 `[N, 3, H, W]` → the float input open_clip's preprocess would give (same mean and std)."""
+    mean = torch.tensor(PREPROCESS["mean"]).view(1, 3, 1, 1)
+    std = torch.tensor(PREPROCESS["std"]).view(1, 3, 1, 1)
+    return (images.float() / 255 - mean) / std
+
+
+def multi_positive_loss(image_features: Tensor, text_features: Tensor, scale: Tensor, ids: Tensor) -> Tensor:
+    """Symmetric InfoNCE where every pair with the same prompt id `[B]` counts as a positive."""
+    logits = scale * image_features @ text_features.T
+    positives = (ids[:, None] == ids[None, :]).float()
+    targets = positives / positives.sum(1, keepdim=True)
+    return 0.5 * (F.cross_entropy(logits, targets) + F.cross_entropy(logits.T, targets))
+
+
+# --- evaluation --------------------------------------------------------------------------------------------
+@torch.no_grad()
+def retrieval_top1(model: torch.nn.Module, tokenizer, images: Tensor, prompts: list[str]) -> float:
+    """Zero-shot caption retrieval: the share of images whose most similar caption, among every distinct
+    prompt of the set, is their own."""
+    candidates = sorted(set(prompts))
+    text = torch.cat([model.encode_text(tokenizer(candidates[i : i + 512]), normalize=True)
+                      for i in range(0, len(candidates), 512)])  # fmt: skip
+    hits = 0
+    for start in range(0, len(images), 256):
+        features = model.encode_image(normalise(images[start : start + 256]), normalize=True)
+        best = (features @ text.T).argmax(dim=1)
+        hits += sum(candidates[b] == p for b, p in zip(best.tolist(), prompts[start : start + 256], strict=True))
+    return hits / len(images)
+
+
+# --- training ----------------------------------------------------------------------------------------------
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Train the toy CLIP on toy-world renders.")
+    parser.add_argument("--data", type=Path, nargs="+", required=True, help="dataset folders (toyworld.dataset)")
+    parser.add_argument("--eval", type=Path, nargs="*", default=[], help="held-out dataset folders to evaluate on")
+    parser.add_argument("--out", type=Path, required=True, help="run folder: checkpoint/, model/, metrics.json")
+    parser.add_argument("--steps", type=int, default=3000)
+    parser.add_argument("--batch", type=int, default=128)
+    parser.add_argument("--lr", type=float, default=1e-3)
+    parser.add_argument("--warmup", type=int, default=100)
+    parser.add_argument("--checkpoint-every", type=int, default=200)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    if args.steps < 1 or args.batch < 2:
+        parser.error("--steps must be >= 1 and --batch >= 2")
+
+    images, prompts, captions = load_renders(args.data)
+    prompt_ids = {p: i for i, p in enumerate(sorted(set(prompts)))}
+    ids = torch.tensor([prompt_ids[p] for p in prompts])
+    print(f"{len(images)} renders of {len(prompt_ids)} prompts")
+
+    model, tokenizer = new_toy_clip(args.seed)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, betas=(0.9, 0.98), weight_decay=0.1)
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        optimizer,
+        lambda step: min(1.0, (step + 1) / args.warmup) * 0.5 * (1 + math.cos(math.pi * min(step / args.steps, 1.0))),
+    )
+    checkpoint = args.out / "checkpoint"
+    step = 0
+    if has_training_state(checkpoint):
+        step, _ = load_training_state(checkpoint, model, optimizer)
+        schedule.last_epoch = step - 1
+        print(f"resumed at step {step}")
+    generator = torch.Generator().manual_seed(args.seed)
+    model.train()
+    started = time.perf_counter()
+    progress = tqdm(total=args.steps, initial=step, desc="toy CLIP")
+    while step < args.steps:
+        generator.manual_seed(args.seed * 1_000_003 + step)  # the batch depends on the step alone: resumable
+        batch = torch.randint(len(images), (args.batch,), generator=generator)
+        suffixed = torch.rand(args.batch, generator=generator) < 0.5
+        text = [captions[i] if s else prompts[i] for i, s in zip(batch.tolist(), suffixed.tolist(), strict=True)]
+        out = model(normalise(images[batch]), tokenizer(text))
+        loss = multi_positive_loss(out["image_features"], out["text_features"], out["logit_scale"], ids[batch])
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        schedule.step()
+        with torch.no_grad():
+            model.logit_scale.clamp_(0, math.log(100))
+        step += 1
+        progress.update(1)
+        progress.set_postfix(loss=f"{loss.item():.3f}")
+        if step % args.checkpoint_every == 0 or step == args.steps:
+            save_training_state(checkpoint, model, optimizer, step)
+    progress.close()
+
+    model.eval()
+    metrics = {"steps": args.steps, "batch": args.batch, "renders": len(images), "prompts": len(prompt_ids),
+               "train_seconds_this_run": round(time.perf_counter() - started, 1)}  # fmt: skip
+    for folder in args.eval:
+        eval_images, eval_prompts, _ = load_renders([folder])
+        metrics[f"top1_{folder.name}"] = retrieval_top1(model, tokenizer, eval_images, eval_prompts)
+    save_clip(model, args.out / "model")
+    (args.out / "metrics.json").write_text(json.dumps(metrics, indent=2))
+    print(json.dumps(metrics, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -16,7 +16,7 @@ from pathlib import Path
 import open_clip
 import torch
 from safetensors.torch import save_file
-from torch import nn
+from torch import Tensor, nn
 
 NAME = "toy-clip"
 # the model's definition, shipped as open_clip reads it: {"model_cfg": ..., "preprocess_cfg": ...}
@@ -45,6 +45,13 @@ def load_clip(source: str | Path = "toy", device: str | torch.device = "cpu") ->
     name = model_source(source)
     model, _, preprocess = open_clip.create_model_and_transforms(name, device=device)
     return model.eval(), preprocess, open_clip.get_tokenizer(name)
+
+
+def text_token_states(model: nn.Module, tokens: Tensor) -> Tensor:
+    """Per-token hidden states `[B, L, width]` of the text tower after its final layer norm: what a
+    diffusion model cross-attends to, as Stable Diffusion does with its CLIP text encoder's last layer."""
+    x = model.token_embedding(tokens) + model.positional_embedding
+    return model.ln_final(model.transformer(x, attn_mask=model.attn_mask))
 
 
 def new_toy_clip(seed: int = 0) -> tuple[nn.Module, object]:

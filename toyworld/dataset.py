@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from PIL import Image
+from torch import Tensor
 from tqdm.auto import tqdm
 
 from nerf.analytic import SDFField
@@ -113,6 +114,18 @@ def build(out: Path, config: DatasetConfig, limit: int | None = None, progress: 
             log.write(json.dumps({"index": index, "file": f"images/{name}", **record}) + "\n")
             log.flush()
     return len(done | set(range(total)))
+
+
+def load_renders(folders: list[Path]) -> tuple[Tensor, list[str], list[str], list[dict]]:
+    """Read dataset folders: images `[N, 3, H, W]` uint8, bare prompts, view-suffixed captions, records."""
+    images, records = [], []
+    for folder in folders:
+        for line in (Path(folder) / "captions.jsonl").read_text().splitlines():
+            record = json.loads(line)
+            images.append(np.asarray(Image.open(Path(folder) / record["file"]).convert("RGB")))
+            records.append(record)
+    pixels = torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2).contiguous()
+    return pixels, [r["prompt"] for r in records], [r["caption"] for r in records], records
 
 
 def main(argv: list[str] | None = None) -> None:

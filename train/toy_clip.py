@@ -19,30 +19,18 @@ import math
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 import torch.nn.functional as F
-from PIL import Image
 from torch import Tensor
 from tqdm.auto import tqdm
 
 from toyworld.clip import PREPROCESS, new_toy_clip, save_clip
+from toyworld.dataset import load_renders
 from train.checkpoint import has_training_state, load_training_state, save_training_state
+from train.schedules import warmup_cosine
 
 
 # --- data ------------------------------------------------------------------------------------------------
-def load_renders(folders: list[Path]) -> tuple[Tensor, list[str], list[str]]:
-    """Images `[N, 3, H, W]` uint8 and the bare and view-suffixed caption of each, from dataset folders."""
-    images, prompts, captions = [], [], []
-    for folder in folders:
-        for line in (folder / "captions.jsonl").read_text().splitlines():
-            record = json.loads(line)
-            images.append(np.asarray(Image.open(folder / record["file"]).convert("RGB")))
-            prompts.append(record["prompt"])
-            captions.append(record["caption"])
-    return torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2).contiguous(), prompts, captions
-
-
 def normalise(images: Tensor) -> Tensor:
     """uint8 `[N, 3, H, W]` → the float input open_clip's preprocess would give (same mean and std)."""
     mean = torch.tensor(PREPROCESS["mean"]).view(1, 3, 1, 1)
@@ -90,17 +78,14 @@ def main(argv: list[str] | None = None) -> None:
     if args.steps < 1 or args.batch < 2:
         parser.error("--steps must be >= 1 and --batch >= 2")
 
-    images, prompts, captions = load_renders(args.data)
+    images, prompts, captions, _ = load_renders(args.data)
     prompt_ids = {p: i for i, p in enumerate(sorted(set(prompts)))}
     ids = torch.tensor([prompt_ids[p] for p in prompts])
     print(f"{len(images)} renders of {len(prompt_ids)} prompts")
 
     model, tokenizer = new_toy_clip(args.seed)
     optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, betas=(0.9, 0.98), weight_decay=0.1)
-    schedule = torch.optim.lr_scheduler.LambdaLR(
-        optimizer,
-        lambda step: min(1.0, (step + 1) / args.warmup) * 0.5 * (1 + math.cos(math.pi * min(step / args.steps, 1.0))),
-    )
+    schedule = warmup_cosine(optimizer, args.steps, args.warmup)
     checkpoint = args.out / "checkpoint"
     step = 0
     if has_training_state(checkpoint):
@@ -136,7 +121,7 @@ def main(argv: list[str] | None = None) -> None:
     metrics = {"steps": args.steps, "batch": args.batch, "renders": len(images), "prompts": len(prompt_ids),
                "train_seconds_this_run": round(time.perf_counter() - started, 1)}  # fmt: skip
     for folder in args.eval:
-        eval_images, eval_prompts, _ = load_renders([folder])
+        eval_images, eval_prompts, _, _ = load_renders([folder])
         metrics[f"top1_{folder.name}"] = retrieval_top1(model, tokenizer, eval_images, eval_prompts)
     save_clip(model, args.out / "model")
     (args.out / "metrics.json").write_text(json.dumps(metrics, indent=2))

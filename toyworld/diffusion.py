@@ -1,0 +1,109 @@
+"""The toy diffusion model: a pixel-space diffusers `UNet2DConditionModel` that cross-attends to the
+toy CLIP's text token states, with the camera's direction added to its time embedding. Score
+distillation uses it as DeepFloyd IF stage I is used (pixel space, classifier-free guidance).
+
+Camera conditioning is what lets SDS tell a cube from a sphere from a few views (see
+`../shared/notes/toy-sds-prototype.md`): the caption's view suffix says front/side/back/overhead,
+the continuous camera says exactly where. Both are dropped at random in training, so the model also
+works without them (and classifier-free guidance has an unconditional branch).
+
+A trained model is a folder in diffusers' layout: `unet/` and `scheduler/`, loaded with
+`from_pretrained` from a local folder or a Hub repo.
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import torch
+from diffusers import DDIMScheduler, DDPMScheduler, UNet2DConditionModel
+from torch import Tensor
+
+BUNDLED = Path(__file__).resolve().parent.parent / "checkpoints" / "toy-diffusion"
+CAMERA_DIM = 4  # sin and cos of azimuth and elevation
+
+# 32×32 pixels: on a 2-core CPU a 64×64 UNet of useful width costs ~2 s per training image-batch of 16,
+# ten times the 32×32 one, and the prototype showed 32×32 is enough for SDS to get shapes right
+UNET_CONFIG = {
+    "sample_size": 32,
+    "in_channels": 3,
+    "out_channels": 3,
+    "layers_per_block": 1,
+    "block_out_channels": (32, 64, 96),
+    "down_block_types": ("DownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D"),
+    "up_block_types": ("CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "UpBlock2D"),
+    "cross_attention_dim": 128,  # the toy CLIP's text width
+    "attention_head_dim": 32,
+    "norm_num_groups": 16,
+    "class_embed_type": "projection",
+    "projection_class_embeddings_input_dim": CAMERA_DIM,
+}
+
+
+def new_unet(seed: int = 0, **overrides: object) -> UNet2DConditionModel:
+    """An untrained toy UNet (`overrides` change the config, e.g. for tiny test models)."""
+    torch.manual_seed(seed)
+    return UNet2DConditionModel(**{**UNET_CONFIG, **overrides})
+
+
+def new_scheduler() -> DDPMScheduler:
+    """DDPM's linear schedule, T = 1000, ε-prediction: what DreamFusion and DeepFloyd IF use."""
+    return DDPMScheduler(
+        num_train_timesteps=1000, beta_schedule="linear", beta_start=1e-4, beta_end=0.02,
+        prediction_type="epsilon", clip_sample=False,
+    )  # fmt: skip
+
+
+def camera_condition(azimuth_deg: Tensor, elevation_deg: Tensor) -> Tensor:
+    """The continuous camera input `[B, 4]`: (sin, cos) of azimuth and of elevation."""
+    azimuth, elevation = torch.deg2rad(azimuth_deg), torch.deg2rad(elevation_deg)
+    return torch.stack((azimuth.sin(), azimuth.cos(), elevation.sin(), elevation.cos()), dim=-1)
+
+
+def load_diffusion(
+    source: str | Path = "toy", device: str | torch.device = "cpu"
+) -> tuple[UNet2DConditionModel, DDPMScheduler]:
+    """(UNet in eval mode, scheduler) from "toy" (the bundled checkpoint), a folder or a Hub repo id."""
+    source = BUNDLED if str(source) == "toy" else source
+    unet = UNet2DConditionModel.from_pretrained(source, subfolder="unet").to(device).eval()
+    return unet, DDPMScheduler.from_pretrained(source, subfolder="scheduler")
+
+
+def save_diffusion(unet: UNet2DConditionModel, scheduler: DDPMScheduler, folder: Path, half: bool = True) -> Path:
+    """Write `unet/` (fp16 safetensors unless `half` is False) and `scheduler/` in diffusers' layout."""
+    folder = Path(folder)
+    copy.deepcopy(unet).to(torch.float16 if half else torch.float32).save_pretrained(folder / "unet")
+    scheduler.save_pretrained(folder / "scheduler")
+    return folder
+
+
+@torch.no_grad()
+def sample(
+    unet: UNet2DConditionModel,
+    text_states: Tensor,
+    empty_states: Tensor,
+    camera: Tensor | None,
+    guidance_scale: float = 7.5,
+    steps: int = 50,
+    generator: torch.Generator | None = None,
+) -> Tensor:
+    """Images `[B, 3, H, W]` in [0, 1] by DDIM with classifier-free guidance.
+
+    text_states `[B, L, W]` (the prompts), empty_states `[1, L, W]` (the empty caption), camera `[B, 4]`
+    or None (no camera conditioning).
+    """
+    batch = text_states.shape[0]
+    scheduler = DDIMScheduler.from_config(new_scheduler().config)
+    scheduler.set_timesteps(steps)
+    size = unet.config.sample_size
+    x = torch.randn(batch, 3, size, size, generator=generator).to(text_states)
+    states = torch.cat((text_states, empty_states.expand(batch, -1, -1)))
+    cameras = torch.zeros(2 * batch, CAMERA_DIM).to(text_states)
+    if camera is not None:
+        cameras[:batch] = camera
+    for t in scheduler.timesteps:
+        noise = unet(torch.cat((x, x)), t, encoder_hidden_states=states, class_labels=cameras).sample
+        conditional, unconditional = noise.chunk(2)
+        x = scheduler.step(unconditional + guidance_scale * (conditional - unconditional), t, x).prev_sample
+    return (x.clamp(-1, 1) + 1) / 2

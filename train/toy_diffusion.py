@@ -1,0 +1,152 @@
+"""Train the toy diffusion model on toy-world renders, conditioned on the frozen toy CLIP's text token
+states of view-suffixed captions and on the camera direction.
+
+    python -m train.toy_diffusion --data data/clip-toy64 data/clip-stacks data/clip-categories \\
+        --clip checkpoints/toy-clip --out runs/toy-diffusion
+
+Reads top to bottom: data (renders downsampled to the UNet's size, caption states computed once),
+model, loop (ε-prediction, caption and camera dropout for classifier-free guidance, EMA weights,
+resumable checkpoints), evaluation (samples of every toy64 prompt, toy-CLIP R-precision, a grid).
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+from tqdm.auto import tqdm
+
+from toyworld.clip import load_clip, text_token_states
+from toyworld.dataset import load_renders
+from toyworld.diffusion import camera_condition, new_scheduler, new_unet, sample, save_diffusion
+from toyworld.prompts import toy64
+from train.checkpoint import has_training_state, load_training_state, save_training_state
+from train.schedules import warmup_cosine
+from train.toy_clip import retrieval_top1
+
+
+# --- data ------------------------------------------------------------------------------------------------
+def prepare(
+    folders: list[Path], size: int, clip: torch.nn.Module, tokenizer
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(images `[N, 3, s, s]` in [-1, 1], caption index `[N]`, caption states `[C, L, W]`, camera `[N, 4]`).
+
+    The last caption state is the empty caption's, used for dropout and for guidance.
+    """
+    images, _, captions, records = load_renders(folders)
+    images = F.interpolate(images.float() / 127.5 - 1, size=(size, size), mode="area")
+    texts = [*sorted(set(captions)), ""]
+    index = {c: i for i, c in enumerate(texts)}
+    with torch.no_grad():
+        states = torch.cat([text_token_states(clip, tokenizer(texts[i : i + 256])) for i in range(0, len(texts), 256)])
+    azimuth = torch.tensor([r["azimuth_deg"] for r in records])
+    elevation = torch.tensor([r["elevation_deg"] for r in records])
+    return images, torch.tensor([index[c] for c in captions]), states, camera_condition(azimuth, elevation)
+
+
+# --- evaluation ------------------------------------------------------------------------------------------
+@torch.no_grad()
+def evaluate(unet, clip, tokenizer, empty: torch.Tensor, guidance: float, steps: int, out: Path, seed: int) -> dict:
+    """Sample every toy64 prompt from a front-ish view; toy-CLIP R-precision of the samples; a PNG grid."""
+    prompts = [p.text for p in toy64().prompts]
+    captions = [f"{p}, front view" for p in prompts]
+    states = text_token_states(clip, tokenizer(captions))
+    camera = camera_condition(torch.full((64,), 20.0), torch.full((64,), 15.0))
+    images = sample(unet, states, empty, camera, guidance, steps, torch.Generator().manual_seed(seed))
+    pixels = (images * 255).round().to(torch.uint8)
+    upsampled = F.interpolate(pixels.float(), size=(64, 64), mode="bilinear").round().to(torch.uint8)
+    grid = pixels.view(8, 8, 3, *pixels.shape[2:]).permute(0, 3, 1, 4, 2).reshape(8 * pixels.shape[2], -1, 3)
+    Image.fromarray(np.ascontiguousarray(grid.numpy())).save(out / "samples_toy64.png")
+    return {"toy64_r_precision": retrieval_top1(clip, tokenizer, upsampled, prompts), "guidance_scale": guidance}
+
+
+# --- training --------------------------------------------------------------------------------------------
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Train the toy diffusion model on toy-world renders.")
+    parser.add_argument("--data", type=Path, nargs="+", required=True, help="dataset folders (toyworld.dataset)")
+    parser.add_argument("--clip", default="toy", help="the toy CLIP: 'toy' (bundled), a folder or a Hub repo id")
+    parser.add_argument("--out", type=Path, required=True, help="run folder: checkpoint/, model/, metrics.json")
+    parser.add_argument("--steps", type=int, default=4000)
+    parser.add_argument("--batch", type=int, default=64)
+    parser.add_argument("--lr", type=float, default=1e-3)
+    parser.add_argument("--drop-caption", type=float, default=0.15, help="share of captions replaced by empty")
+    parser.add_argument("--drop-camera", type=float, default=0.15, help="share of cameras replaced by zeros")
+    parser.add_argument("--ema", type=float, default=0.999)
+    parser.add_argument("--guidance", type=float, default=5.0, help="classifier-free guidance for the evaluation")
+    parser.add_argument("--sample-steps", type=int, default=50, help="DDIM steps for the evaluation samples")
+    parser.add_argument("--checkpoint-every", type=int, default=200)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    if args.steps < 1 or args.batch < 1 or not 0 <= args.drop_caption < 1 or not 0 <= args.drop_camera < 1:
+        parser.error("--steps and --batch must be >= 1, dropout rates in [0, 1)")
+
+    clip, _, tokenizer = load_clip(args.clip)
+    unet = new_unet(args.seed)
+    images, caption_index, states, cameras = prepare(args.data, unet.config.sample_size, clip, tokenizer)
+    empty = states[-1:]
+    millions = sum(p.numel() for p in unet.parameters()) / 1e6
+    print(f"{len(images)} renders, {len(states) - 1} captions, UNet {millions:.2f} M parameters")
+
+    scheduler = new_scheduler()
+    ema = copy.deepcopy(unet).requires_grad_(False)
+    optimizer = torch.optim.AdamW(unet.parameters(), lr=args.lr, weight_decay=1e-4)
+    schedule = warmup_cosine(optimizer, args.steps)
+    both = torch.nn.ModuleDict({"unet": unet, "ema": ema})  # one checkpoint holds the weights and their average
+    checkpoint = args.out / "checkpoint"
+    step = 0
+    if has_training_state(checkpoint):
+        step, _ = load_training_state(checkpoint, both, optimizer)
+        schedule.last_epoch = step - 1
+        print(f"resumed at step {step}")
+    generator = torch.Generator()
+    alphas = scheduler.alphas_cumprod
+    unet.train()
+    started = time.perf_counter()
+    progress = tqdm(total=args.steps, initial=step, desc="toy diffusion")
+    while step < args.steps:
+        generator.manual_seed(args.seed * 1_000_003 + step)  # the batch depends on the step alone: resumable
+        batch = torch.randint(len(images), (args.batch,), generator=generator)
+        x0 = images[batch]
+        t = torch.randint(0, len(alphas), (args.batch,), generator=generator)
+        noise = torch.randn(x0.shape, generator=generator)
+        a = alphas[t].view(-1, 1, 1, 1)
+        noisy = a.sqrt() * x0 + (1 - a).sqrt() * noise
+        text = states[caption_index[batch]]
+        dropped = torch.rand(args.batch, generator=generator) < args.drop_caption
+        text = torch.where(dropped.view(-1, 1, 1), empty, text)
+        camera = cameras[batch] * (torch.rand(args.batch, 1, generator=generator) >= args.drop_camera)
+        loss = F.mse_loss(unet(noisy, t, encoder_hidden_states=text, class_labels=camera).sample, noise)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(unet.parameters(), 1.0)
+        optimizer.step()
+        schedule.step()
+        with torch.no_grad():
+            for average, current in zip(ema.parameters(), unet.parameters(), strict=True):
+                average.lerp_(current, 1 - min(args.ema, (step + 1) / (step + 10)))
+        step += 1
+        progress.update(1)
+        progress.set_postfix(loss=f"{loss.item():.4f}")
+        if step % args.checkpoint_every == 0 or step == args.steps:
+            save_training_state(checkpoint, both, optimizer, step)
+    progress.close()
+
+    ema.eval()
+    metrics = {"steps": args.steps, "batch": args.batch, "renders": len(images),
+               "train_seconds_this_run": round(time.perf_counter() - started, 1)}  # fmt: skip
+    args.out.mkdir(parents=True, exist_ok=True)
+    metrics |= evaluate(ema, clip, tokenizer, empty, args.guidance, args.sample_steps, args.out, args.seed)
+    save_diffusion(ema, scheduler, args.out / "model")
+    (args.out / "metrics.json").write_text(json.dumps(metrics, indent=2))
+    print(json.dumps(metrics, indent=2))
+
+
+if __name__ == "__main__":
+    main()

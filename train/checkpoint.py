@@ -81,3 +81,16 @@ def load_training_state(folder: Path, model: nn.Module, optimizer: torch.optim.O
 def has_training_state(folder: Path) -> bool:
     folder = Path(folder)
     return (folder / STATE_FILE).exists() or (folder.with_name(folder.name + ".previous") / STATE_FILE).exists()
+
+
+def resume(
+    folder: Path, model: nn.Module, optimizer: torch.optim.Optimizer, schedule: torch.optim.lr_scheduler.LRScheduler
+) -> int:
+    """The step a run continues from: 0 for a new run, else the checkpoint's, with the model, optimizer,
+    RNG and learning-rate schedule restored to it."""
+    if not has_training_state(folder):
+        return 0
+    step, _ = load_training_state(folder, model, optimizer)
+    schedule.last_epoch = step - 1
+    print(f"resumed at step {step}")
+    return step

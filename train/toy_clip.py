@@ -26,8 +26,17 @@ from tqdm.auto import tqdm
 
 from toyworld.clip import PREPROCESS, new_toy_clip, save_clip
 from toyworld.dataset import load_renders
-from train.checkpoint import has_training_state, load_training_state, save_training_state
+from train.checkpoint import resume, save_training_state
+from train.model_card import write_model_card
 from train.schedules import warmup_cosine
+
+CARD_SUMMARY = (
+    "A small open_clip model (ViT 4×192 on 64×64 images, text transformer 4×128, embedding 128, open_clip's BPE "
+    "tokenizer) trained contrastively on renders of the project's toy world. It stands in for an internet-scale "
+    "CLIP: PIL's embeddings and the R-precision evaluation model. Load it with "
+    "`open_clip.create_model_and_transforms('local-dir:<this folder>')` or `hf-hub:<repo>`. "
+    "`top1_*` is zero-shot caption retrieval on held-out renders among every caption of the set."
+)
 
 
 # --- data ------------------------------------------------------------------------------------------------
@@ -87,11 +96,7 @@ def main(argv: list[str] | None = None) -> None:
     optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, betas=(0.9, 0.98), weight_decay=0.1)
     schedule = warmup_cosine(optimizer, args.steps, args.warmup)
     checkpoint = args.out / "checkpoint"
-    step = 0
-    if has_training_state(checkpoint):
-        step, _ = load_training_state(checkpoint, model, optimizer)
-        schedule.last_epoch = step - 1
-        print(f"resumed at step {step}")
+    step = resume(checkpoint, model, optimizer, schedule)
     generator = torch.Generator().manual_seed(args.seed)
     model.train()
     started = time.perf_counter()
@@ -125,6 +130,7 @@ def main(argv: list[str] | None = None) -> None:
         metrics[f"top1_{folder.name}"] = retrieval_top1(model, tokenizer, eval_images, eval_prompts)
     save_clip(model, args.out / "model")
     (args.out / "metrics.json").write_text(json.dumps(metrics, indent=2))
+    write_model_card(args.out / "model", "Toy CLIP", CARD_SUMMARY, metrics, "open_clip", ("clip", "toy-world"))
     print(json.dumps(metrics, indent=2))
 
 

@@ -15,7 +15,7 @@ from toyworld.dataset import DatasetConfig, render_sample
 from toyworld.prompts import toy64
 from train.toy_clip import multi_positive_loss, retrieval_top1
 
-MIN_TOY64_TOP1 = 0.0  # set below the measured value once the checkpoint is trained (see its model card)
+MIN_TOY64_TOP1 = 0.85  # measured 0.9375 (60 of 64) on these renders; see checkpoints/toy-clip/README.md
 
 
 def test_save_and_load_round_trip_through_open_clip(tmp_path: Path) -> None:

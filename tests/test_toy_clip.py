@@ -51,7 +51,7 @@ def test_model_sources() -> None:
         model_source("no-such-folder")
 
 
-def test_multi_positive_loss_is_clip_loss_for_distinct_prompts_and_forgives_duplicates() -> None:
+def test_multi_positive_loss_is_clip_loss_for_distinct_prompts_and_shares_targets_for_duplicates() -> None:
     generator = torch.Generator().manual_seed(0)
     image = F.normalize(torch.randn(6, 8, generator=generator), dim=-1)
     text = F.normalize(torch.randn(6, 8, generator=generator), dim=-1)
@@ -59,12 +59,20 @@ def test_multi_positive_loss_is_clip_loss_for_distinct_prompts_and_forgives_dupl
     logits = scale * image @ text.T
     clip = 0.5 * (F.cross_entropy(logits, torch.arange(6)) + F.cross_entropy(logits.T, torch.arange(6)))
     assert torch.allclose(multi_positive_loss(image, text, scale, torch.arange(6)), clip)
-    # two images of one prompt, each paired with that prompt's caption: matching either caption is right
-    same = torch.tensor([0, 0])
+    # a batch where images 0 and 1 show one prompt: each row's target is shared by both of its captions
+    ids = torch.tensor([0, 0, 1, 2, 3, 4])
+    loss = multi_positive_loss(image, text, scale, ids).double()
+    logits = (scale * image @ text.T).double()
+    reference = 0.0
+    for scores in (logits, logits.T):
+        for i in range(6):
+            positives = [j for j in range(6) if ids[j] == ids[i]]
+            log_p = torch.log_softmax(scores[i], dim=0)
+            reference -= sum(log_p[j] for j in positives) / len(positives) / 12
+    assert torch.allclose(loss, reference)
+    # identical features for the two: nothing to tell them apart, and the loss sits at its floor, log 2
     both = F.normalize(torch.tensor([[1.0, 0.0], [1.0, 0.0]]), dim=-1)
-    forgiving = multi_positive_loss(both, both, scale, same)
-    assert torch.allclose(forgiving, torch.tensor(0.0), atol=1e-6)
-    assert multi_positive_loss(both, both, scale, torch.tensor([0, 1])) > 0.5
+    assert torch.allclose(multi_positive_loss(both, both, scale, torch.tensor([0, 0])), torch.log(torch.tensor(2.0)))
 
 
 class Oracle(torch.nn.Module):

@@ -28,7 +28,7 @@ from toyworld.clip import PREPROCESS, new_toy_clip, save_clip
 from toyworld.dataset import load_renders
 from train.checkpoint import resume, save_training_state
 from train.model_card import write_model_card
-from train.schedules import warmup_cosine
+from train.schedules import optimizer_step, warmup_cosine
 
 CARD_SUMMARY = (
     "A small open_clip model (ViT 4×192 on 64×64 images, text transformer 4×128, embedding 128, open_clip's BPE "
@@ -108,11 +108,7 @@ def main(argv: list[str] | None = None) -> None:
         text = [captions[i] if s else prompts[i] for i, s in zip(batch.tolist(), suffixed.tolist(), strict=True)]
         out = model(normalise(images[batch]), tokenizer(text))
         loss = multi_positive_loss(out["image_features"], out["text_features"], out["logit_scale"], ids[batch])
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimizer.step()
-        schedule.step()
+        optimizer_step(loss, list(model.parameters()), optimizer, schedule)
         with torch.no_grad():
             model.logit_scale.clamp_(0, math.log(100))
         step += 1

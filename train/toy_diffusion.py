@@ -29,7 +29,7 @@ from toyworld.diffusion import camera_condition, new_scheduler, new_unet, sample
 from toyworld.prompts import toy64
 from train.checkpoint import resume, save_training_state
 from train.model_card import write_model_card
-from train.schedules import warmup_cosine
+from train.schedules import optimizer_step, warmup_cosine
 from train.toy_clip import retrieval_top1
 
 CARD_SUMMARY = (
@@ -128,11 +128,7 @@ def main(argv: list[str] | None = None) -> None:
         text = torch.where(dropped.view(-1, 1, 1), empty, text)
         camera = cameras[batch] * (torch.rand(args.batch, 1, generator=generator) >= args.drop_camera)
         loss = F.mse_loss(unet(noisy, t, encoder_hidden_states=text, class_labels=camera).sample, noise)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(unet.parameters(), 1.0)
-        optimizer.step()
-        schedule.step()
+        optimizer_step(loss, list(unet.parameters()), optimizer, schedule)
         with torch.no_grad():
             for average, current in zip(ema.parameters(), unet.parameters(), strict=True):
                 average.lerp_(current, 1 - min(args.ema, (step + 1) / (step + 10)))

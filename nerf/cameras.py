@@ -136,6 +136,11 @@ def view_label(
     return "side"
 
 
+def view_prompt(prompt: str, label: str) -> str:
+    """The view-dependent prompt DreamFusion conditions on: "a red cube, front view"."""
+    return f"{prompt}, {label} view"
+
+
 def look_at(eye: Tensor, target: Tensor, up: Tensor | None = None) -> Tensor:
     """Camera-to-world poses `[*S, 4, 4]` of cameras at `eye [*S, 3]` looking at `target [*S, 3]`.
 

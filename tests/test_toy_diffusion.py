@@ -11,7 +11,17 @@ import torch
 
 from toyworld.clip import new_toy_clip, save_clip
 from toyworld.dataset import DatasetConfig, build
-from toyworld.diffusion import camera_condition, load_diffusion, new_scheduler, new_unet, sample, save_diffusion
+from toyworld.diffusion import (
+    TextCondition,
+    camera_condition,
+    encode_captions,
+    load_diffusion,
+    new_scheduler,
+    new_unet,
+    sample,
+    save_diffusion,
+    unet_condition,
+)
 from train import toy_diffusion
 
 TINY = {"block_out_channels": (16, 32), "down_block_types": ("DownBlock2D", "CrossAttnDownBlock2D"),
@@ -29,25 +39,35 @@ def test_save_and_load_round_trip_through_diffusers(tmp_path: Path) -> None:
     save_diffusion(unet, new_scheduler(), tmp_path / "model", half=False)
     loaded, scheduler = load_diffusion(tmp_path / "model")
     x, t = torch.randn(2, 3, 16, 16), torch.tensor([10, 900])
-    states, camera = torch.randn(2, 5, 128), torch.randn(2, 4)
+    condition = unet_condition(TextCondition(torch.randn(2, 5, 128), torch.randn(2, 128)), torch.randn(2, 4))
     with torch.no_grad():
-        expected = unet(x, t, encoder_hidden_states=states, class_labels=camera).sample
-        assert torch.allclose(
-            loaded(x, t, encoder_hidden_states=states, class_labels=camera).sample, expected, atol=1e-6
-        )
+        expected = unet(x, t, **condition).sample
+        assert torch.allclose(loaded(x, t, **condition).sample, expected, atol=1e-6)
     assert scheduler.config.num_train_timesteps == 1000 and scheduler.config.prediction_type == "epsilon"
     assert not any(p.dtype != torch.float32 for p in unet.parameters()), "saving must not change the model"
 
 
 def test_sampling_is_seeded_and_in_range() -> None:
     unet = new_unet(seed=2, **TINY).eval()
-    states, empty = torch.randn(3, 5, 128), torch.zeros(1, 5, 128)
-    first = sample(unet, states, empty, camera_condition(torch.zeros(3), torch.zeros(3)), 5.0, 3,
-                   torch.Generator().manual_seed(0))  # fmt: skip
-    again = sample(unet, states, empty, camera_condition(torch.zeros(3), torch.zeros(3)), 5.0, 3,
-                   torch.Generator().manual_seed(0))  # fmt: skip
+    text = TextCondition(torch.randn(3, 5, 128), torch.randn(3, 128))
+    empty = TextCondition(torch.zeros(1, 5, 128), torch.zeros(1, 128))
+    camera = camera_condition(torch.zeros(3), torch.zeros(3))
+    first = sample(unet, text, empty, camera, 5.0, 3, torch.Generator().manual_seed(0))
+    again = sample(unet, text, empty, camera, 5.0, 3, torch.Generator().manual_seed(0))
     assert first.shape == (3, 3, 16, 16) and first.min() >= 0 and first.max() <= 1
     assert torch.equal(first, again)
+
+
+def test_caption_conditions_are_the_clips_token_states_and_unit_text_embedding() -> None:
+    clip, tokenizer = new_toy_clip(seed=0)
+    captions = ["a red cube, front view", "a blue torus", ""]
+    condition = encode_captions(clip.eval(), tokenizer, captions, chunk=2)  # two chunks
+    with torch.no_grad():
+        pooled = clip.encode_text(tokenizer(captions))
+    assert condition.states.shape == (3, 32, 128)
+    assert torch.allclose(condition.pooled, pooled / pooled.norm(dim=-1, keepdim=True), atol=1e-5)
+    labels = unet_condition(condition.select(slice(1, None)), None)["class_labels"]
+    assert labels.shape == (2, 4 + 128) and torch.equal(labels[:, :4], torch.zeros(2, 4))
 
 
 def test_training_command_runs_resumes_and_evaluates(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

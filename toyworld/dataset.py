@@ -24,7 +24,7 @@ from torch import Tensor
 from tqdm.auto import tqdm
 
 from nerf.analytic import SDFField
-from nerf.cameras import CameraSampling, sample_cameras
+from nerf.cameras import CameraSampling, sample_cameras, view_prompt
 from nerf.checks import check_int_range
 from nerf.render import sample_light_directions
 from toyworld.categories import CATEGORY_NAMES, sample_object
@@ -45,11 +45,6 @@ class DatasetConfig:
     seed: int = 0
     objects_per_category: int = 100  # for "categories": objects with seeds first_seed, first_seed + 1, ...
     first_seed: int = CLIP_FIRST_SEED
-
-
-def with_view(caption: str, view: str) -> str:
-    """The view-dependent caption DreamFusion conditions on: "a red cube, front view"."""
-    return f"{caption}, {view} view"
 
 
 def _items(config: DatasetConfig) -> list[tuple[str, Callable[[], SDFField]]]:
@@ -73,7 +68,7 @@ def render_sample(caption: str, field: SDFField, index: int, config: DatasetConf
     view = camera.view_labels()[0]
     azimuth, elevation = (float(v) for v in camera.azimuth_elevation())
     record = {
-        "caption": with_view(caption, view),
+        "caption": view_prompt(caption, view),
         "prompt": caption,
         "view": view,
         "azimuth_deg": azimuth,

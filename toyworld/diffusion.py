@@ -1,6 +1,7 @@
 """The toy diffusion model: a pixel-space diffusers `UNet2DConditionModel` that cross-attends to the
-toy CLIP's text token states, with the camera's direction added to its time embedding. Score
-distillation uses it as DeepFloyd IF stage I is used (pixel space, classifier-free guidance).
+toy CLIP's text token states and adds the pooled text embedding and the camera's direction to its
+time embedding (as SDXL adds its pooled text embedding). Score distillation uses it as DeepFloyd IF
+stage I is used (pixel space, classifier-free guidance).
 
 Camera conditioning is what lets SDS tell a cube from a sphere from a few views (see
 `../shared/notes/toy-sds-prototype.md`): the caption's view suffix says front/side/back/overhead,
@@ -14,31 +15,67 @@ A trained model is a folder in diffusers' layout: `unet/` and `scheduler/`, load
 from __future__ import annotations
 
 import copy
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 from diffusers import DDIMScheduler, DDPMScheduler, UNet2DConditionModel
-from torch import Tensor
+from torch import Tensor, nn
+
+from toyworld.clip import text_token_states
 
 BUNDLED = Path(__file__).resolve().parent.parent / "checkpoints" / "toy-diffusion"
 CAMERA_DIM = 4  # sin and cos of azimuth and elevation
+TEXT_DIM = 128  # the toy CLIP's text embedding
 
 # 32×32 pixels: on a 2-core CPU a 64×64 UNet of useful width costs ~2 s per training image-batch of 16,
-# ten times the 32×32 one, and the prototype showed 32×32 is enough for SDS to get shapes right
+# ten times the 32×32 one, and the prototype showed 32×32 is enough for SDS to get shapes right.
+# Attention only at 8×8 (and the middle): at 16×16 it made a training step 2.5× slower. The pooled
+# text embedding in the time embedding conditions every resolution at no cost.
 UNET_CONFIG = {
     "sample_size": 32,
     "in_channels": 3,
     "out_channels": 3,
     "layers_per_block": 1,
-    "block_out_channels": (32, 64, 96),
-    "down_block_types": ("DownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D"),
-    "up_block_types": ("CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "UpBlock2D"),
+    "block_out_channels": (32, 64, 64),
+    "down_block_types": ("DownBlock2D", "DownBlock2D", "CrossAttnDownBlock2D"),
+    "up_block_types": ("CrossAttnUpBlock2D", "UpBlock2D", "UpBlock2D"),
     "cross_attention_dim": 128,  # the toy CLIP's text width
     "attention_head_dim": 32,
     "norm_num_groups": 16,
     "class_embed_type": "projection",
-    "projection_class_embeddings_input_dim": CAMERA_DIM,
+    "projection_class_embeddings_input_dim": CAMERA_DIM + TEXT_DIM,
 }
+
+
+@dataclass(frozen=True)
+class TextCondition:
+    """What the UNet reads of a caption: per-token states `[B, L, W]` (cross-attended) and the pooled,
+    unit-length CLIP text embedding `[B, E]` (added to the time embedding)."""
+
+    states: Tensor
+    pooled: Tensor
+
+    def select(self, index: Tensor | slice) -> TextCondition:
+        """The conditions of some captions (an index tensor may repeat them)."""
+        return TextCondition(self.states[index], self.pooled[index])
+
+
+@torch.no_grad()
+def encode_captions(clip: nn.Module, tokenizer, captions: list[str], chunk: int = 256) -> TextCondition:
+    """The toy CLIP's conditioning for `captions` (the empty caption "" is the unconditional one)."""
+    parts = []
+    for start in range(0, len(captions), chunk):
+        tokens = tokenizer(captions[start : start + chunk])
+        parts.append((text_token_states(clip, tokens), clip.encode_text(tokens, normalize=True)))
+    return TextCondition(torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts]))
+
+
+def unet_condition(text: TextCondition, camera: Tensor | None) -> dict[str, Tensor]:
+    """Keyword arguments of the UNet for captions and cameras `[B, 4]` (None: no camera, i.e. zeros)."""
+    if camera is None:
+        camera = text.pooled.new_zeros(len(text.pooled), CAMERA_DIM)
+    return {"encoder_hidden_states": text.states, "class_labels": torch.cat((camera, text.pooled), dim=-1)}
 
 
 def new_unet(seed: int = 0, **overrides: object) -> UNet2DConditionModel:
@@ -81,8 +118,8 @@ def save_diffusion(unet: UNet2DConditionModel, scheduler: DDPMScheduler, folder:
 @torch.no_grad()
 def sample(
     unet: UNet2DConditionModel,
-    text_states: Tensor,
-    empty_states: Tensor,
+    text: TextCondition,
+    empty: TextCondition,
     camera: Tensor | None,
     guidance_scale: float = 7.5,
     steps: int = 50,
@@ -90,20 +127,23 @@ def sample(
 ) -> Tensor:
     """Images `[B, 3, H, W]` in [0, 1] by DDIM with classifier-free guidance.
 
-    text_states `[B, L, W]` (the prompts), empty_states `[1, L, W]` (the empty caption), camera `[B, 4]`
-    or None (no camera conditioning).
+    text: the B prompts; empty: the empty caption (B = 1); camera `[B, 4]` or None (no camera). The
+    predicted clean image is clipped to [-1, 1] at every step, as DDPM does: a small model's ε errors
+    at high noise would otherwise swamp the first steps.
     """
-    batch = text_states.shape[0]
-    scheduler = DDIMScheduler.from_config(new_scheduler().config)
+    batch = len(text.pooled)
+    scheduler = DDIMScheduler.from_config(new_scheduler().config, clip_sample=True)
     scheduler.set_timesteps(steps)
     size = unet.config.sample_size
-    x = torch.randn(batch, 3, size, size, generator=generator).to(text_states)
-    states = torch.cat((text_states, empty_states.expand(batch, -1, -1)))
-    cameras = torch.zeros(2 * batch, CAMERA_DIM).to(text_states)
-    if camera is not None:
-        cameras[:batch] = camera
+    x = torch.randn(batch, 3, size, size, generator=generator).to(text.states)
+    both = TextCondition(
+        torch.cat((text.states, empty.states.expand(batch, -1, -1))),
+        torch.cat((text.pooled, empty.pooled.expand(batch, -1))),
+    )
+    cameras = None if camera is None else torch.cat((camera, torch.zeros_like(camera)))
+    condition = unet_condition(both, cameras)
     for t in scheduler.timesteps:
-        noise = unet(torch.cat((x, x)), t, encoder_hidden_states=states, class_labels=cameras).sample
+        noise = unet(torch.cat((x, x)), t, **condition).sample
         conditional, unconditional = noise.chunk(2)
         x = scheduler.step(unconditional + guidance_scale * (conditional - unconditional), t, x).prev_sample
     return (x.clamp(-1, 1) + 1) / 2

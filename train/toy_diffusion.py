@@ -23,9 +23,18 @@ import torch.nn.functional as F
 from PIL import Image
 from tqdm.auto import tqdm
 
-from toyworld.clip import load_clip, text_token_states
+from toyworld.clip import load_clip
 from toyworld.dataset import load_renders
-from toyworld.diffusion import camera_condition, new_scheduler, new_unet, sample, save_diffusion
+from toyworld.diffusion import (
+    TextCondition,
+    camera_condition,
+    encode_captions,
+    new_scheduler,
+    new_unet,
+    sample,
+    save_diffusion,
+    unet_condition,
+)
 from toyworld.prompts import toy64
 from train.checkpoint import resume, save_training_state
 from train.model_card import write_model_card
@@ -34,8 +43,10 @@ from train.toy_clip import retrieval_top1
 
 CARD_SUMMARY = (
     "A pixel-space diffusers UNet2DConditionModel (32×32 RGB, ε-prediction, DDPM linear schedule, T = 1000) that "
-    "cross-attends to the toy CLIP's text token states of view-suffixed captions and takes the camera's "
-    "(sin, cos) azimuth and elevation as a class embedding. It stands in for DeepFloyd IF in score distillation. "
+    "cross-attends to the toy CLIP's text token states of view-suffixed captions and adds the pooled text "
+    "embedding and the camera's (sin, cos) azimuth and elevation to its time embedding "
+    "(class_labels = [camera, pooled]). "
+    "It stands in for DeepFloyd IF in score distillation. "
     "Weights are the EMA. `toy64_r_precision`: toy-CLIP top-1 retrieval of samples of all 64 toy64 prompts "
     "(front view, classifier-free guidance `guidance_scale`) among the 64 captions."
 )
@@ -44,31 +55,37 @@ CARD_SUMMARY = (
 # --- data ------------------------------------------------------------------------------------------------
 def prepare(
     folders: list[Path], size: int, clip: torch.nn.Module, tokenizer
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-    """(images `[N, 3, s, s]` in [-1, 1], caption index `[N]`, caption states `[C, L, W]`, camera `[N, 4]`).
+) -> tuple[torch.Tensor, torch.Tensor, TextCondition, torch.Tensor]:
+    """(images `[N, 3, s, s]` in [-1, 1], caption index `[N]`, caption conditions `[C, ...]`, camera `[N, 4]`).
 
-    The last caption state is the empty caption's, used for dropout and for guidance.
+    The last caption condition is the empty caption's, used for dropout and for guidance.
     """
     images, _, captions, records = load_renders(folders)
     images = F.interpolate(images.float() / 127.5 - 1, size=(size, size), mode="area")
     texts = [*sorted(set(captions)), ""]
     index = {c: i for i, c in enumerate(texts)}
-    with torch.no_grad():
-        states = torch.cat([text_token_states(clip, tokenizer(texts[i : i + 256])) for i in range(0, len(texts), 256)])
     azimuth = torch.tensor([r["azimuth_deg"] for r in records])
     elevation = torch.tensor([r["elevation_deg"] for r in records])
-    return images, torch.tensor([index[c] for c in captions]), states, camera_condition(azimuth, elevation)
+    conditions = encode_captions(clip, tokenizer, texts)
+    return images, torch.tensor([index[c] for c in captions]), conditions, camera_condition(azimuth, elevation)
+
+
+def render_weights(folders: list[Path], folder_weights: list[float] | None) -> torch.Tensor:
+    """Sampling weight of each render `[N]`: each folder's weight shared equally among its renders."""
+    sizes = [len((Path(f) / "captions.jsonl").read_text().splitlines()) for f in folders]
+    folder_weights = folder_weights or sizes
+    return torch.cat([torch.full((n,), w / n) for n, w in zip(sizes, folder_weights, strict=True)])
 
 
 # --- evaluation ------------------------------------------------------------------------------------------
 @torch.no_grad()
-def evaluate(unet, clip, tokenizer, empty: torch.Tensor, guidance: float, steps: int, out: Path, seed: int) -> dict:
+def evaluate(unet, clip, tokenizer, guidance: float, steps: int, out: Path, seed: int) -> dict:
     """Sample every toy64 prompt from a front-ish view; toy-CLIP R-precision of the samples; a PNG grid."""
     prompts = [p.text for p in toy64().prompts]
-    captions = [f"{p}, front view" for p in prompts]
-    states = text_token_states(clip, tokenizer(captions))
+    text = encode_captions(clip, tokenizer, [f"{p}, front view" for p in prompts])
+    empty = encode_captions(clip, tokenizer, [""])
     camera = camera_condition(torch.full((64,), 20.0), torch.full((64,), 15.0))
-    images = sample(unet, states, empty, camera, guidance, steps, torch.Generator().manual_seed(seed))
+    images = sample(unet, text, empty, camera, guidance, steps, torch.Generator().manual_seed(seed))
     pixels = (images * 255).round().to(torch.uint8)
     upsampled = F.interpolate(pixels.float(), size=(64, 64), mode="bilinear").round().to(torch.uint8)
     grid = pixels.view(8, 8, 3, *pixels.shape[2:]).permute(0, 3, 1, 4, 2).reshape(8 * pixels.shape[2], -1, 3)
@@ -80,6 +97,12 @@ def evaluate(unet, clip, tokenizer, empty: torch.Tensor, guidance: float, steps:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Train the toy diffusion model on toy-world renders.")
     parser.add_argument("--data", type=Path, nargs="+", required=True, help="dataset folders (toyworld.dataset)")
+    parser.add_argument(
+        "--data-weights",
+        type=float,
+        nargs="+",
+        help="sampling weight of each --data folder (default: every render equally likely)",
+    )
     parser.add_argument("--clip", default="toy", help="the toy CLIP: 'toy' (bundled), a folder or a Hub repo id")
     parser.add_argument("--out", type=Path, required=True, help="run folder: checkpoint/, model/, metrics.json")
     parser.add_argument("--steps", type=int, default=4000)
@@ -95,13 +118,16 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.steps < 1 or args.batch < 1 or not 0 <= args.drop_caption < 1 or not 0 <= args.drop_camera < 1:
         parser.error("--steps and --batch must be >= 1, dropout rates in [0, 1)")
+    if args.data_weights is not None and (len(args.data_weights) != len(args.data) or min(args.data_weights) <= 0):
+        parser.error("--data-weights needs one positive weight per --data folder")
 
     clip, _, tokenizer = load_clip(args.clip)
     unet = new_unet(args.seed)
-    images, caption_index, states, cameras = prepare(args.data, unet.config.sample_size, clip, tokenizer)
-    empty = states[-1:]
+    images, caption_index, conditions, cameras = prepare(args.data, unet.config.sample_size, clip, tokenizer)
+    empty = len(conditions.pooled) - 1
+    weights = render_weights(args.data, args.data_weights)
     millions = sum(p.numel() for p in unet.parameters()) / 1e6
-    print(f"{len(images)} renders, {len(states) - 1} captions, UNet {millions:.2f} M parameters")
+    print(f"{len(images)} renders, {empty} captions, UNet {millions:.2f} M parameters")
 
     scheduler = new_scheduler()
     ema = copy.deepcopy(unet).requires_grad_(False)
@@ -117,17 +143,16 @@ def main(argv: list[str] | None = None) -> None:
     progress = tqdm(total=args.steps, initial=step, desc="toy diffusion")
     while step < args.steps:
         generator.manual_seed(args.seed * 1_000_003 + step)  # the batch depends on the step alone: resumable
-        batch = torch.randint(len(images), (args.batch,), generator=generator)
+        batch = torch.multinomial(weights, args.batch, replacement=True, generator=generator)
         x0 = images[batch]
         t = torch.randint(0, len(alphas), (args.batch,), generator=generator)
         noise = torch.randn(x0.shape, generator=generator)
         a = alphas[t].view(-1, 1, 1, 1)
         noisy = a.sqrt() * x0 + (1 - a).sqrt() * noise
-        text = states[caption_index[batch]]
         dropped = torch.rand(args.batch, generator=generator) < args.drop_caption
-        text = torch.where(dropped.view(-1, 1, 1), empty, text)
+        text = conditions.select(torch.where(dropped, empty, caption_index[batch]))
         camera = cameras[batch] * (torch.rand(args.batch, 1, generator=generator) >= args.drop_camera)
-        loss = F.mse_loss(unet(noisy, t, encoder_hidden_states=text, class_labels=camera).sample, noise)
+        loss = F.mse_loss(unet(noisy, t, **unet_condition(text, camera)).sample, noise)
         optimizer_step(loss, list(unet.parameters()), optimizer, schedule)
         with torch.no_grad():
             for average, current in zip(ema.parameters(), unet.parameters(), strict=True):
@@ -143,7 +168,7 @@ def main(argv: list[str] | None = None) -> None:
     metrics = {"steps": args.steps, "batch": args.batch, "renders": len(images),
                "train_seconds_this_run": round(time.perf_counter() - started, 1)}  # fmt: skip
     args.out.mkdir(parents=True, exist_ok=True)
-    metrics |= evaluate(ema, clip, tokenizer, empty, args.guidance, args.sample_steps, args.out, args.seed)
+    metrics |= evaluate(ema, clip, tokenizer, args.guidance, args.sample_steps, args.out, args.seed)
     save_diffusion(ema, scheduler, args.out / "model")
     (args.out / "metrics.json").write_text(json.dumps(metrics, indent=2))
     write_model_card(args.out / "model", "Toy diffusion model", CARD_SUMMARY, metrics, "diffusers", ("toy-world",))

@@ -1,0 +1,71 @@
+"""The Stable Diffusion backend (latent diffusion; any SD 1.x / 2.x repo id or local folder in
+diffusers' layout). Renders are resized to the U-Net's image size, encoded by the VAE with gradient,
+and SDS acts on the latents; v-prediction models (SD 2.x 768) are converted to ε.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from diffusers import AutoencoderKL, DDPMScheduler, UNet2DConditionModel
+from torch import Tensor
+from transformers import AutoTokenizer, CLIPTextModel
+
+from guidance.base import Guidance, default_device
+
+
+def epsilon_from_v(v: Tensor, noisy: Tensor, alphas_cumprod_t: Tensor) -> Tensor:
+    """ε from a v-prediction: with x_t = √ᾱ·x + √(1−ᾱ)·ε and v = √ᾱ·ε − √(1−ᾱ)·x, ε = √ᾱ·v + √(1−ᾱ)·x_t."""
+    alpha = alphas_cumprod_t.view(-1, *([1] * (v.ndim - 1))).to(v)
+    return alpha.sqrt() * v + (1 - alpha).sqrt() * noisy
+
+
+class StableDiffusionGuidance(Guidance):
+    """SDS from Stable Diffusion, e.g. "stable-diffusion-v1-5/stable-diffusion-v1-5" or a local folder.
+
+    Half precision on CUDA (unless `dtype` says otherwise), float32 on the CPU.
+    """
+
+    def __init__(
+        self,
+        source: str | Path,
+        device: str | torch.device | None = None,
+        dtype: torch.dtype | None = None,
+        variant: str | None = None,
+        cache_root: Path | None = None,
+        use_cache: bool = True,
+    ) -> None:
+        self.device = torch.device(device) if device is not None else default_device()
+        self.dtype = dtype or (torch.float16 if self.device.type == "cuda" else torch.float32)
+        load = {"torch_dtype": self.dtype, "variant": variant}
+        self.tokenizer = AutoTokenizer.from_pretrained(source, subfolder="tokenizer")
+        self.text_encoder = CLIPTextModel.from_pretrained(source, subfolder="text_encoder", **load)
+        self.vae = AutoencoderKL.from_pretrained(source, subfolder="vae", **load)
+        self.unet = UNet2DConditionModel.from_pretrained(source, subfolder="unet", **load)
+        for model in (self.text_encoder, self.vae, self.unet):
+            model.to(self.device).eval().requires_grad_(False)
+        self.scheduler = DDPMScheduler.from_pretrained(source, subfolder="scheduler")
+        self.alphas_cumprod = self.scheduler.alphas_cumprod.to(self.device)
+        self.vae_scale = 2 ** (len(self.vae.config.block_out_channels) - 1)
+        self.resolution = self.unet.config.sample_size * self.vae_scale
+        self.init_cache(f"sd-{source}", self.text_encoder, cache_root, use_cache)
+
+    @torch.no_grad()
+    def encode_uncached(self, prompts: list[str]) -> dict[str, Tensor]:
+        tokens = self.tokenizer(
+            prompts, padding="max_length", max_length=self.tokenizer.model_max_length, truncation=True,
+            return_tensors="pt",
+        )  # fmt: skip
+        return {"states": self.text_encoder(tokens.input_ids.to(self.device))[0]}
+
+    def model_input(self, images: Tensor, generator: torch.Generator | None = None) -> Tensor:
+        pixels = (self.resize(images) * 2 - 1).to(self.dtype)
+        latents = self.vae.encode(pixels).latent_dist.sample(generator)
+        return latents * self.vae.config.scaling_factor
+
+    def predict_noise(self, noisy: Tensor, timesteps: Tensor, text: dict[str, Tensor], camera: Tensor | None) -> Tensor:
+        output = self.unet(noisy, timesteps, encoder_hidden_states=text["states"]).sample
+        if self.scheduler.config.prediction_type == "v_prediction":
+            return epsilon_from_v(output, noisy, self.alphas_cumprod[timesteps])
+        return output

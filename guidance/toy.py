@@ -1,0 +1,53 @@
+"""The toy backend: the bundled pixel-space toy diffusion model (`toyworld.diffusion`) and the toy
+CLIP text encoder it was trained with. It is the only backend that takes the camera directly (its
+time embedding adds (sin, cos) of azimuth and elevation), besides the view suffix in the prompt.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from torch import Tensor
+
+from guidance.base import Guidance, default_device
+from nerf.cameras import Cameras
+from toyworld.clip import load_clip
+from toyworld.diffusion import TextCondition, camera_condition, encode_captions, load_diffusion, unet_condition
+
+
+class ToyGuidance(Guidance):
+    """SDS from the toy diffusion model (`source`: "toy", a folder or a Hub repo id) and toy CLIP."""
+
+    def __init__(
+        self,
+        source: str | Path = "toy",
+        clip: str | Path = "toy",
+        device: str | torch.device | None = None,
+        cache_root: Path | None = None,
+        use_cache: bool = True,
+    ) -> None:
+        self.device = torch.device(device) if device is not None else default_device()
+        self.dtype = torch.float32  # 1.5 M parameters: half precision would save nothing worth its risk
+        self.unet, scheduler = load_diffusion(source, self.device)
+        self.unet.requires_grad_(False)
+        self.clip, _, self.tokenizer = load_clip(clip, self.device)
+        self.clip.requires_grad_(False)
+        self.alphas_cumprod = scheduler.alphas_cumprod.to(self.device)
+        self.resolution = self.unet.config.sample_size
+        self.init_cache(f"toy-clip-{Path(str(clip)).name}", self.clip, cache_root, use_cache)
+
+    def encode_uncached(self, prompts: list[str]) -> dict[str, Tensor]:
+        text = encode_captions(self.clip, lambda texts: self.tokenizer(texts).to(self.device), prompts)
+        return {"states": text.states, "pooled": text.pooled}
+
+    def model_input(self, images: Tensor, generator: torch.Generator | None = None) -> Tensor:
+        return self.resize(images) * 2 - 1
+
+    def camera_input(self, cameras: Cameras) -> Tensor:
+        azimuth, elevation = cameras.azimuth_elevation()
+        return camera_condition(azimuth.flatten(), elevation.flatten())
+
+    def predict_noise(self, noisy: Tensor, timesteps: Tensor, text: dict[str, Tensor], camera: Tensor | None) -> Tensor:
+        condition = unet_condition(TextCondition(text["states"], text["pooled"]), camera)
+        return self.unet(noisy, timesteps, **condition).sample

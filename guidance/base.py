@@ -26,10 +26,12 @@ class Guidance(ABC):
     """A frozen text-to-image diffusion model used as a critic of rendered images.
 
     Subclasses set `resolution` (the side, in pixels, that renders are resized to), `alphas_cumprod
-    [T]`, `device` and `dtype`, then call `init_cache` with their text encoder.
+    [T]`, `device` and `dtype` (and `background` if their world has a fixed one), then call
+    `init_cache` with their text encoder.
     """
 
     resolution: int
+    background: float | None = None  # the grey the model's training images had behind objects; None: learn it
     alphas_cumprod: Tensor
     device: torch.device
     dtype: torch.dtype

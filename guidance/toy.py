@@ -14,6 +14,7 @@ from guidance.base import Guidance, default_device
 from nerf.cameras import Cameras
 from toyworld.clip import load_clip
 from toyworld.diffusion import TextCondition, camera_condition, encode_captions, load_diffusion, unet_condition
+from toyworld.render_gt import BACKGROUND
 
 
 class ToyGuidance(Guidance):
@@ -35,6 +36,7 @@ class ToyGuidance(Guidance):
         self.clip.requires_grad_(False)
         self.alphas_cumprod = scheduler.alphas_cumprod.to(self.device)
         self.resolution = self.unet.config.sample_size
+        self.background = BACKGROUND
         self.init_cache(f"toy-clip-{Path(str(clip)).name}", self.clip, cache_root, use_cache)
 
     def encode_uncached(self, prompts: list[str]) -> dict[str, Tensor]:

@@ -8,11 +8,14 @@ albedo `[B, N, 3]`. Shading (lambertian, textureless) is the renderer's job; fie
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass, field
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Literal
 
 import torch
 import torch.nn.functional as F
+from safetensors.torch import load_file, save_file
 from torch import Tensor, nn
 
 from nerf.checks import check_choice, check_float_tensor
@@ -115,6 +118,11 @@ class HashGridFieldConfig:
             raise ValueError("hidden_dim >= 1, num_hidden_layers >= 0, bound > 0 and blob_radius > 0 are required")
 
 
+def density_blob(points: Tensor, density: float, radius: float) -> Tensor:
+    """DreamFusion's initial density bias at points `[..., 3]` → `[...]`: a Gaussian ball at the centre."""
+    return density * torch.exp(-points.square().sum(-1) / (2 * radius**2))
+
+
 def activate_density(raw: Tensor, activation: DensityActivation) -> Tensor:
     if activation == "exp":
         return torch.exp(raw.clamp(max=15.0))  # clamped: exp overflows fp16 and explodes gradients
@@ -147,8 +155,7 @@ class HashGridField(RadianceField):
 
     def blob(self, points: Tensor) -> Tensor:
         """The initial density bias at points `[..., 3]` → `[...]`."""
-        r2 = points.square().sum(-1)
-        return self.config.blob_density * torch.exp(-r2 / (2 * self.config.blob_radius**2))
+        return density_blob(points, self.config.blob_density, self.config.blob_radius)
 
     def forward(self, points: Tensor, grid_params: Tensor | None = None) -> FieldOutput:
         """points `[B, N, 3]` (optional `grid_params [B, n_params]`) → density, albedo."""
@@ -182,3 +189,88 @@ class BoundHashGridField(RadianceField):
 
     def forward(self, points: Tensor) -> FieldOutput:
         return self.base(self.check_points(points), self.grid_params)
+
+
+@dataclass(frozen=True)
+class VoxelGridFieldConfig:
+    """A dense grid of density and albedo logits, trilinearly interpolated: no decoder, no hashing.
+    On a CPU it is ~10× cheaper per point than the hash grid, which makes per-prompt SDS in the toy
+    world take seconds instead of minutes; the density blob is the same as the hash grid's."""
+
+    resolution: int = 32  # grid vertices per axis over [-bound, bound]
+    bound: float = 1.0
+    density_activation: DensityActivation = "softplus"
+    blob_density: float = 10.0
+    blob_radius: float = 0.5
+
+    def __post_init__(self) -> None:
+        check_choice(self.density_activation, "density_activation", ("softplus", "exp"))
+        if not 2 <= self.resolution <= 512 or self.bound <= 0 or self.blob_radius <= 0:
+            raise ValueError(f"need resolution 2..512, bound > 0, blob_radius > 0; got {self}")
+
+
+class VoxelGridField(RadianceField):
+    """B objects, each a grid `[4, R, R, R]` (density logit, 3 albedo logits) over [-bound, bound]^3."""
+
+    def __init__(self, config: VoxelGridFieldConfig = VoxelGridFieldConfig(), num_objects: int = 1) -> None:
+        super().__init__()
+        self.config = config
+        self.bound = config.bound
+        self.grid = nn.Parameter(torch.zeros(num_objects, 4, *(config.resolution,) * 3))
+
+    @property
+    def num_objects(self) -> int:
+        return self.grid.shape[0]
+
+    def forward(self, points: Tensor) -> FieldOutput:
+        """points `[B, N, 3]` → density `[B, N]`, albedo `[B, N, 3]`."""
+        batch, count = self.check_points(points).shape[:2]
+        # grid_sample reads coordinates as (x, y, z) → (W, H, D): the grid is indexed [z, y, x]
+        where = (points / self.bound).view(batch, count, 1, 1, 3).to(self.grid.dtype)
+        raw = F.grid_sample(self.grid, where, mode="bilinear", padding_mode="border", align_corners=True)
+        raw = raw.view(batch, 4, count).transpose(1, 2)  # [B, N, 4]
+        blob = density_blob(points, self.config.blob_density, self.config.blob_radius)
+        density = activate_density(raw[..., 0] + blob, self.config.density_activation)
+        return FieldOutput(density=density, albedo=torch.sigmoid(raw[..., 1:]))
+
+    def total_variation(self) -> Tensor:
+        """Mean squared difference of neighbouring density logits: a smoothness prior against floaters."""
+        density = self.grid[:, 0]
+        return sum((density.diff(dim=axis).square().mean() for axis in (1, 2, 3)), torch.zeros(()))
+
+
+CONFIG_FILE, WEIGHTS_FILE = "config.json", "model.safetensors"
+
+
+SavableField = HashGridField | VoxelGridField
+MODEL_TYPES = {HashGridField: "hash_grid_field", VoxelGridField: "voxel_grid_field"}
+
+
+def save_field(trained: SavableField, folder: str | Path) -> Path:
+    """Write a hash-grid or voxel-grid field as `config.json` + `model.safetensors` (float32: the
+    fields are small, and a warm start should resume from exactly these weights)."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    config = {"model_type": MODEL_TYPES[type(trained)], "num_objects": trained.num_objects, **asdict(trained.config)}
+    (folder / CONFIG_FILE).write_text(json.dumps(config, indent=2))
+    tensors = {k: v.detach().float().contiguous().cpu() for k, v in trained.state_dict().items()}
+    save_file(tensors, folder / WEIGHTS_FILE)
+    return folder
+
+
+def load_field(folder: str | Path, device: str | torch.device = "cpu") -> SavableField:
+    """A field written by `save_field`."""
+    folder = Path(folder)
+    if not (folder / CONFIG_FILE).exists() or not (folder / WEIGHTS_FILE).exists():
+        raise FileNotFoundError(f"{folder} holds no saved field (expected {CONFIG_FILE} and {WEIGHTS_FILE})")
+    config = json.loads((folder / CONFIG_FILE).read_text())
+    model_type, num_objects = config.pop("model_type", None), config.pop("num_objects")
+    if model_type == "hash_grid_field":
+        grid = HashGridConfig(**config.pop("grid"))
+        result: SavableField = HashGridField(HashGridFieldConfig(grid=grid, **config), num_objects=num_objects)
+    elif model_type == "voxel_grid_field":
+        result = VoxelGridField(VoxelGridFieldConfig(**config), num_objects=num_objects)
+    else:
+        raise ValueError(f"{folder / CONFIG_FILE}: unknown field type {model_type!r}")
+    result.load_state_dict(load_file(folder / WEIGHTS_FILE))
+    return result.to(device)

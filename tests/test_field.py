@@ -1,8 +1,9 @@
 """Fields: the density blob, normals against an analytic sphere, binding external grid parameters,
-and fitting by 3D supervision."""
+fitting by 3D supervision, and saving and loading."""
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import pytest
@@ -10,7 +11,7 @@ import torch
 
 from nerf.analytic import SDFField, box_sdf, laplace_density, sphere_sdf
 from nerf.encoding import HashGridConfig
-from nerf.field import HashGridField, HashGridFieldConfig
+from nerf.field import HashGridField, HashGridFieldConfig, VoxelGridField, VoxelGridFieldConfig, load_field, save_field
 from nerf.fit import fit_field
 
 SMALL = HashGridFieldConfig(grid=HashGridConfig(num_levels=4, log2_table_size=10, finest_resolution=64), hidden_dim=16)
@@ -102,3 +103,55 @@ def test_bad_field_input_is_refused() -> None:
     with pytest.raises(ValueError, match="at least one"):
         SDFField([])
     assert math.isfinite(field.density(torch.zeros(2, 1, 3)).sum().item())
+
+
+def test_saved_field_loads_to_the_same_field(tmp_path) -> None:
+    config = HashGridFieldConfig(grid=HashGridConfig(num_levels=4, log2_table_size=8), hidden_dim=16, blob_radius=0.3)
+    original = HashGridField(config, num_objects=2)
+    with torch.no_grad():
+        original.grid.params.normal_(0, 0.1)
+    save_field(original, tmp_path / "field")
+    loaded = load_field(tmp_path / "field")
+    points = torch.rand(2, 50, 3) * 2 - 1
+    assert loaded.config == config and loaded.num_objects == 2
+    assert torch.equal(loaded(points).density, original(points).density)
+    with pytest.raises(FileNotFoundError, match="no saved field"):
+        load_field(tmp_path)
+
+
+def naive_trilinear(grid: torch.Tensor, point: list[float], bound: float) -> torch.Tensor:
+    """Float64 trilinear interpolation of `grid [C, R, R, R]` (indexed z, y, x) at one point."""
+    resolution = grid.shape[-1]
+    x, y, z = ((c / bound + 1) / 2 * (resolution - 1) for c in point)
+    i, j, k = (min(math.floor(v), resolution - 2) for v in (x, y, z))
+    fx, fy, fz = x - i, y - j, z - k
+    total = torch.zeros(grid.shape[0], dtype=torch.float64)
+    for dx, dy, dz in itertools.product((0, 1), repeat=3):
+        weight = (fx if dx else 1 - fx) * (fy if dy else 1 - fy) * (fz if dz else 1 - fz)
+        total += weight * grid[:, k + dz, j + dy, i + dx].double()
+    return total
+
+
+def test_voxel_grid_interpolates_trilinearly_with_the_blob() -> None:
+    config = VoxelGridFieldConfig(resolution=5, bound=1.5, blob_density=3.0, blob_radius=0.4)
+    voxels = VoxelGridField(config, num_objects=2)
+    with torch.no_grad():
+        voxels.grid.normal_(0, 1)
+    points = (torch.rand(2, 20, 3) * 2 - 1) * 1.5
+    out = voxels(points)
+    for b, n in itertools.product(range(2), range(20)):
+        raw = naive_trilinear(voxels.grid[b].detach(), points[b, n].tolist(), 1.5)
+        blob = 3.0 * math.exp(-points[b, n].square().sum().item() / (2 * 0.4**2))
+        assert math.isclose(out.density[b, n].item(), math.log1p(math.exp(raw[0].item() + blob)), rel_tol=1e-4)
+        assert torch.allclose(out.albedo[b, n].double(), torch.sigmoid(raw[1:]), atol=1e-5)
+
+
+def test_voxel_grid_total_variation_and_round_trip(tmp_path) -> None:
+    voxels = VoxelGridField(VoxelGridFieldConfig(resolution=4), num_objects=1)
+    assert voxels.total_variation().item() == 0.0
+    with torch.no_grad():
+        voxels.grid[0, 0, :, :, 1:] = 1.0  # one step along x between index 0 and 1: 16 of 48 differences
+    assert math.isclose(voxels.total_variation().item(), 16 / 48, rel_tol=1e-6)
+    save_field(voxels, tmp_path / "voxels")
+    loaded = load_field(tmp_path / "voxels")
+    assert isinstance(loaded, VoxelGridField) and torch.equal(loaded.grid, voxels.grid)

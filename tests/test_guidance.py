@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 import torch
 from diffusers import AutoencoderKL, DDPMScheduler, IFPipeline, StableDiffusionPipeline, UNet2DConditionModel
+from tiny_models import tiny_toy
 from tokenizers import Tokenizer, models, pre_tokenizers
 from transformers import CLIPTextConfig, CLIPTextModel, PreTrainedTokenizerFast, T5Config, T5EncoderModel
 
@@ -20,8 +21,7 @@ from guidance.cache import EmbeddingCache, model_key
 from guidance.sds import guided_noise, inject_gradient, sample_timesteps, sds_step, sds_weight
 from guidance.stable_diffusion import epsilon_from_v
 from nerf.cameras import orbit_cameras
-from toyworld.clip import new_toy_clip, save_clip
-from toyworld.diffusion import new_scheduler, new_unet, save_diffusion
+from toyworld.diffusion import new_scheduler
 
 WORDS = [
     "a",
@@ -40,9 +40,6 @@ WORDS = [
     ",",
     "of",
 ]
-TINY_TOY_UNET = {"block_out_channels": (16, 32), "down_block_types": ("DownBlock2D", "CrossAttnDownBlock2D"),
-                 "up_block_types": ("CrossAttnUpBlock2D", "UpBlock2D"), "norm_num_groups": 8,
-                 "attention_head_dim": 8, "sample_size": 16}  # fmt: skip
 
 
 # --- the SDS core ------------------------------------------------------------------------------------------
@@ -191,13 +188,6 @@ def tiny_deepfloyd(folder: Path) -> Path:
     )  # fmt: skip
     pipeline.save_pretrained(folder)
     return folder
-
-
-def tiny_toy(folder: Path) -> tuple[Path, Path]:
-    clip, _ = new_toy_clip(seed=0)
-    save_clip(clip, folder / "clip", half=False)
-    save_diffusion(new_unet(seed=0, **TINY_TOY_UNET), new_scheduler(), folder / "diffusion", half=False)
-    return folder / "diffusion", folder / "clip"
 
 
 def check_sds_gradient(guidance: Guidance, monkeypatch: pytest.MonkeyPatch, cameras=None) -> dict:

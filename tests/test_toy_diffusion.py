@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from tiny_models import TINY_TOY_UNET
 
 from toyworld.clip import new_toy_clip, save_clip
 from toyworld.dataset import DatasetConfig, build
@@ -24,10 +25,6 @@ from toyworld.diffusion import (
 )
 from train import toy_diffusion
 
-TINY = {"block_out_channels": (16, 32), "down_block_types": ("DownBlock2D", "CrossAttnDownBlock2D"),
-        "up_block_types": ("CrossAttnUpBlock2D", "UpBlock2D"), "norm_num_groups": 8, "attention_head_dim": 8,
-        "sample_size": 16}  # fmt: skip
-
 
 def test_camera_condition_is_sin_cos_of_azimuth_and_elevation() -> None:
     condition = camera_condition(torch.tensor([90.0, 0.0]), torch.tensor([0.0, 30.0]))
@@ -35,7 +32,7 @@ def test_camera_condition_is_sin_cos_of_azimuth_and_elevation() -> None:
 
 
 def test_save_and_load_round_trip_through_diffusers(tmp_path: Path) -> None:
-    unet = new_unet(seed=1, **TINY).eval()
+    unet = new_unet(seed=1, **TINY_TOY_UNET).eval()
     save_diffusion(unet, new_scheduler(), tmp_path / "model", half=False)
     loaded, scheduler = load_diffusion(tmp_path / "model")
     x, t = torch.randn(2, 3, 16, 16), torch.tensor([10, 900])
@@ -48,7 +45,7 @@ def test_save_and_load_round_trip_through_diffusers(tmp_path: Path) -> None:
 
 
 def test_sampling_is_seeded_and_in_range() -> None:
-    unet = new_unet(seed=2, **TINY).eval()
+    unet = new_unet(seed=2, **TINY_TOY_UNET).eval()
     text = TextCondition(torch.randn(3, 5, 128), torch.randn(3, 128))
     empty = TextCondition(torch.zeros(1, 5, 128), torch.zeros(1, 128))
     camera = camera_condition(torch.zeros(3), torch.zeros(3))
@@ -74,7 +71,7 @@ def test_training_command_runs_resumes_and_evaluates(tmp_path: Path, monkeypatch
     build(tmp_path / "data", DatasetConfig(set="toy64", views=1, size=16, supersample=1), limit=8, progress=False)
     clip, _ = new_toy_clip(seed=0)
     save_clip(clip, tmp_path / "clip")
-    monkeypatch.setattr(toy_diffusion, "new_unet", lambda seed: new_unet(seed, **TINY))
+    monkeypatch.setattr(toy_diffusion, "new_unet", lambda seed: new_unet(seed, **TINY_TOY_UNET))
     arguments = ["--data", str(tmp_path / "data"), "--clip", str(tmp_path / "clip"), "--out", str(tmp_path / "run"),
                  "--batch", "4", "--sample-steps", "2", "--checkpoint-every", "1"]  # fmt: skip
     toy_diffusion.main([*arguments, "--steps", "2"])

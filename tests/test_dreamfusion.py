@@ -1,0 +1,103 @@
+"""Per-prompt DreamFusion on tiny random toy models: outputs, exact resume, the convergence criterion,
+warm start, both backbones and the command line's checks. (Whether it makes the right object with
+the trained toy model is measured by `python -m bench.dreamfusion_toy64`, not here.)"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+from tiny_models import tiny_toy
+
+from guidance import load_guidance
+from nerf.field import HashGridField, VoxelGridField, load_field
+from train import dreamfusion as df
+from train.dreamfusion import ConvergenceMonitor, DreamFusionConfig, dreamfusion
+
+FAST = {"render_every": 2, "checkpoint_every": 2, "num_samples": 16, "export_resolution": 32, "video_frames": 2,
+        "video_size": 32}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def guidance(tmp_path_factory: pytest.TempPathFactory):
+    diffusion, clip = tiny_toy(tmp_path_factory.mktemp("toy"))
+    return load_guidance(diffusion, clip=clip, device="cpu", use_cache=False)
+
+
+def weights(folder: Path) -> dict[str, torch.Tensor]:
+    return load_file(folder / "field" / "model.safetensors")
+
+
+def test_run_writes_field_mesh_renders_and_metrics(guidance, tmp_path: Path) -> None:
+    result = dreamfusion("a red cube", guidance, tmp_path, DreamFusionConfig(steps=3, **FAST), progress=False)
+    assert result.steps == 3 and result.converged_at is None
+    assert isinstance(load_field(tmp_path / "field"), VoxelGridField)
+    assert (tmp_path / "model.glb").stat().st_size > 0 and (tmp_path / "turntable.mp4").stat().st_size > 0
+    assert sorted(p.name for p in (tmp_path / "renders").iterdir()) == ["step_00002.png", "step_00003.png"]
+    assert json.loads((tmp_path / "metrics.json").read_text())["steps"] == 3
+    assert json.loads((tmp_path / "config.json").read_text())["prompt"] == "a red cube"
+
+
+@pytest.mark.parametrize("backbone", ["voxel", "hashgrid"])
+def test_resumed_run_equals_an_uninterrupted_one(guidance, tmp_path: Path, backbone: str) -> None:
+    config = DreamFusionConfig(steps=4, backbone=backbone, **FAST)
+    dreamfusion("a blue sphere", guidance, tmp_path / "straight", config, progress=False, export=False, video=False)
+
+    def interrupt(step: int, total: int) -> None:
+        if step == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        dreamfusion("a blue sphere", guidance, tmp_path / "resumed", config, progress=False, on_step=interrupt)
+    dreamfusion("a blue sphere", guidance, tmp_path / "resumed", config, progress=False, export=False, video=False)
+    straight, resumed = weights(tmp_path / "straight"), weights(tmp_path / "resumed")
+    assert straight.keys() == resumed.keys() and all(torch.equal(straight[k], resumed[k]) for k in straight)
+    assert isinstance(
+        load_field(tmp_path / "resumed" / "field"), HashGridField if backbone == "hashgrid" else VoxelGridField
+    )
+
+
+def test_convergence_monitor_counts_calm_epochs() -> None:
+    monitor = ConvergenceMonitor(resolution=2)
+    images = torch.zeros(4, 2, 2, 3)
+    assert monitor.update(images, eps=0.1) == float("inf") and int(monitor.calm_epochs) == 0
+    assert monitor.update(images + 0.1, eps=0.1) == pytest.approx(0.01) and int(monitor.calm_epochs) == 1
+    assert monitor.update(images + 1.1, eps=0.1) == pytest.approx(1.0) and int(monitor.calm_epochs) == 0
+
+
+def test_convergence_criterion_stops_the_run(guidance, tmp_path: Path) -> None:
+    config = DreamFusionConfig(steps=50, converge_epoch=1, converge_eps=1e9, converge_patience=2, **FAST)
+    result = dreamfusion("a red cube", guidance, tmp_path, config, progress=False, export=False, video=False)
+    # epoch 1 has nothing to compare with; epochs 2 and 3 are calm: stop after step 3
+    assert result.converged_at == 3 and result.steps == 3
+    assert json.loads((tmp_path / "metrics.json").read_text())["converged_at"] == 3
+
+
+def test_warm_start_begins_from_the_given_field(guidance, tmp_path: Path) -> None:
+    dreamfusion("a red cube", guidance, tmp_path / "first", DreamFusionConfig(steps=2, **FAST), progress=False,
+                export=False, video=False)  # fmt: skip
+    tiny_lr = DreamFusionConfig(steps=1, lr=1e-9, **FAST)
+    dreamfusion("a red cube", guidance, tmp_path / "warm", tiny_lr, init_from=tmp_path / "first" / "field",
+                progress=False, export=False, video=False)  # fmt: skip
+    first, warm = weights(tmp_path / "first"), weights(tmp_path / "warm")
+    assert torch.allclose(first["grid"], warm["grid"], atol=1e-6) and first["grid"].abs().sum() > 0
+
+
+def test_bad_configs_and_prompts_are_refused(guidance, tmp_path: Path) -> None:
+    bad_configs = ({"steps": 0}, {"backbone": "mesh"}, {"resolution": 8}, {"t_min": 0.6, "t_max_end": 0.5},
+                   {"albedo_probability": 0.9, "textureless_probability": 0.2}, {"guidance_scale": -1.0})  # fmt: skip
+    for bad in bad_configs:
+        with pytest.raises(ValueError):
+            DreamFusionConfig(**bad)
+    with pytest.raises(ValueError, match="prompt must be"):
+        dreamfusion("   ", guidance, tmp_path, DreamFusionConfig(steps=1), progress=False)
+
+
+def test_command_line_checks_its_arguments(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    for arguments in (["--steps", "0"], ["--prompt", "", "--steps", "1"], ["--init-from", str(tmp_path)]):
+        with pytest.raises(SystemExit):
+            df.main(["--prompt", "a red cube", "--out", str(tmp_path / "run"), *arguments])
+    assert "must" in capsys.readouterr().err

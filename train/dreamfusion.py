@@ -1,0 +1,287 @@
+"""Per-prompt DreamFusion: optimise one hash-grid NeRF by score distillation from a text-to-image model.
+
+    python -m train.dreamfusion --prompt "a red cube" --guidance toy --out runs/dreamfusion/red-cube
+
+Reads top to bottom: the config, the convergence criterion of Prompt2NeRF-PIL, one SDS step (random
+views, view-dependent prompts, random shading), the loop (progress bar, periodic renders, resumable
+checkpoints) and the outputs: `field/` (reloadable, also as a warm start), `model.glb`, a turntable
+video, `metrics.json` and the `config.json` that made them. `dreamfusion()` is the same run as a
+function, for the app and the evaluations.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import torch
+from PIL import Image
+from torch import Tensor, nn
+from tqdm.auto import tqdm
+
+from guidance import Guidance, SDSConfig, TimestepSchedule, load_guidance
+from nerf.background import ConstantBackground, MLPBackground
+from nerf.cameras import CameraSampling, sample_cameras, turntable
+from nerf.export import ExportConfig, export_mesh
+from nerf.field import (
+    HashGridField,
+    HashGridFieldConfig,
+    SavableField,
+    VoxelGridField,
+    VoxelGridFieldConfig,
+    load_field,
+    save_field,
+)
+from nerf.render import RenderConfig, Shading, render, sample_light_directions
+from nerf.video import render_turntable, save_video
+from train.checkpoint import has_training_state, load_training_state, save_training_state
+
+MAX_PROMPT_CHARS = 300
+Backbone = Literal["voxel", "hashgrid"]
+BACKBONES: tuple[str, ...] = ("voxel", "hashgrid")
+DEFAULT_LR = {"voxel": 0.1, "hashgrid": 0.01}
+
+
+# --- configuration ---------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class DreamFusionConfig:
+    """One per-prompt run. Defaults suit the toy model on a CPU (a few minutes per prompt)."""
+
+    steps: int = 300
+    resolution: int | None = None  # side of the training renders; None: the guidance model's own
+    views: int = 4  # random views per step
+    backbone: Backbone = "voxel"  # "voxel" (dense grid) or "hashgrid" (Instant-NGP, what ATT3D amortizes)
+    lr: float | None = None  # None: the backbone's (0.1 for voxels, 0.01 for the hash grid)
+    guidance_scale: float = 30.0
+    t_min: float = 0.02
+    t_max_start: float = 0.98
+    t_max_end: float = 0.5
+    num_samples: int = 64  # per ray
+    albedo_probability: float = 0.2  # shading of each step: albedo, textureless, else lambertian
+    textureless_probability: float = 0.2
+    opacity_weight: float = 0.0  # mean-opacity penalty against fog and bloating
+    tv_weight: float = 0.02  # total variation of the voxel grid's density (smoothness, against floaters)
+    voxel: VoxelGridFieldConfig = field(default_factory=VoxelGridFieldConfig)
+    hashgrid: HashGridFieldConfig = field(default_factory=HashGridFieldConfig)
+    seed: int = 0
+    render_every: int = 50  # periodic preview renders (0: none)
+    checkpoint_every: int = 50
+    converge_epoch: int = 100  # the convergence criterion's epoch, in steps
+    converge_eps: float | None = None  # stop when renders change less than this (mean squared) ...
+    converge_patience: int = 3  # ... for this many epochs in a row
+    export_resolution: int = 128  # marching-cubes grid of model.glb
+    video_frames: int = 24  # turntable.mp4
+    video_size: int = 128
+
+    def __post_init__(self) -> None:
+        if self.steps < 1 or self.views < 1 or self.num_samples < 1 or self.converge_epoch < 1:
+            raise ValueError("steps, views, num_samples and converge_epoch must be >= 1")
+        if self.resolution is not None and not 16 <= self.resolution <= 1024:
+            raise ValueError(f"resolution must be 16..1024, got {self.resolution}")
+        if self.backbone not in BACKBONES:
+            raise ValueError(f"backbone must be one of {', '.join(BACKBONES)}, got {self.backbone!r}")
+        if (self.lr is not None and self.lr <= 0) or min(self.opacity_weight, self.tv_weight) < 0:
+            raise ValueError("lr must be > 0, opacity_weight and tv_weight >= 0")
+        if not 32 <= self.export_resolution <= 512 or self.video_frames < 1 or not 16 <= self.video_size <= 2048:
+            raise ValueError("export_resolution must be 32..512, video_frames >= 1 and video_size 16..2048")
+        if self.converge_patience < 1:
+            raise ValueError(f"converge_patience must be >= 1, got {self.converge_patience}")
+        if not 0 <= self.albedo_probability + self.textureless_probability <= 1:
+            raise ValueError("albedo_probability + textureless_probability must be within [0, 1]")
+        SDSConfig(self.guidance_scale, self.t_min, max(self.t_max_start, self.t_min))  # validates the SDS part
+        if not self.t_min <= self.t_max_end <= 1:
+            raise ValueError(f"t_max_end must be in [t_min, 1], got {self.t_max_end}")
+
+
+@dataclass
+class DreamFusionResult:
+    field: SavableField
+    steps: int  # iterations run in all (over resumes)
+    converged_at: int | None  # the step at which the convergence criterion stopped the run
+    seconds: float  # wall time of this call's optimisation
+    out: Path
+
+
+# --- convergence (Prompt2NeRF-PIL) ------------------------------------------------------------------------
+class ConvergenceMonitor(nn.Module):
+    """Mean squared change of renders from fixed views between successive epochs; converged once it
+    stays below eps for `patience` epochs. Its state is buffers, so it is checkpointed with the field."""
+
+    def __init__(self, resolution: int) -> None:
+        super().__init__()
+        self.cameras = turntable(4, 20.0, 3.0, 45.0, resolution, resolution)
+        self.register_buffer("previous", torch.zeros(4, resolution, resolution, 3))
+        self.register_buffer("epochs", torch.zeros((), dtype=torch.long))
+        self.register_buffer("calm_epochs", torch.zeros((), dtype=torch.long))
+
+    @torch.no_grad()
+    def views(self, field: SavableField, background: nn.Module, config: RenderConfig) -> Tensor:
+        """Renders `[4, r, r, 3]` from the fixed views."""
+        return render(field, self.cameras.to(field.device), config, "lambertian", background=background).rgb[0]
+
+    def update(self, images: Tensor, eps: float) -> float:
+        """Record an epoch's renders; returns their mean squared change (inf for the first epoch)."""
+        change = (images - self.previous).square().mean().item() if self.epochs > 0 else float("inf")
+        self.previous.copy_(images)
+        self.epochs += 1
+        self.calm_epochs.fill_(int(self.calm_epochs) + 1 if change < eps else 0)
+        return change
+
+
+def save_preview(images: Tensor, path: Path) -> None:
+    """Views `[V, H, W, 3]` in [0, 1] side by side as a PNG."""
+    row = (images.clamp(0, 1) * 255).round().to(torch.uint8).permute(1, 0, 2, 3).reshape(images.shape[1], -1, 3)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(np.ascontiguousarray(row.cpu().numpy())).save(path)
+
+
+# --- the run ---------------------------------------------------------------------------------------------
+def new_field(config: DreamFusionConfig) -> SavableField:
+    if config.backbone == "voxel":
+        return VoxelGridField(config.voxel, num_objects=1)
+    return HashGridField(config.hashgrid, num_objects=1)
+
+
+def pick_shading(config: DreamFusionConfig, draw: float) -> Shading:
+    if draw < config.albedo_probability:
+        return "albedo"
+    if draw < config.albedo_probability + config.textureless_probability:
+        return "textureless"
+    return "lambertian"
+
+
+def dreamfusion(
+    prompt: str,
+    guidance: Guidance,
+    out: str | Path,
+    config: DreamFusionConfig = DreamFusionConfig(),
+    init_from: str | Path | None = None,
+    progress: bool = True,
+    on_step: Callable[[int, int], None] | None = None,
+    export: bool = True,
+    video: bool = True,
+) -> DreamFusionResult:
+    """Optimise a NeRF for `prompt` into folder `out` (resumed if it holds a checkpoint).
+
+    `init_from`: a saved field to start from (a warm start) instead of DreamFusion's density blob.
+    `on_step(step, total)` is called after every step, once its checkpoint (if due) is written: the
+    app's progress bar, or a way to stop a run that a later call resumes.
+    """
+    prompt = prompt.strip()
+    if not prompt or len(prompt) > MAX_PROMPT_CHARS:
+        raise ValueError(f"prompt must be 1..{MAX_PROMPT_CHARS} characters, got {len(prompt)}")
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    device = guidance.device
+    resolution = config.resolution or guidance.resolution
+    with torch.random.fork_rng(devices=[]):  # the initial weights depend on the seed alone
+        torch.manual_seed(config.seed)
+        nerf = (load_field(init_from) if init_from else new_field(config)).to(device)
+    background = ConstantBackground(guidance.background) if guidance.background is not None else MLPBackground()
+    monitor = ConvergenceMonitor(resolution)
+    state = nn.ModuleDict({"field": nerf, "background": background.to(device), "monitor": monitor.to(device)})
+    lr = config.lr or DEFAULT_LR["voxel" if isinstance(nerf, VoxelGridField) else "hashgrid"]
+    optimizer = torch.optim.Adam(state.parameters(), lr=lr, betas=(0.9, 0.99), eps=1e-15)
+    checkpoint = out / "checkpoint"
+    step, extra = load_training_state(checkpoint, state, optimizer) if has_training_state(checkpoint) else (0, {})
+    converged_at = extra.get("converged_at")
+    (out / "config.json").write_text(json.dumps({"prompt": prompt, "init_from": str(init_from), **asdict(config)},
+                                                indent=2, default=str))  # fmt: skip
+
+    train_render = RenderConfig(num_samples=config.num_samples, stratified=True)
+    eval_render = RenderConfig(num_samples=config.num_samples)
+    schedule = TimestepSchedule(config.t_max_start, config.t_max_end, config.steps)
+    sampling, generator, draws = CameraSampling(), torch.Generator(), random.Random()
+    started = time.perf_counter()
+    bar = tqdm(total=config.steps, initial=step, desc=prompt[:40], disable=not progress)
+    while step < config.steps and converged_at is None:
+        generator.manual_seed(config.seed * 1_000_003 + step)  # a step's randomness depends on (seed, step) alone
+        draws.seed(config.seed * 1_000_003 + step)
+        cameras = sample_cameras(config.views, resolution, resolution, sampling, generator, device)
+        shading = pick_shading(config, draws.random())
+        light = sample_light_directions(cameras, generator=generator) if shading != "albedo" else None
+        rendered = render(nerf, cameras, train_render, shading, light, background, generator=generator)
+        sds_config = SDSConfig(config.guidance_scale, config.t_min, max(schedule.t_max(step), config.t_min))
+        images = rendered.rgb[0].permute(0, 3, 1, 2)  # [V, 3, r, r]
+        sds = guidance.sds_loss(images, [prompt] * config.views, cameras, sds_config, generator=generator)
+        loss = sds.loss + config.opacity_weight * rendered.opacity.mean()
+        if config.tv_weight and isinstance(nerf, VoxelGridField):
+            loss = loss + config.tv_weight * nerf.total_variation()
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        step += 1
+        bar.update(1)
+        if config.converge_eps is not None and step % config.converge_epoch == 0:
+            change = monitor.update(monitor.views(nerf, background, eval_render), config.converge_eps)
+            bar.set_postfix(change=f"{change:.2e}")
+            if int(monitor.calm_epochs) >= config.converge_patience:
+                converged_at = step
+        if config.render_every and (step % config.render_every == 0 or step == config.steps):
+            save_preview(monitor.views(nerf, background, eval_render), out / "renders" / f"step_{step:05d}.png")
+        if step % config.checkpoint_every == 0 or step == config.steps or converged_at is not None:
+            save_training_state(checkpoint, state, optimizer, step, {"converged_at": converged_at})
+        if on_step is not None:
+            on_step(step, config.steps)
+    bar.close()
+    seconds = time.perf_counter() - started
+
+    save_field(nerf, out / "field")
+    if export:
+        export_mesh(nerf, out / "model.glb", ExportConfig(resolution=config.export_resolution))
+    if video:
+        frames = render_turntable(nerf, num_frames=config.video_frames, size=config.video_size)
+        save_video(frames, out / "turntable.mp4")
+    metrics = {"prompt": prompt, "steps": step, "converged_at": converged_at, "seconds_this_run": round(seconds, 1)}
+    (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
+    return DreamFusionResult(nerf, step, converged_at, seconds, out)
+
+
+# --- command line ----------------------------------------------------------------------------------------
+def main(argv: list[str] | None = None) -> None:
+    defaults = DreamFusionConfig()
+    parser = argparse.ArgumentParser(description="Per-prompt DreamFusion (SDS) of a hash-grid NeRF.")
+    parser.add_argument("--prompt", required=True)
+    parser.add_argument("--guidance", default="toy", help="'toy', or a Stable Diffusion or IF repo id or folder")
+    parser.add_argument("--out", type=Path, required=True, help="run folder (resumed if it holds a checkpoint)")
+    parser.add_argument("--steps", type=int, default=defaults.steps)
+    parser.add_argument("--resolution", type=int, default=None, help="training render side (default: the model's)")
+    parser.add_argument("--views", type=int, default=defaults.views, help="random views per step")
+    parser.add_argument("--backbone", choices=BACKBONES, default=defaults.backbone)
+    parser.add_argument("--lr", type=float, default=None, help="default: 0.1 for voxels, 0.01 for the hash grid")
+    parser.add_argument("--guidance-scale", type=float, default=defaults.guidance_scale)
+    parser.add_argument("--opacity-weight", type=float, default=defaults.opacity_weight)
+    parser.add_argument("--seed", type=int, default=defaults.seed)
+    parser.add_argument("--init-from", type=Path, default=None, help="a saved field folder to warm-start from")
+    parser.add_argument("--converge-eps", type=float, default=None, help="stop once renders change less than this")
+    parser.add_argument("--converge-patience", type=int, default=defaults.converge_patience)
+    parser.add_argument("--device", default=None, help="cpu or cuda (default: cuda when present)")
+    parser.add_argument("--no-video", action="store_true", help="skip the turntable video")
+    args = parser.parse_args(argv)
+    try:
+        config = DreamFusionConfig(
+            steps=args.steps, resolution=args.resolution, views=args.views, backbone=args.backbone, lr=args.lr,
+            guidance_scale=args.guidance_scale, opacity_weight=args.opacity_weight, seed=args.seed,
+            converge_eps=args.converge_eps, converge_patience=args.converge_patience,
+        )  # fmt: skip
+    except ValueError as error:
+        parser.error(str(error))
+    if args.init_from is not None and not (args.init_from / "config.json").exists():
+        parser.error(f"--init-from must be a saved field folder (with config.json), got {args.init_from}")
+    if not args.prompt.strip() or len(args.prompt) > MAX_PROMPT_CHARS:
+        parser.error(f"--prompt must be 1..{MAX_PROMPT_CHARS} characters")
+    guidance = load_guidance(args.guidance, device=args.device)
+    result = dreamfusion(args.prompt, guidance, args.out, config, args.init_from, video=not args.no_video)
+    print(json.dumps({"out": str(result.out), "steps": result.steps, "converged_at": result.converged_at,
+                      "seconds": round(result.seconds, 1)}))  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()

@@ -5,42 +5,19 @@ Hub: accept the licence there and log in (`huggingface-cli login`) before the fi
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import torch
-from diffusers import DDPMScheduler, UNet2DConditionModel
 from torch import Tensor
-from transformers import AutoTokenizer, T5EncoderModel
+from transformers import T5EncoderModel
 
-from guidance.base import Guidance, default_device
+from guidance.pretrained import PretrainedGuidance
 
 MAX_TOKENS = 77  # what IFPipeline pads and truncates prompts to
 
 
-class DeepFloydIFGuidance(Guidance):
+class DeepFloydIFGuidance(PretrainedGuidance):
     """SDS from IF stage I, e.g. "DeepFloyd/IF-I-XL-v1.0" (use `variant="fp16"` to download half the bytes)."""
 
-    def __init__(
-        self,
-        source: str | Path,
-        device: str | torch.device | None = None,
-        dtype: torch.dtype | None = None,
-        variant: str | None = None,
-        cache_root: Path | None = None,
-        use_cache: bool = True,
-    ) -> None:
-        self.device = torch.device(device) if device is not None else default_device()
-        self.dtype = dtype or (torch.float16 if self.device.type == "cuda" else torch.float32)
-        load = {"torch_dtype": self.dtype, "variant": variant}
-        self.tokenizer = AutoTokenizer.from_pretrained(source, subfolder="tokenizer")
-        self.text_encoder = T5EncoderModel.from_pretrained(source, subfolder="text_encoder", **load)
-        self.unet = UNet2DConditionModel.from_pretrained(source, subfolder="unet", **load)
-        for model in (self.text_encoder, self.unet):
-            model.to(self.device).eval().requires_grad_(False)
-        self.scheduler = DDPMScheduler.from_pretrained(source, subfolder="scheduler")
-        self.alphas_cumprod = self.scheduler.alphas_cumprod.to(self.device)
-        self.resolution = self.unet.config.sample_size
-        self.init_cache(f"if-{source}", self.text_encoder, cache_root, use_cache)
+    text_encoder_class = T5EncoderModel
 
     @torch.no_grad()
     def encode_uncached(self, prompts: list[str]) -> dict[str, Tensor]:

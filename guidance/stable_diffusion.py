@@ -8,11 +8,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
-from diffusers import AutoencoderKL, DDPMScheduler, UNet2DConditionModel
+from diffusers import AutoencoderKL
 from torch import Tensor
-from transformers import AutoTokenizer, CLIPTextModel
+from transformers import CLIPTextModel
 
-from guidance.base import Guidance, default_device
+from guidance.pretrained import PretrainedGuidance
 
 
 def epsilon_from_v(v: Tensor, noisy: Tensor, alphas_cumprod_t: Tensor) -> Tensor:
@@ -21,35 +21,19 @@ def epsilon_from_v(v: Tensor, noisy: Tensor, alphas_cumprod_t: Tensor) -> Tensor
     return alpha.sqrt() * v + (1 - alpha).sqrt() * noisy
 
 
-class StableDiffusionGuidance(Guidance):
+class StableDiffusionGuidance(PretrainedGuidance):
     """SDS from Stable Diffusion, e.g. "stable-diffusion-v1-5/stable-diffusion-v1-5" or a local folder.
 
     Half precision on CUDA (unless `dtype` says otherwise), float32 on the CPU.
     """
 
-    def __init__(
-        self,
-        source: str | Path,
-        device: str | torch.device | None = None,
-        dtype: torch.dtype | None = None,
-        variant: str | None = None,
-        cache_root: Path | None = None,
-        use_cache: bool = True,
-    ) -> None:
-        self.device = torch.device(device) if device is not None else default_device()
-        self.dtype = dtype or (torch.float16 if self.device.type == "cuda" else torch.float32)
-        load = {"torch_dtype": self.dtype, "variant": variant}
-        self.tokenizer = AutoTokenizer.from_pretrained(source, subfolder="tokenizer")
-        self.text_encoder = CLIPTextModel.from_pretrained(source, subfolder="text_encoder", **load)
-        self.vae = AutoencoderKL.from_pretrained(source, subfolder="vae", **load)
-        self.unet = UNet2DConditionModel.from_pretrained(source, subfolder="unet", **load)
-        for model in (self.text_encoder, self.vae, self.unet):
-            model.to(self.device).eval().requires_grad_(False)
-        self.scheduler = DDPMScheduler.from_pretrained(source, subfolder="scheduler")
-        self.alphas_cumprod = self.scheduler.alphas_cumprod.to(self.device)
-        self.vae_scale = 2 ** (len(self.vae.config.block_out_channels) - 1)
-        self.resolution = self.unet.config.sample_size * self.vae_scale
-        self.init_cache(f"sd-{source}", self.text_encoder, cache_root, use_cache)
+    text_encoder_class = CLIPTextModel
+
+    def __init__(self, source: str | Path, **options) -> None:
+        """`options`: device, dtype, variant, cache_root, use_cache (see `PretrainedGuidance`)."""
+        super().__init__(source, **options)
+        self.vae = self.freeze(AutoencoderKL.from_pretrained(source, subfolder="vae", **self.load_options))
+        self.resolution = self.unet.config.sample_size * 2 ** (len(self.vae.config.block_out_channels) - 1)
 
     @torch.no_grad()
     def encode_uncached(self, prompts: list[str]) -> dict[str, Tensor]:

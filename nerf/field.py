@@ -96,17 +96,11 @@ DensityActivation = Literal["softplus", "exp"]
 
 
 @dataclass(frozen=True)
-class HashGridFieldConfig:
-    """A hash-grid NeRF: grid features → small MLP → (density, albedo).
+class DensityConfig:
+    """What every trainable field shares: its scene box, its density activation and DreamFusion's
+    initial density blob, added before the activation: `blob_density * exp(-|x|^2 / (2 blob_radius^2))`,
+    so SDS starts from a soft ball in the middle instead of empty space or fog."""
 
-    The density blob is DreamFusion's initialisation bias, added before the activation:
-    `blob_density * exp(-|x|^2 / (2 blob_radius^2))`, so SDS starts from a soft ball in the middle
-    instead of empty space or fog.
-    """
-
-    grid: HashGridConfig = field(default_factory=HashGridConfig)
-    hidden_dim: int = 64
-    num_hidden_layers: int = 1
     bound: float = 1.0
     density_activation: DensityActivation = "softplus"
     blob_density: float = 10.0
@@ -114,8 +108,22 @@ class HashGridFieldConfig:
 
     def __post_init__(self) -> None:
         check_choice(self.density_activation, "density_activation", ("softplus", "exp"))
-        if self.hidden_dim < 1 or self.num_hidden_layers < 0 or self.bound <= 0 or self.blob_radius <= 0:
-            raise ValueError("hidden_dim >= 1, num_hidden_layers >= 0, bound > 0 and blob_radius > 0 are required")
+        if self.bound <= 0 or self.blob_radius <= 0:
+            raise ValueError(f"bound and blob_radius must be > 0, got {self.bound} and {self.blob_radius}")
+
+
+@dataclass(frozen=True)
+class HashGridFieldConfig(DensityConfig):
+    """A hash-grid NeRF: grid features → small MLP → (density, albedo)."""
+
+    grid: HashGridConfig = field(default_factory=HashGridConfig)
+    hidden_dim: int = 64
+    num_hidden_layers: int = 1
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.hidden_dim < 1 or self.num_hidden_layers < 0:
+            raise ValueError(f"need hidden_dim >= 1 and num_hidden_layers >= 0, got {self}")
 
 
 def density_blob(points: Tensor, density: float, radius: float) -> Tensor:
@@ -192,21 +200,17 @@ class BoundHashGridField(RadianceField):
 
 
 @dataclass(frozen=True)
-class VoxelGridFieldConfig:
+class VoxelGridFieldConfig(DensityConfig):
     """A dense grid of density and albedo logits, trilinearly interpolated: no decoder, no hashing.
     On a CPU it is ~10× cheaper per point than the hash grid, which makes per-prompt SDS in the toy
-    world take seconds instead of minutes; the density blob is the same as the hash grid's."""
+    world take seconds instead of minutes."""
 
     resolution: int = 32  # grid vertices per axis over [-bound, bound]
-    bound: float = 1.0
-    density_activation: DensityActivation = "softplus"
-    blob_density: float = 10.0
-    blob_radius: float = 0.5
 
     def __post_init__(self) -> None:
-        check_choice(self.density_activation, "density_activation", ("softplus", "exp"))
-        if not 2 <= self.resolution <= 512 or self.bound <= 0 or self.blob_radius <= 0:
-            raise ValueError(f"need resolution 2..512, bound > 0, blob_radius > 0; got {self}")
+        super().__post_init__()
+        if not 2 <= self.resolution <= 512:
+            raise ValueError(f"resolution must be 2..512, got {self.resolution}")
 
 
 class VoxelGridField(RadianceField):
@@ -222,16 +226,32 @@ class VoxelGridField(RadianceField):
     def num_objects(self) -> int:
         return self.grid.shape[0]
 
+    def sample(self, grid: Tensor, points: Tensor) -> Tensor:
+        """Trilinear lookup of a grid `[B, C, R, R, R]` over the box at points `[B, N, 3]` → `[B, N, C]`."""
+        batch, count = points.shape[:2]
+        # grid_sample reads coordinates as (x, y, z) → (W, H, D): the grid is indexed [z, y, x]
+        where = (points / self.bound).view(batch, count, 1, 1, 3).to(grid.dtype)
+        values = F.grid_sample(grid, where, mode="bilinear", padding_mode="border", align_corners=True)
+        return values.view(batch, grid.shape[1], count).transpose(1, 2)
+
     def forward(self, points: Tensor) -> FieldOutput:
         """points `[B, N, 3]` → density `[B, N]`, albedo `[B, N, 3]`."""
-        batch, count = self.check_points(points).shape[:2]
-        # grid_sample reads coordinates as (x, y, z) → (W, H, D): the grid is indexed [z, y, x]
-        where = (points / self.bound).view(batch, count, 1, 1, 3).to(self.grid.dtype)
-        raw = F.grid_sample(self.grid, where, mode="bilinear", padding_mode="border", align_corners=True)
-        raw = raw.view(batch, 4, count).transpose(1, 2)  # [B, N, 4]
+        raw = self.sample(self.grid, self.check_points(points))  # [B, N, 4]
         blob = density_blob(points, self.config.blob_density, self.config.blob_radius)
         density = activate_density(raw[..., 0] + blob, self.config.density_activation)
         return FieldOutput(density=density, albedo=torch.sigmoid(raw[..., 1:]))
+
+    def normals(self, points: Tensor, method: NormalMethod = "finite_difference", eps: float = 1e-2) -> Tensor:
+        """Outward unit normals `[B, N, 3]` from central differences between grid vertices, looked up like
+        the grid itself (one lookup instead of six; `method` and `eps` do not apply), plus the blob's
+        exact gradient. The density activation is monotonic, so the raw density's gradient points the same way."""
+        logits = self.grid[:, :1]  # [B, 1, D, H, W] indexed z, y, x
+        spacing = 2 * self.bound / (self.config.resolution - 1)
+        dz, dy, dx = torch.gradient(logits, spacing=spacing, dim=(2, 3, 4))
+        gradient = self.sample(torch.cat((dx, dy, dz), dim=1), self.check_points(points))  # [B, N, 3] in x, y, z
+        blob = density_blob(points, self.config.blob_density, self.config.blob_radius)
+        gradient = gradient - blob.unsqueeze(-1) * points / self.config.blob_radius**2
+        return F.normalize(-gradient, dim=-1, eps=1e-12)
 
     def total_variation(self) -> Tensor:
         """Mean squared difference of neighbouring density logits: a smoothness prior against floaters."""

@@ -155,3 +155,18 @@ def test_voxel_grid_total_variation_and_round_trip(tmp_path) -> None:
     save_field(voxels, tmp_path / "voxels")
     loaded = load_field(tmp_path / "voxels")
     assert isinstance(loaded, VoxelGridField) and torch.equal(loaded.grid, voxels.grid)
+
+
+def test_voxel_grid_normals_are_exact_for_a_linear_density_and_the_blob() -> None:
+    config = VoxelGridFieldConfig(resolution=9, bound=1.0, blob_density=0.0)
+    voxels = VoxelGridField(config, num_objects=1)
+    axis = torch.linspace(-1, 1, 9)
+    z, y, x = torch.meshgrid(axis, axis, axis, indexing="ij")
+    slope = torch.tensor([0.3, -1.2, 0.5])
+    with torch.no_grad():
+        voxels.grid[0, 0] = slope[0] * x + slope[1] * y + slope[2] * z
+    points = torch.rand(1, 100, 3) * 2 - 1
+    expected = (-slope / slope.norm()).expand(1, 100, 3)
+    assert torch.allclose(voxels.normals(points), expected, atol=1e-5)
+    blob_only = VoxelGridField(VoxelGridFieldConfig(resolution=9, blob_density=5.0), num_objects=1)
+    assert torch.allclose(blob_only.normals(points), points / points.norm(dim=-1, keepdim=True), atol=1e-5)

@@ -66,7 +66,7 @@ class DreamFusionConfig:
     num_samples: int = 64  # per ray
     albedo_probability: float = 0.2  # shading of each step: albedo, textureless, else lambertian
     textureless_probability: float = 0.2
-    opacity_weight: float = 0.0  # mean-opacity penalty against fog and bloating
+    opacity_weight: float = 0.0  # opacity penalty against fog and bloating, per pixel (summed over each image)
     tv_weight: float = 0.02  # total variation of the voxel grid's density (smoothness, against floaters)
     voxel: VoxelGridFieldConfig = field(default_factory=VoxelGridFieldConfig)
     hashgrid: HashGridFieldConfig = field(default_factory=HashGridFieldConfig)
@@ -211,7 +211,7 @@ def dreamfusion(
         sds_config = SDSConfig(config.guidance_scale, config.t_min, max(schedule.t_max(step), config.t_min))
         images = rendered.rgb[0].permute(0, 3, 1, 2)  # [V, 3, r, r]
         sds = guidance.sds_loss(images, [prompt] * config.views, cameras, sds_config, generator=generator)
-        loss = sds.loss + config.opacity_weight * rendered.opacity.mean()
+        loss = sds.loss + config.opacity_weight * rendered.opacity.sum() / config.views
         if config.tv_weight and isinstance(nerf, VoxelGridField):
             loss = loss + config.tv_weight * nerf.total_variation()
         optimizer.zero_grad(set_to_none=True)

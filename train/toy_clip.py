@@ -57,10 +57,12 @@ def multi_positive_loss(image_features: Tensor, text_features: Tensor, scale: Te
 
 # --- evaluation --------------------------------------------------------------------------------------------
 @torch.no_grad()
-def retrieval_top1(model: torch.nn.Module, tokenizer, images: Tensor, prompts: list[str]) -> float:
-    """Zero-shot caption retrieval: the share of images whose most similar caption, among every distinct
-    prompt of the set, is their own."""
-    candidates = sorted(set(prompts))
+def retrieval_top1(
+    model: torch.nn.Module, tokenizer, images: Tensor, prompts: list[str], candidates: list[str] | None = None
+) -> float:
+    """Zero-shot caption retrieval: the share of images whose most similar caption, among `candidates`
+    (default: every distinct prompt given), is their own."""
+    candidates = sorted(set(candidates or prompts))
     text = torch.cat([model.encode_text(tokenizer(candidates[i : i + 512]), normalize=True)
                       for i in range(0, len(candidates), 512)])  # fmt: skip
     hits = 0

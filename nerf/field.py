@@ -253,10 +253,11 @@ class VoxelGridField(RadianceField):
         gradient = gradient - blob.unsqueeze(-1) * points / self.config.blob_radius**2
         return F.normalize(-gradient, dim=-1, eps=1e-12)
 
-    def total_variation(self) -> Tensor:
-        """Mean squared difference of neighbouring density logits: a smoothness prior against floaters."""
-        density = self.grid[:, 0]
-        return sum((density.diff(dim=axis).square().mean() for axis in (1, 2, 3)), torch.zeros(()))
+    def total_variation(self, channels: slice = slice(0, 1)) -> Tensor:
+        """Mean squared difference of neighbouring logits of `channels` (default: density; `slice(1, 4)`:
+        albedo): a smoothness prior against floaters and colour speckle."""
+        logits = self.grid[:, channels]
+        return sum((logits.diff(dim=axis).square().mean() for axis in (2, 3, 4)), torch.zeros(()))
 
 
 CONFIG_FILE, WEIGHTS_FILE = "config.json", "model.safetensors"

@@ -152,6 +152,10 @@ def test_voxel_grid_total_variation_and_round_trip(tmp_path) -> None:
     with torch.no_grad():
         voxels.grid[0, 0, :, :, 1:] = 1.0  # one step along x between index 0 and 1: 16 of 48 differences
     assert math.isclose(voxels.total_variation().item(), 16 / 48, rel_tol=1e-6)
+    assert voxels.total_variation(slice(1, 4)).item() == 0.0
+    with torch.no_grad():
+        voxels.grid[0, 2, 1:] = 3.0  # green logit: one step along z, 16 of the 3 × 48 albedo differences
+    assert math.isclose(voxels.total_variation(slice(1, 4)).item(), 9 * 16 / 144, rel_tol=1e-6)
     save_field(voxels, tmp_path / "voxels")
     loaded = load_field(tmp_path / "voxels")
     assert isinstance(loaded, VoxelGridField) and torch.equal(loaded.grid, voxels.grid)

@@ -68,6 +68,7 @@ class DreamFusionConfig:
     textureless_probability: float = 0.2
     opacity_weight: float = 0.0  # opacity penalty against fog and bloating, per pixel (summed over each image)
     tv_weight: float = 0.02  # total variation of the voxel grid's density (smoothness, against floaters)
+    colour_tv_weight: float = 0.01  # ... and of its albedo (against colour speckle)
     voxel: VoxelGridFieldConfig = field(default_factory=VoxelGridFieldConfig)
     hashgrid: HashGridFieldConfig = field(default_factory=HashGridFieldConfig)
     seed: int = 0
@@ -87,8 +88,10 @@ class DreamFusionConfig:
             raise ValueError(f"resolution must be 16..1024, got {self.resolution}")
         if self.backbone not in BACKBONES:
             raise ValueError(f"backbone must be one of {', '.join(BACKBONES)}, got {self.backbone!r}")
-        if (self.lr is not None and self.lr <= 0) or min(self.opacity_weight, self.tv_weight) < 0:
-            raise ValueError("lr must be > 0, opacity_weight and tv_weight >= 0")
+        if self.lr is not None and self.lr <= 0:
+            raise ValueError(f"lr must be > 0, got {self.lr}")
+        if min(self.opacity_weight, self.tv_weight, self.colour_tv_weight) < 0:
+            raise ValueError("opacity_weight, tv_weight and colour_tv_weight must be >= 0")
         if not 32 <= self.export_resolution <= 512 or self.video_frames < 1 or not 16 <= self.video_size <= 2048:
             raise ValueError("export_resolution must be 32..512, video_frames >= 1 and video_size 16..2048")
         if self.converge_patience < 1:
@@ -212,8 +215,12 @@ def dreamfusion(
         images = rendered.rgb[0].permute(0, 3, 1, 2)  # [V, 3, r, r]
         sds = guidance.sds_loss(images, [prompt] * config.views, cameras, sds_config, generator=generator)
         loss = sds.loss + config.opacity_weight * rendered.opacity.sum() / config.views
-        if config.tv_weight and isinstance(nerf, VoxelGridField):
-            loss = loss + config.tv_weight * nerf.total_variation()
+        if isinstance(nerf, VoxelGridField):
+            loss = (
+                loss
+                + config.tv_weight * nerf.total_variation()
+                + config.colour_tv_weight * nerf.total_variation(slice(1, 4))
+            )
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()

@@ -63,6 +63,7 @@ class DreamFusionConfig:
     t_min: float = 0.02
     t_max_start: float = 0.98
     t_max_end: float = 0.5
+    anneal_steps: int = 300  # t_max goes from start to end over these steps, then stays (however long the run)
     num_samples: int = 64  # per ray
     albedo_probability: float = 0.2  # shading of each step: albedo, textureless, else lambertian
     textureless_probability: float = 0.2
@@ -82,8 +83,8 @@ class DreamFusionConfig:
     video_size: int = 128
 
     def __post_init__(self) -> None:
-        if self.steps < 1 or self.views < 1 or self.num_samples < 1 or self.converge_epoch < 1:
-            raise ValueError("steps, views, num_samples and converge_epoch must be >= 1")
+        if min(self.steps, self.views, self.num_samples, self.converge_epoch, self.anneal_steps) < 1:
+            raise ValueError("steps, views, num_samples, converge_epoch and anneal_steps must be >= 1")
         if self.resolution is not None and not 16 <= self.resolution <= 1024:
             raise ValueError(f"resolution must be 16..1024, got {self.resolution}")
         if self.backbone not in BACKBONES:
@@ -200,7 +201,7 @@ def dreamfusion(
 
     train_render = RenderConfig(num_samples=config.num_samples, stratified=True)
     eval_render = RenderConfig(num_samples=config.num_samples)
-    schedule = TimestepSchedule(config.t_max_start, config.t_max_end, config.steps)
+    schedule = TimestepSchedule(config.t_max_start, config.t_max_end, config.anneal_steps)
     sampling, generator, draws = CameraSampling(), torch.Generator(), random.Random()
     started = time.perf_counter()
     bar = tqdm(total=config.steps, initial=step, desc=prompt[:40], disable=not progress)

@@ -8,6 +8,9 @@
 
     python -m train.eval_dreamfusion --out runs/eval-dreamfusion --seeds 0 1
 
+`--judge-at 300 1000` judges each run at 300 steps and again after resuming it to 1000 (the same run
+as an uninterrupted 1000-step one): whether long runs degrade.
+
 Writes `results.json`, `table.md` and `views.png` (the 4 views of every run, one row each) to `--out`.
 """
 
@@ -15,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -70,8 +72,8 @@ def markdown_table(results: list[dict]) -> str:
         colour = r["colour"] if r["colour_ok"] else f"**{r['colour']}** ✗"
         lines.append(f"| {r['seed']} | {r['prompt']} | {shape} | {colour} | {r['r_precision']:.2f} | {r['iou']:.2f} "
                      f"| {r['iterations']} | {r['seconds']:.0f} |")  # fmt: skip
-    for seed in sorted({r["seed"] for r in results}):
-        rows = [r for r in results if r["seed"] == seed]
+    for seed, iterations in sorted({(r["seed"], r["iterations"]) for r in results}):
+        rows = [r for r in results if r["seed"] == seed and r["iterations"] == iterations]
         lines.append(
             f"| {seed} | **all {len(rows)}** | {sum(r['shape_ok'] for r in rows)}/{len(rows)} "
             f"| {sum(r['colour_ok'] for r in rows)}/{len(rows)} | {np.mean([r['r_precision'] for r in rows]):.3f} "
@@ -86,7 +88,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--guidance", default="toy", help="the toy diffusion model: 'toy' (bundled) or a folder")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
-    parser.add_argument("--steps", type=int, default=DreamFusionConfig().steps)
+    parser.add_argument(
+        "--judge-at",
+        type=int,
+        nargs="+",
+        default=[DreamFusionConfig().steps],
+        help="step counts at which to judge each run (it resumes from one to the next)",
+    )
     parser.add_argument("--guidance-scale", type=float, default=DreamFusionConfig().guidance_scale)
     parser.add_argument("--backbone", default=DreamFusionConfig().backbone)
     parser.add_argument("--opacity-weight", type=float, default=DreamFusionConfig().opacity_weight)
@@ -96,21 +104,23 @@ def main(argv: list[str] | None = None) -> None:
     guidance = load_guidance(args.guidance, device="cpu")
     clip, _, tokenizer = load_clip("toy")
     candidates = toy64().texts
-    base = DreamFusionConfig(steps=args.steps, guidance_scale=args.guidance_scale, backbone=args.backbone,
+    base = DreamFusionConfig(guidance_scale=args.guidance_scale, backbone=args.backbone,
                              opacity_weight=args.opacity_weight, tv_weight=args.tv_weight, render_every=0,
-                             checkpoint_every=args.steps)  # fmt: skip
+                             checkpoint_every=min(args.judge_at))  # fmt: skip
     results, rows = [], []
     for seed in args.seeds:
         for prompt in evaluation_prompts()[: args.limit]:
             run = args.out / f"seed{seed}" / prompt.text.replace(" ", "-")
-            started = time.perf_counter()
-            result = dreamfusion(prompt.text, guidance, run, replace(base, seed=seed), progress=False, export=False,
-                                 video=False)  # fmt: skip
-            scores, views = judge(result.field, prompt, clip, tokenizer, candidates)
-            results.append({"seed": seed, "prompt": prompt.text, "iterations": result.steps,
-                            "seconds": time.perf_counter() - started, **scores})  # fmt: skip
-            rows.append(torch.cat(list(views), dim=1))
-            print(json.dumps(results[-1]), flush=True)
+            seconds = 0.0
+            for steps in sorted(args.judge_at):
+                config = replace(base, seed=seed, steps=steps)
+                result = dreamfusion(prompt.text, guidance, run, config, progress=False, export=False, video=False)
+                seconds += result.seconds
+                scores, views = judge(result.field, prompt, clip, tokenizer, candidates)
+                results.append({"seed": seed, "prompt": prompt.text, "iterations": result.steps, "seconds": seconds,
+                                **scores})  # fmt: skip
+                rows.append(torch.cat(list(views), dim=1))
+                print(json.dumps(results[-1]), flush=True)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "results.json").write_text(json.dumps({"config": vars(args) | {"out": str(args.out)},
                                                        "results": results}, indent=2))  # fmt: skip

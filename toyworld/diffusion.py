@@ -127,7 +127,7 @@ def sample(
 ) -> Tensor:
     """Images `[B, 3, H, W]` in [0, 1] by DDIM with classifier-free guidance.
 
-    text: the B prompts; empty: the empty caption (B = 1); camera `[B, 4]` or None (no camera). The
+    text: the B prompts; empty: the empty caption (B = 1); camera `[B, 4]` (both branches) or None. The
     predicted clean image is clipped to [-1, 1] at every step, as DDPM does: a small model's ε errors
     at high noise would otherwise swamp the first steps.
     """
@@ -140,7 +140,7 @@ def sample(
         torch.cat((text.states, empty.states.expand(batch, -1, -1))),
         torch.cat((text.pooled, empty.pooled.expand(batch, -1))),
     )
-    cameras = None if camera is None else torch.cat((camera, torch.zeros_like(camera)))
+    cameras = None if camera is None else torch.cat((camera, camera))  # the unconditional branch keeps the camera
     condition = unet_condition(both, cameras)
     for t in scheduler.timesteps:
         noise = unet(torch.cat((x, x)), t, **condition).sample

@@ -23,6 +23,7 @@ import torch.nn.functional as F
 from PIL import Image
 from tqdm.auto import tqdm
 
+from nerf.cameras import view_prompt
 from toyworld.clip import load_clip
 from toyworld.dataset import load_renders
 from toyworld.diffusion import (
@@ -79,18 +80,26 @@ def render_weights(folders: list[Path], folder_weights: list[float] | None) -> t
 
 # --- evaluation ------------------------------------------------------------------------------------------
 @torch.no_grad()
-def evaluate(unet, clip, tokenizer, guidance: float, steps: int, out: Path, seed: int) -> dict:
-    """Sample every toy64 prompt from a front-ish view; toy-CLIP R-precision of the samples; a PNG grid."""
-    prompts = [p.text for p in toy64().prompts]
-    text = encode_captions(clip, tokenizer, [f"{p}, front view" for p in prompts])
+def sample_r_precision(
+    unet, clip, tokenizer, prompts: list[str], guidance: float, steps: int, seed: int
+) -> tuple[float, torch.Tensor]:
+    """(toy-CLIP top-1 retrieval of one front-ish sample per prompt among all 64 toy64 prompts, the
+    samples `[N, 3, s, s]` uint8). Samples are upsampled to the CLIP's 64×64 input."""
+    text = encode_captions(clip, tokenizer, [view_prompt(p, "front") for p in prompts])
     empty = encode_captions(clip, tokenizer, [""])
-    camera = camera_condition(torch.full((64,), 20.0), torch.full((64,), 15.0))
+    camera = camera_condition(torch.full((len(prompts),), 20.0), torch.full((len(prompts),), 15.0))
     images = sample(unet, text, empty, camera, guidance, steps, torch.Generator().manual_seed(seed))
     pixels = (images * 255).round().to(torch.uint8)
     upsampled = F.interpolate(pixels.float(), size=(64, 64), mode="bilinear").round().to(torch.uint8)
+    return retrieval_top1(clip, tokenizer, upsampled, prompts, toy64().texts), pixels
+
+
+def evaluate(unet, clip, tokenizer, guidance: float, steps: int, out: Path, seed: int) -> dict:
+    """Sample every toy64 prompt; toy-CLIP R-precision of the samples; an 8×8 PNG grid of them."""
+    r_precision, pixels = sample_r_precision(unet, clip, tokenizer, toy64().texts, guidance, steps, seed)
     grid = pixels.view(8, 8, 3, *pixels.shape[2:]).permute(0, 3, 1, 4, 2).reshape(8 * pixels.shape[2], -1, 3)
     Image.fromarray(np.ascontiguousarray(grid.numpy())).save(out / "samples_toy64.png")
-    return {"toy64_r_precision": retrieval_top1(clip, tokenizer, upsampled, prompts), "guidance_scale": guidance}
+    return {"toy64_r_precision": r_precision, "guidance_scale": guidance}
 
 
 # --- training --------------------------------------------------------------------------------------------

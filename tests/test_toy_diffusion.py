@@ -10,7 +10,7 @@ import pytest
 import torch
 from tiny_models import TINY_TOY_UNET
 
-from toyworld.clip import new_toy_clip, save_clip
+from toyworld.clip import load_clip, new_toy_clip, save_clip
 from toyworld.dataset import DatasetConfig, build
 from toyworld.diffusion import (
     TextCondition,
@@ -24,6 +24,7 @@ from toyworld.diffusion import (
     unet_condition,
 )
 from train import toy_diffusion
+from train.eval_dreamfusion import evaluation_prompts
 
 
 def test_camera_condition_is_sin_cos_of_azimuth_and_elevation() -> None:
@@ -81,3 +82,18 @@ def test_training_command_runs_resumes_and_evaluates(tmp_path: Path, monkeypatch
     assert (tmp_path / "run" / "samples_toy64.png").exists()
     loaded, _ = load_diffusion(tmp_path / "run" / "model")
     assert loaded.config.sample_size == 16
+
+
+BUNDLED_GUIDANCE = 2.0  # the bundled model's best scale for sampling (see its model card)
+MIN_BUNDLED_R_PRECISION = 0.7  # measured 0.875 (14 of 16) with seed 0, 0.9375 with seed 1
+
+
+def test_bundled_model_samples_what_it_is_asked_for() -> None:
+    """Regression guard on `checkpoints/toy-diffusion`: one sample of each of 16 toy64 prompts (every
+    shape and colour twice), retrieved by the bundled toy CLIP among all 64 prompts."""
+    unet, _ = load_diffusion("toy")
+    clip, _, tokenizer = load_clip("toy")
+    prompts = [p.text for p in evaluation_prompts()]
+    r_precision, samples = toy_diffusion.sample_r_precision(unet, clip, tokenizer, prompts, BUNDLED_GUIDANCE, 25, 0)
+    assert samples.shape == (16, 3, 32, 32)
+    assert r_precision >= MIN_BUNDLED_R_PRECISION

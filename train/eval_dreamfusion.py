@@ -99,7 +99,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--backbone", default=DreamFusionConfig().backbone)
     parser.add_argument("--opacity-weight", type=float, default=DreamFusionConfig().opacity_weight)
     parser.add_argument("--tv-weight", type=float, default=DreamFusionConfig().tv_weight)
-    parser.add_argument("--limit", type=int, default=None, help="only the first N prompts (a quick look)")
+    parser.add_argument("--offset", type=int, default=0, help="skip the first N prompts (to split the work)")
+    parser.add_argument("--limit", type=int, default=None, help="only N prompts (a quick look)")
     args = parser.parse_args(argv)
     guidance = load_guidance(args.guidance, device="cpu")
     clip, _, tokenizer = load_clip("toy")
@@ -109,7 +110,8 @@ def main(argv: list[str] | None = None) -> None:
                              checkpoint_every=min(args.judge_at))  # fmt: skip
     results, rows = [], []
     for seed in args.seeds:
-        for prompt in evaluation_prompts()[: args.limit]:
+        end = None if args.limit is None else args.offset + args.limit
+        for prompt in evaluation_prompts()[args.offset : end]:
             run = args.out / f"seed{seed}" / prompt.text.replace(" ", "-")
             seconds = 0.0
             for steps in sorted(args.judge_at):

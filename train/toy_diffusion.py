@@ -120,7 +120,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--drop-caption", type=float, default=0.15, help="share of captions replaced by empty")
     parser.add_argument("--drop-camera", type=float, default=0.15, help="share of cameras replaced by zeros")
     parser.add_argument("--ema", type=float, default=0.999)
-    parser.add_argument("--guidance", type=float, default=5.0, help="classifier-free guidance for the evaluation")
+    parser.add_argument("--guidance", type=float, default=2.0, help="classifier-free guidance for the evaluation")
     parser.add_argument("--sample-steps", type=int, default=50, help="DDIM steps for the evaluation samples")
     parser.add_argument("--checkpoint-every", type=int, default=200)
     parser.add_argument("--seed", type=int, default=0)

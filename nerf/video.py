@@ -1,4 +1,4 @@
-"""Turntable renders of a field and writing frames as MP4 or GIF."""
+"""Turntable renders of a field, writing frames as MP4 or GIF, and tiling images into a PNG."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import imageio.v2
 import imageio.v3 as iio
 import numpy as np
 import torch
+from PIL import Image
 
 from nerf.cameras import turntable
 from nerf.checks import check_int_range
@@ -62,4 +63,17 @@ def save_video(frames: np.ndarray, path: str | Path, fps: int = 12) -> Path:
         imageio.v2.mimwrite(
             path, list(frames), format="FFMPEG", fps=fps, codec="libx264", pixelformat="yuv420p", macro_block_size=1
         )
+    return path
+
+
+def save_image_grid(images: torch.Tensor, path: str | Path) -> Path:
+    """Tile images `[rows, cols, H, W, 3]` with values in [0, 1] into one PNG (previews, sample grids)."""
+    if images.ndim != 5 or images.shape[-1] != 3:
+        raise ValueError(f"images must be [rows, cols, H, W, 3], got shape {tuple(images.shape)}")
+    rows, cols, height, width, _ = images.shape
+    pixels = (images.detach().clamp(0, 1) * 255).round().to(torch.uint8).cpu()
+    grid = pixels.permute(0, 2, 1, 3, 4).reshape(rows * height, cols * width, 3)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(np.ascontiguousarray(grid.numpy())).save(path)
     return path

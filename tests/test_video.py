@@ -7,11 +7,13 @@ from pathlib import Path
 import imageio.v3 as iio
 import numpy as np
 import pytest
+import torch
 import trimesh
+from PIL import Image
 
 from nerf import demo
 from nerf.analytic import SDFField, sphere_sdf
-from nerf.video import render_turntable, save_video
+from nerf.video import render_turntable, save_image_grid, save_video
 
 
 def test_turntable_frames_show_the_object_from_all_sides() -> None:
@@ -57,3 +59,15 @@ def test_demo_writes_a_glb_and_a_video(tmp_path: Path, capsys: pytest.CaptureFix
     with pytest.raises(SystemExit):
         demo.main(["--out", str(tmp_path), "--resolution", "4096"])
     assert "resolution must be 32..512, got 4096" in capsys.readouterr().err
+
+
+def test_image_grid_tiles_rows_and_columns(tmp_path) -> None:
+    images = torch.zeros(2, 3, 4, 5, 3)
+    images[1, 2, :, :, 0] = 1.0  # the bottom-right tile is red
+    images[0, 1, 0, 0] = torch.tensor([0.0, 128 / 255, 1.0])
+    grid = np.asarray(Image.open(save_image_grid(images, tmp_path / "sub" / "grid.png")))
+    assert grid.shape == (8, 15, 3)
+    assert (grid[4:, 10:, 0] == 255).all() and grid[:4, :10].sum() == 128 + 255
+    assert grid[0, 5].tolist() == [0, 128, 255]
+    with pytest.raises(ValueError, match="rows, cols"):
+        save_image_grid(images[0], tmp_path / "bad.png")

@@ -20,9 +20,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Literal
 
-import numpy as np
 import torch
-from PIL import Image
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
@@ -40,7 +38,7 @@ from nerf.field import (
     save_field,
 )
 from nerf.render import RenderConfig, Shading, render, sample_light_directions
-from nerf.video import render_turntable, save_video
+from nerf.video import render_turntable, save_image_grid, save_video
 from train.checkpoint import has_training_state, load_training_state, save_training_state
 
 MAX_PROMPT_CHARS = 300
@@ -139,13 +137,6 @@ class ConvergenceMonitor(nn.Module):
         return change
 
 
-def save_preview(images: Tensor, path: Path) -> None:
-    """Views `[V, H, W, 3]` in [0, 1] side by side as a PNG."""
-    row = (images.clamp(0, 1) * 255).round().to(torch.uint8).permute(1, 0, 2, 3).reshape(images.shape[1], -1, 3)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(np.ascontiguousarray(row.cpu().numpy())).save(path)
-
-
 # --- the run ---------------------------------------------------------------------------------------------
 def new_field(config: DreamFusionConfig) -> SavableField:
     if config.backbone == "voxel":
@@ -233,7 +224,8 @@ def dreamfusion(
             if int(monitor.calm_epochs) >= config.converge_patience:
                 converged_at = step
         if config.render_every and (step % config.render_every == 0 or step == config.steps):
-            save_preview(monitor.views(nerf, background, eval_render), out / "renders" / f"step_{step:05d}.png")
+            views = monitor.views(nerf, background, eval_render)
+            save_image_grid(views.unsqueeze(0), out / "renders" / f"step_{step:05d}.png")
         if step % config.checkpoint_every == 0 or step == config.steps or converged_at is not None:
             save_training_state(checkpoint, state, optimizer, step, {"converged_at": converged_at})
         if on_step is not None:

@@ -23,13 +23,13 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image
 
 from guidance import load_guidance
 from nerf.background import ConstantBackground
 from nerf.cameras import turntable
 from nerf.field import RadianceField
 from nerf.render import RenderConfig, render
+from nerf.video import save_image_grid
 from toyworld.classify import classify
 from toyworld.clip import load_clip
 from toyworld.prompts import Prompt, toy64
@@ -108,7 +108,7 @@ def main(argv: list[str] | None = None) -> None:
     base = DreamFusionConfig(guidance_scale=args.guidance_scale, backbone=args.backbone,
                              opacity_weight=args.opacity_weight, tv_weight=args.tv_weight, render_every=0,
                              checkpoint_every=min(args.judge_at))  # fmt: skip
-    results, rows = [], []
+    results, views_of_runs = [], []
     for seed in args.seeds:
         end = None if args.limit is None else args.offset + args.limit
         for prompt in evaluation_prompts()[args.offset : end]:
@@ -121,14 +121,13 @@ def main(argv: list[str] | None = None) -> None:
                 scores, views = judge(result.field, prompt, clip, tokenizer, candidates)
                 results.append({"seed": seed, "prompt": prompt.text, "iterations": result.steps, "seconds": seconds,
                                 **scores})  # fmt: skip
-                rows.append(torch.cat(list(views), dim=1))
+                views_of_runs.append(views)
                 print(json.dumps(results[-1]), flush=True)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "results.json").write_text(json.dumps({"config": vars(args) | {"out": str(args.out)},
                                                        "results": results}, indent=2))  # fmt: skip
     (args.out / "table.md").write_text(markdown_table(results))
-    grid = (torch.cat(rows, dim=0).clamp(0, 1) * 255).round().to(torch.uint8).numpy()
-    Image.fromarray(np.ascontiguousarray(grid)).save(args.out / "views.png")
+    save_image_grid(torch.stack(views_of_runs), args.out / "views.png")
     print(markdown_table(results))
 
 

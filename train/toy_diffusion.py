@@ -17,13 +17,12 @@ import json
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 import torch.nn.functional as F
-from PIL import Image
 from tqdm.auto import tqdm
 
 from nerf.cameras import view_prompt
+from nerf.video import save_image_grid
 from toyworld.clip import load_clip
 from toyworld.dataset import load_renders
 from toyworld.diffusion import (
@@ -97,8 +96,7 @@ def sample_r_precision(
 def evaluate(unet, clip, tokenizer, guidance: float, steps: int, out: Path, seed: int) -> dict:
     """Sample every toy64 prompt; toy-CLIP R-precision of the samples; an 8×8 PNG grid of them."""
     r_precision, pixels = sample_r_precision(unet, clip, tokenizer, toy64().texts, guidance, steps, seed)
-    grid = pixels.view(8, 8, 3, *pixels.shape[2:]).permute(0, 3, 1, 4, 2).reshape(8 * pixels.shape[2], -1, 3)
-    Image.fromarray(np.ascontiguousarray(grid.numpy())).save(out / "samples_toy64.png")
+    save_image_grid(pixels.permute(0, 2, 3, 1).reshape(8, 8, *pixels.shape[2:], 3) / 255, out / "samples_toy64.png")
     return {"toy64_r_precision": r_precision, "guidance_scale": guidance}
 
 

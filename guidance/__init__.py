@@ -4,7 +4,7 @@ the toy world's pixel-space model, Stable Diffusion (latent) and DeepFloyd IF st
     guidance = load_guidance("toy")                       # the bundled toy model
     guidance = load_guidance("stable-diffusion-v1-5/stable-diffusion-v1-5")
     guidance = load_guidance("DeepFloyd/IF-I-XL-v1.0", variant="fp16")
-    output = guidance.sds_loss(images, prompts, cameras, SDSConfig(guidance_scale=30))
+    output = guidance.sds_loss(images, prompts, cameras, SDSConfig(guidance.default_guidance_scale))
     output.loss.backward()
 """
 

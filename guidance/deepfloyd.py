@@ -18,6 +18,7 @@ class DeepFloydIFGuidance(PretrainedGuidance):
     """SDS from IF stage I, e.g. "DeepFloyd/IF-I-XL-v1.0" (use `variant="fp16"` to download half the bytes)."""
 
     text_encoder_class = T5EncoderModel
+    default_guidance_scale = 20.0  # what IF-based SDS pipelines (stable-dreamfusion, threestudio) use
 
     @torch.no_grad()
     def encode_uncached(self, prompts: list[str]) -> dict[str, Tensor]:

@@ -24,7 +24,7 @@ class SDSConfig:
     """What an SDS step does. Fractions of the diffusion's T timesteps: t is drawn uniformly from
     [t_min, t_max]; `TimestepSchedule` anneals t_max over a run."""
 
-    guidance_scale: float = 30.0  # the toy model's sweet spot is 20-50 (shared/notes); DreamFusion used 100
+    guidance_scale: float = 100.0  # DreamFusion's; each backend has its own `default_guidance_scale`
     t_min: float = 0.02
     t_max: float = 0.98
     weighting: Weighting = "dreamfusion"  # w(t) = 1 − ᾱ_t; "uniform": w(t) = 1

@@ -37,6 +37,7 @@ class ToyGuidance(Guidance):
         self.alphas_cumprod = scheduler.alphas_cumprod.to(self.device)
         self.resolution = self.unet.config.sample_size
         self.background = BACKGROUND
+        self.default_guidance_scale = 7.5  # sweeps in docs/DREAMFUSION.md: 20 and 30 lost cubes and tori
         self.init_cache(f"toy-clip-{Path(str(clip)).name}", self.clip, cache_root, use_cache)
 
     def encode_uncached(self, prompts: list[str]) -> dict[str, Tensor]:

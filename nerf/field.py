@@ -104,7 +104,10 @@ class DensityConfig:
     bound: float = 1.0
     density_activation: DensityActivation = "softplus"
     blob_density: float = 10.0
-    blob_radius: float = 0.5
+    # The blob should be about the size of the objects to come: it is dense out to ~1.5 radii. At 0.5
+    # it filled most of the toy world's box (objects ~0.4 in half-size), and score distillation painted
+    # the surplus background-grey instead of clearing it (docs/DREAMFUSION.md). stable-dreamfusion uses 0.2.
+    blob_radius: float = 0.25
 
     def __post_init__(self) -> None:
         check_choice(self.density_activation, "density_activation", ("softplus", "exp"))

@@ -37,6 +37,11 @@ class RenderConfig:
     ambient: float = 0.1  # light that reaches every point, the rest is diffuse from the light direction
     normal_method: NormalMethod = "finite_difference"
     normal_eps: float = 1e-2
+    # Shade with normals but send no gradient through them: shading then still looks like the images a
+    # diffusion model knows, while the density is shaped by silhouettes and occlusion alone. A voxel
+    # grid's central-difference normals otherwise let score distillation write checkerboard "hair"
+    # into the density (docs/DREAMFUSION.md).
+    detach_normals: bool = False
 
     def __post_init__(self) -> None:
         check_int_range(self.num_samples, "num_samples", 1, 4096)
@@ -61,6 +66,24 @@ def ray_box_intersection(origins: Tensor, directions: Tensor, bound: float) -> t
     near = torch.minimum(t0, t1).amax(dim=-1).clamp(min=0.0)
     far = torch.maximum(t0, t1).amin(dim=-1)
     return near, torch.maximum(far, near)
+
+
+def ray_samples(
+    origins: Tensor, directions: Tensor, bound: float, config: RenderConfig, generator: torch.Generator | None = None
+) -> tuple[Tensor, Tensor, Tensor]:
+    """Where rays `[B, r, 3]` are sampled inside the box: distances `[B, r, S]`, each sample's step
+    `[B, r, 1]` and the points `[B, r*S, 3]` (bin centres, or jittered in their bins if stratified)."""
+    samples = config.num_samples
+    near, far = ray_box_intersection(origins, directions, bound)  # [B, r]
+    step = ((far - near) / samples).unsqueeze(-1)
+    offset = (
+        torch.rand(*near.shape, samples, generator=generator).to(origins)
+        if config.stratified
+        else torch.full((*near.shape, samples), 0.5, dtype=origins.dtype, device=origins.device)
+    )
+    t = near.unsqueeze(-1) + (torch.arange(samples, dtype=origins.dtype, device=origins.device) + offset) * step
+    points = (origins.unsqueeze(-2) + t.unsqueeze(-1) * directions.unsqueeze(-2)).flatten(1, 2)
+    return t, step, points
 
 
 def composite_weights(density: Tensor, steps: Tensor) -> Tensor:
@@ -108,9 +131,10 @@ def _normals(field: RadianceField, points: Tensor, weights: Tensor, config: Rend
     less than `NORMAL_MIN_WEIGHT` to a pixel cannot change its shading, so they go without.
     """
     visible = weights.detach() > NORMAL_MIN_WEIGHT
-    (normals,) = evaluate_where(
-        visible, points, lambda packed: (field.normals(packed, config.normal_method, config.normal_eps),)
-    )
+    with torch.set_grad_enabled(torch.is_grad_enabled() and not config.detach_normals):
+        (normals,) = evaluate_where(
+            visible, points, lambda packed: (field.normals(packed, config.normal_method, config.normal_eps),)
+        )
     return normals
 
 
@@ -132,23 +156,14 @@ def render_rays(
     """
     background = background if background is not None else ConstantBackground(1.0)
     need_normals = want_normals or shading != "albedo"
-    samples = config.num_samples
     results: dict[str, list[Tensor]] = {"rgb": [], "opacity": [], "depth": [], "normals": []}
     for start in range(0, origins.shape[1], config.chunk_rays):
         o = origins[:, start : start + config.chunk_rays]
         d = directions[:, start : start + config.chunk_rays]
-        near, far = ray_box_intersection(o, d, field.bound)  # [B, r]
-        step = ((far - near) / samples).unsqueeze(-1)  # [B, r, 1]
-        offset = (
-            torch.rand(*near.shape, samples, generator=generator).to(o)
-            if config.stratified
-            else torch.full((*near.shape, samples), 0.5, dtype=o.dtype, device=o.device)
-        )
-        t = near.unsqueeze(-1) + (torch.arange(samples, dtype=o.dtype, device=o.device) + offset) * step  # [B, r, S]
-        points = (o.unsqueeze(-2) + t.unsqueeze(-1) * d.unsqueeze(-2)).flatten(1, 2)  # [B, r*S, 3]
+        t, step, points = ray_samples(o, d, field.bound, config, generator)
         occupied = occupancy.occupied(points) if occupancy is not None else None
         density, albedo = _query(field, points, occupied)
-        shape = (*near.shape, samples)
+        shape = t.shape
         weights = composite_weights(density.view(shape), step.expand(shape))
         sample_normals = None
         if need_normals:

@@ -97,8 +97,11 @@ def test_coarse_to_fine_gives_the_dense_mesh_of_a_trained_hash_grid() -> None:
     fit_field(field, demo_field(), steps=60, points_per_step=4096, progress=False)
     dense = extract_mesh(field, ExportConfig(resolution=64, coarse_resolution=64))
     refined = extract_mesh(field, ExportConfig(resolution=64, coarse_resolution=16))
-    assert len(dense.faces) > 1000
-    assert np.array_equal(np.sort(dense.vertices, axis=0), np.sort(refined.vertices, axis=0))
+    assert len(dense.faces) == len(refined.faces) > 1000
+    # the same cells; vertex positions agree up to the float rounding of densities queried in other batches,
+    # which marching cubes' interpolation magnifies where a cell's corner densities nearly tie
+    cell = 2 * field.bound / 64
+    np.testing.assert_allclose(np.sort(dense.vertices, axis=0), np.sort(refined.vertices, axis=0), atol=cell / 10)
 
 
 def test_default_output_is_centred_and_unit_sized() -> None:

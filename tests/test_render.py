@@ -11,7 +11,14 @@ import torch
 from nerf.analytic import SDFField, laplace_density, sphere_sdf
 from nerf.background import ConstantBackground, MLPBackground
 from nerf.cameras import Cameras, look_at, orbit_cameras, turntable
-from nerf.field import FieldOutput, HashGridField, HashGridFieldConfig, RadianceField
+from nerf.field import (
+    FieldOutput,
+    HashGridField,
+    HashGridFieldConfig,
+    RadianceField,
+    VoxelGridField,
+    VoxelGridFieldConfig,
+)
 from nerf.occupancy import OccupancyGrid
 from nerf.render import RenderConfig, composite_weights, render, sample_light_directions
 
@@ -238,3 +245,32 @@ def test_occupancy_grid_follows_a_changing_field() -> None:
     for _ in range(20):  # the left sphere's density fades by half per update once the field has moved
         grid.update(right, decay=0.5)
     assert grid.occupied(probes).tolist() == [[False, True, False]]
+
+
+def test_detached_normals_shade_alike_and_pass_gradient_only_around_the_normals() -> None:
+    torch.manual_seed(0)
+    field = VoxelGridField(VoxelGridFieldConfig(resolution=8))
+    with torch.no_grad():
+        field.grid.normal_(0.0, 2.0)
+    cameras = turntable(2, width=6, height=6)
+
+    def gradient(config: RenderConfig, frozen_normals: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+        field.grid.grad = None
+        original = VoxelGridField.normals
+        if frozen_normals:  # the reference: normals from a frozen copy of the grid, constants to autograd
+            frozen = VoxelGridField(field.config)
+            frozen.grid.data.copy_(field.grid.detach())
+            field.normals = lambda points, *args: original(frozen, points.detach(), *args).detach()
+        try:
+            rgb = render(field, cameras, config, shading="lambertian").rgb
+        finally:
+            field.__dict__.pop("normals", None)
+        (rgb * torch.linspace(0.1, 1.0, rgb.numel()).view(rgb.shape)).sum().backward()
+        return rgb.detach(), field.grid.grad.clone()
+
+    full_rgb, full = gradient(RenderConfig(num_samples=24))
+    detached_rgb, detached = gradient(RenderConfig(num_samples=24, detach_normals=True))
+    _, reference = gradient(RenderConfig(num_samples=24), frozen_normals=True)
+    assert torch.equal(full_rgb, detached_rgb)
+    assert torch.allclose(detached, reference, atol=1e-6)
+    assert not torch.allclose(full, detached, atol=1e-3)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import random
 import time
 from collections.abc import Callable
@@ -37,6 +38,7 @@ from nerf.field import (
     load_field,
     save_field,
 )
+from nerf.iso_level import silhouette_iso_level
 from nerf.render import RenderConfig, Shading, render, sample_light_directions
 from nerf.video import render_turntable, save_image_grid, save_video
 from train.checkpoint import has_training_state, load_training_state, save_training_state
@@ -57,7 +59,7 @@ class DreamFusionConfig:
     views: int = 4  # random views per step
     backbone: Backbone = "voxel"  # "voxel" (dense grid) or "hashgrid" (Instant-NGP, what ATT3D amortizes)
     lr: float | None = None  # None: the backbone's (0.1 for voxels, 0.01 for the hash grid)
-    guidance_scale: float = 30.0
+    guidance_scale: float | None = None  # None: the guidance backend's default_guidance_scale
     t_min: float = 0.02
     t_max_start: float = 0.98
     t_max_end: float = 0.5
@@ -65,7 +67,8 @@ class DreamFusionConfig:
     num_samples: int = 64  # per ray
     albedo_probability: float = 0.2  # shading of each step: albedo, textureless, else lambertian
     textureless_probability: float = 0.2
-    opacity_weight: float = 0.0  # opacity penalty against fog and bloating, per pixel (summed over each image)
+    detach_normals: bool = True  # shading's gradient skips the normals (see RenderConfig; measured in docs)
+    opacity_weight: float = 0.01  # opacity penalty against fog and bloating, per pixel (summed over each image)
     tv_weight: float = 0.02  # total variation of the voxel grid's density (smoothness, against floaters)
     colour_tv_weight: float = 0.01  # ... and of its albedo (against colour speckle)
     voxel: VoxelGridFieldConfig = field(default_factory=VoxelGridFieldConfig)
@@ -97,7 +100,7 @@ class DreamFusionConfig:
             raise ValueError(f"converge_patience must be >= 1, got {self.converge_patience}")
         if not 0 <= self.albedo_probability + self.textureless_probability <= 1:
             raise ValueError("albedo_probability + textureless_probability must be within [0, 1]")
-        SDSConfig(self.guidance_scale, self.t_min, max(self.t_max_start, self.t_min))  # validates the SDS part
+        SDSConfig(self.guidance_scale or 0.0, self.t_min, max(self.t_max_start, self.t_min))  # validates the SDS part
         if not self.t_min <= self.t_max_end <= 1:
             raise ValueError(f"t_max_end must be in [t_min, 1], got {self.t_max_end}")
 
@@ -190,8 +193,9 @@ def dreamfusion(
     (out / "config.json").write_text(json.dumps({"prompt": prompt, "init_from": str(init_from), **asdict(config)},
                                                 indent=2, default=str))  # fmt: skip
 
-    train_render = RenderConfig(num_samples=config.num_samples, stratified=True)
+    train_render = RenderConfig(num_samples=config.num_samples, stratified=True, detach_normals=config.detach_normals)
     eval_render = RenderConfig(num_samples=config.num_samples)
+    guidance_scale = config.guidance_scale if config.guidance_scale is not None else guidance.default_guidance_scale
     schedule = TimestepSchedule(config.t_max_start, config.t_max_end, config.anneal_steps)
     sampling, generator, draws = CameraSampling(), torch.Generator(), random.Random()
     started = time.perf_counter()
@@ -203,7 +207,7 @@ def dreamfusion(
         shading = pick_shading(config, draws.random())
         light = sample_light_directions(cameras, generator=generator) if shading != "albedo" else None
         rendered = render(nerf, cameras, train_render, shading, light, background, generator=generator)
-        sds_config = SDSConfig(config.guidance_scale, config.t_min, max(schedule.t_max(step), config.t_min))
+        sds_config = SDSConfig(guidance_scale, config.t_min, max(schedule.t_max(step), config.t_min))
         images = rendered.rgb[0].permute(0, 3, 1, 2)  # [V, 3, r, r]
         sds = guidance.sds_loss(images, [prompt] * config.views, cameras, sds_config, generator=generator)
         loss = sds.loss + config.opacity_weight * rendered.opacity.sum() / config.views
@@ -234,12 +238,17 @@ def dreamfusion(
     seconds = time.perf_counter() - started
 
     save_field(nerf, out / "field")
+    metrics = {"prompt": prompt, "steps": step, "converged_at": converged_at, "seconds_this_run": round(seconds, 1),
+               "guidance_scale": guidance_scale}  # fmt: skip
     if export:
-        export_mesh(nerf, out / "model.glb", ExportConfig(resolution=config.export_resolution))
+        # the mesh is the surface the renders show: SDS often leaves density below a fixed threshold
+        level = float(silhouette_iso_level(nerf, turntable(8, 20.0, 3.0, 45.0, 64, 64).to(device))[0])
+        metrics["surface_level"] = level if math.isfinite(level) else None
+        export_config = ExportConfig(resolution=config.export_resolution, threshold=metrics["surface_level"])
+        export_mesh(nerf, out / "model.glb", export_config)
     if video:
         frames = render_turntable(nerf, num_frames=config.video_frames, size=config.video_size)
         save_video(frames, out / "turntable.mp4")
-    metrics = {"prompt": prompt, "steps": step, "converged_at": converged_at, "seconds_this_run": round(seconds, 1)}
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
     return DreamFusionResult(nerf, step, converged_at, seconds, out)
 
@@ -256,8 +265,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--views", type=int, default=defaults.views, help="random views per step")
     parser.add_argument("--backbone", choices=BACKBONES, default=defaults.backbone)
     parser.add_argument("--lr", type=float, default=None, help="default: 0.1 for voxels, 0.01 for the hash grid")
-    parser.add_argument("--guidance-scale", type=float, default=defaults.guidance_scale)
+    parser.add_argument("--guidance-scale", type=float, default=None, help="default: the guidance model's own")
     parser.add_argument("--opacity-weight", type=float, default=defaults.opacity_weight)
+    parser.add_argument(
+        "--normal-gradients",
+        action="store_true",
+        help="let shading's gradient reach the density through the normals, as DreamFusion did (hairy on voxels)",
+    )
     parser.add_argument("--seed", type=int, default=defaults.seed)
     parser.add_argument("--init-from", type=Path, default=None, help="a saved field folder to warm-start from")
     parser.add_argument("--converge-eps", type=float, default=None, help="stop once renders change less than this")
@@ -269,6 +283,7 @@ def main(argv: list[str] | None = None) -> None:
         config = DreamFusionConfig(
             steps=args.steps, resolution=args.resolution, views=args.views, backbone=args.backbone, lr=args.lr,
             guidance_scale=args.guidance_scale, opacity_weight=args.opacity_weight, seed=args.seed,
+            detach_normals=not args.normal_gradients,
             converge_eps=args.converge_eps, converge_patience=args.converge_patience,
         )  # fmt: skip
     except ValueError as error:

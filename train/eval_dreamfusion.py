@@ -1,7 +1,8 @@
 """Does per-prompt DreamFusion make the right object in the toy world? Runs it on 16 toy64 prompts
 (two per shape, every colour twice) for each seed and judges every result against ground truth:
 
-- shape and colour: the toy world's classifier (`toyworld.classify`), against the prompt's;
+- shape and colour: the toy world's classifier (`toyworld.classify`), against the prompt's, on the
+  density level set whose silhouettes match the rendered views (`nerf.iso_level`);
 - R-precision: the toy CLIP's top-1 caption among all 64 toy64 prompts, over 4 views;
 - mask IoU: rendered opacity > 0.5 against the ground-truth silhouette, same 4 views;
 - iterations and wall time.
@@ -28,6 +29,7 @@ from guidance import load_guidance
 from nerf.background import ConstantBackground
 from nerf.cameras import turntable
 from nerf.field import RadianceField
+from nerf.iso_level import silhouette_iso_level
 from nerf.render import RenderConfig, render
 from nerf.video import save_image_grid
 from toyworld.classify import classify
@@ -51,8 +53,9 @@ def evaluation_prompts() -> list[Prompt]:
 def judge(field: RadianceField, prompt: Prompt, clip, tokenizer, candidates: list[str]) -> tuple[dict, torch.Tensor]:
     """(scores of one generated field against its prompt's ground truth, its 4 views `[4, H, W, 3]`)."""
     colour, shape = prompt.parts[0]
-    found = classify(field, "single")[0]
     cameras = turntable(4, 20.0, 3.0, 45.0, VIEW_SIZE, VIEW_SIZE)
+    level = float(silhouette_iso_level(field, cameras)[0])  # the surface the views show, however soft
+    found = classify(field, "single", threshold=level)[0]
     out = render(field, cameras, RenderConfig(num_samples=128), "lambertian", background=ConstantBackground(BACKGROUND))
     truth = render_ground_truth(prompt.field(), cameras)
     mask = out.opacity[0] > 0.5
@@ -60,7 +63,8 @@ def judge(field: RadianceField, prompt: Prompt, clip, tokenizer, candidates: lis
     pixels = (out.rgb[0].clamp(0, 1) * 255).round().to(torch.uint8)
     r_precision = retrieval_top1(clip, tokenizer, pixels.permute(0, 3, 1, 2), [prompt.text] * 4, candidates)
     scores = {"shape": found.shapes[0], "colour": found.colours[0], "shape_ok": found.shapes[0] == shape,
-              "colour_ok": found.colours[0] == colour, "r_precision": r_precision, "iou": iou}  # fmt: skip
+              "colour_ok": found.colours[0] == colour, "r_precision": r_precision, "iou": iou,
+              "iso_level": level}  # fmt: skip
     return scores, out.rgb[0]
 
 
@@ -95,7 +99,7 @@ def main(argv: list[str] | None = None) -> None:
         default=[DreamFusionConfig().steps],
         help="step counts at which to judge each run (it resumes from one to the next)",
     )
-    parser.add_argument("--guidance-scale", type=float, default=DreamFusionConfig().guidance_scale)
+    parser.add_argument("--guidance-scale", type=float, default=None, help="default: the guidance model's own")
     parser.add_argument("--backbone", default=DreamFusionConfig().backbone)
     parser.add_argument("--opacity-weight", type=float, default=DreamFusionConfig().opacity_weight)
     parser.add_argument("--tv-weight", type=float, default=DreamFusionConfig().tv_weight)

@@ -1,0 +1,49 @@
+"""The silhouette-matched iso-level against a Gaussian ball, whose answer is analytic."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from nerf.cameras import turntable
+from nerf.field import FieldOutput, RadianceField
+from nerf.iso_level import silhouette_iso_level
+from nerf.render import RenderConfig
+
+WIDTH = 0.25  # standard deviation of the balls' density (world units)
+
+
+class GaussianBalls(RadianceField):
+    """Objects of density peak·exp(−|x|² / 2s²), one per peak; a peak of 0 is an empty object."""
+
+    def __init__(self, peaks: list[float]) -> None:
+        super().__init__()
+        self.peaks = torch.tensor(peaks)
+
+    @property
+    def num_objects(self) -> int:
+        return len(self.peaks)
+
+    def forward(self, points: torch.Tensor) -> FieldOutput:
+        density = self.peaks.view(-1, 1) * torch.exp(-points.square().sum(-1) / (2 * WIDTH**2))
+        return FieldOutput(density, torch.full((*points.shape[:-1], 3), 0.5))
+
+
+def test_level_is_where_the_ray_integral_is_ln2_and_empty_objects_get_inf() -> None:
+    # A ray passing the centre at distance b integrates peak·s·√(2π)·exp(−b²/2s²) and peaks at
+    # peak·exp(−b²/2s²); opacity is 1/2 where the integral is ln 2, so the silhouette's level is
+    # ln 2 / (s·√(2π)) whatever the peak (the cameras are far enough for rays to be nearly parallel).
+    expected = math.log(2) / (WIDTH * math.sqrt(2 * math.pi))
+    cameras = turntable(3, elevation_deg=20.0, distance=3.0, fov_y_deg=45.0, width=96, height=96)
+    levels = silhouette_iso_level(GaussianBalls([20.0, 60.0, 0.0]), cameras, RenderConfig(num_samples=192))
+    assert levels[:2] == pytest.approx([expected, expected], rel=0.1)
+    assert levels[2] == math.inf
+
+
+def test_rejects_per_object_cameras() -> None:
+    cameras = turntable(2, width=8, height=8)
+    batched = type(cameras)(cameras.c2w.unsqueeze(0), cameras.fov_y.unsqueeze(0), 8, 8)
+    with pytest.raises(ValueError, match=r"shape \[V\]"):
+        silhouette_iso_level(GaussianBalls([1.0]), batched)

@@ -103,10 +103,11 @@ class DensityConfig:
 
     bound: float = 1.0
     density_activation: DensityActivation = "softplus"
-    blob_density: float = 10.0
-    # The blob should be about the size of the objects to come: it is dense out to ~1.5 radii. At 0.5
-    # it filled most of the toy world's box (objects ~0.4 in half-size), and score distillation painted
-    # the surplus background-grey instead of clearing it (docs/DREAMFUSION.md). stable-dreamfusion uses 0.2.
+    # The blob should be about the size of the objects to come, and no denser than SDS can carve in a
+    # few hundred steps. At radius 0.5 it filled most of the toy world's box (objects ~0.4 in half-size)
+    # and at density 10 a torus kept a white cap from it: score distillation painted the surplus
+    # background-grey instead of clearing it (docs/DREAMFUSION.md). stable-dreamfusion uses 5 and 0.2.
+    blob_density: float = 5.0
     blob_radius: float = 0.25
 
     def __post_init__(self) -> None:

@@ -15,7 +15,7 @@ from tiny_models import tiny_toy
 from guidance import load_guidance
 from nerf.field import HashGridField, VoxelGridField, load_field
 from train import dreamfusion as df
-from train.dreamfusion import ConvergenceMonitor, DreamFusionConfig, dreamfusion
+from train.dreamfusion import ConvergenceMonitor, DreamFusionConfig, dreamfusion, with_overrides
 
 FAST = {"render_every": 2, "checkpoint_every": 2, "num_samples": 16, "export_resolution": 32, "video_frames": 2,
         "video_size": 32}  # fmt: skip
@@ -37,7 +37,9 @@ def test_run_writes_field_mesh_renders_and_metrics(guidance, tmp_path: Path) -> 
     assert isinstance(load_field(tmp_path / "field"), VoxelGridField)
     assert (tmp_path / "model.glb").stat().st_size > 0 and (tmp_path / "turntable.mp4").stat().st_size > 0
     assert sorted(p.name for p in (tmp_path / "renders").iterdir()) == ["step_00002.png", "step_00003.png"]
-    assert json.loads((tmp_path / "metrics.json").read_text())["steps"] == 3
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert metrics["steps"] == 3 and metrics["guidance_scale"] == guidance.default_guidance_scale == 7.5
+    assert 0 < metrics["surface_level"] < 10.0  # below the blob's peak density, softplus(10)
     assert json.loads((tmp_path / "config.json").read_text())["prompt"] == "a red cube"
 
 
@@ -94,6 +96,19 @@ def test_bad_configs_and_prompts_are_refused(guidance, tmp_path: Path) -> None:
             DreamFusionConfig(**bad)
     with pytest.raises(ValueError, match="prompt must be"):
         dreamfusion("   ", guidance, tmp_path, DreamFusionConfig(steps=1), progress=False)
+
+
+def test_settings_are_overridden_by_name_and_bad_ones_are_named() -> None:
+    base = DreamFusionConfig()
+    changed = with_overrides(base, ["tv_weight=0.5", "voxel.blob_radius=0.3", "detach_normals=false",
+                                    "guidance_scale=null", "backbone=hashgrid", "voxel.resolution=16"])  # fmt: skip
+    assert (changed.tv_weight, changed.voxel.blob_radius, changed.voxel.resolution) == (0.5, 0.3, 16)
+    assert changed.detach_normals is False and changed.guidance_scale is None and changed.backbone == "hashgrid"
+    assert changed.voxel.blob_density == base.voxel.blob_density and changed.hashgrid == base.hashgrid
+    for bad, message in (("tv_weight", "name=value"), ("colour=red", "unknown setting"),
+                         ("steps.x=1", "unknown setting"), ("voxel.size=3", "size"), ("steps=0", "steps")):  # fmt: skip
+        with pytest.raises(ValueError, match=message):
+            with_overrides(base, [bad])
 
 
 def test_command_line_checks_its_arguments(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:

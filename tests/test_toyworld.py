@@ -19,7 +19,7 @@ from toyworld.classify import classify
 from toyworld.dataset import DatasetConfig, build
 from toyworld.palette import COLOUR_NAMES, COLOURS, nearest_colour
 from toyworld.primitives import cone_sdf, cross_sdf, cylinder_sdf, octahedron_sdf, star_sdf, torus_sdf, transformed
-from toyworld.prompts import find_prompt, prompt_set, stacks, toy64
+from toyworld.prompts import find_prompt, prompt_set, single_prompt, stacks, toy64
 from toyworld.render_gt import BACKGROUND, render_ground_truth
 from toyworld.shapes import SHAPE_NAMES, resting_height, shape_sdf
 
@@ -167,6 +167,16 @@ def test_classifier_recognises_every_toy64_object(threshold: float) -> None:
         (result,) = classify(prompt.field(), "single", threshold=threshold)
         assert result.matches(prompt) == (True, True), (prompt.text, result)
         assert result.margin > 0.01
+
+
+def test_classifier_ignores_cavities_that_no_view_can_see() -> None:
+    # a sphere's shell with a hollow inside: from outside it is the sphere (a torus's hole stays open)
+    for shape in ("sphere", "torus"):
+        solid = single_prompt("blue", shape).field()
+        shell = SDFField([(lambda p, sdf=solid.sdfs[0]: torch.maximum(sdf(p), -sdf(p) - 0.08), COLOURS["blue"])])
+        (result,), (reference,) = classify(shell, "single"), classify(solid, "single")
+        assert result.shapes == (shape,) and result.colours == ("blue",), result
+        assert result.iou == pytest.approx(reference.iou, abs=0.01) and result.margin > 0.01
 
 
 def test_classifier_recognises_stacks() -> None:

@@ -1,14 +1,15 @@
 """Which shapes and colours a generated object has, judged against the toy world's ground truth.
 
 Shape: the object's surface (the boundary of where density exceeds a threshold, on a grid over the
-scene box) is compared with every composition the prompt set's layout allows (8 single shapes, or
-64 bottom/top pairs for stacks, each placed exactly as the ground truth places it) by symmetric
-Chamfer distance, after offsetting each candidate's surface by the amount that fits best; the
-nearest wins, and the margin to the runner-up says how sure that is. The offset matters: a NeRF's
-surface sits a little outside or inside the true one, depending on the threshold and on how soft its
-density is, and at this grid's resolution that alone would favour the bigger shapes. Colour: the mean albedo on the
-object's surface within each part's region, matched to the nearest palette colour by chromaticity
-(NeRFs bake some shading into albedo, so raw RGB distance would mislead).
+scene box, with enclosed cavities filled) is compared with every composition the prompt set's layout
+allows (8 single shapes, or 64 bottom/top pairs for stacks, each placed exactly as the ground truth
+places it) by symmetric Chamfer distance, after offsetting each candidate's surface by the amount
+that fits best; the nearest wins, and the margin to the runner-up says how sure that is. The offset
+matters: a NeRF's surface sits a little outside or inside the true one, depending on the threshold
+and on how soft its density is, and at this grid's resolution that alone would favour the bigger
+shapes. Colour: the mean albedo on the object's surface within each part's region, matched to the
+nearest palette colour by chromaticity (NeRFs bake some shading into albedo, so raw RGB distance
+would mislead).
 """
 
 from __future__ import annotations
@@ -18,9 +19,10 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Literal
 
+import numpy as np
 import torch
 import torch.nn.functional as F
-from scipy.ndimage import distance_transform_edt
+from scipy.ndimage import binary_fill_holes, distance_transform_edt
 from torch import Tensor
 
 from nerf.export import DEFAULT_THRESHOLD, grid_vertices
@@ -67,6 +69,13 @@ def _templates(layout: Layout) -> tuple[tuple[tuple[str, ...], ...], Tensor, Ten
     return shapes, distance, surface, torch.stack(parts)
 
 
+def _fill_cavities(occupied: Tensor) -> Tensor:
+    """Occupied grid vertices `[B, r+1, r+1, r+1]` with every enclosed empty pocket filled: no view can see
+    inside a closed surface, and score distillation leaves such pockets of low density inside objects,
+    whose inner walls would otherwise count as surface. Through-holes (a torus's) stay open."""
+    return torch.from_numpy(np.stack([binary_fill_holes(o) for o in occupied.numpy()]))
+
+
 def _surface(occupied: Tensor) -> Tensor:
     """Occupied grid vertices `[B, r+1, r+1, r+1]` with an empty neighbour (6-connected)."""
     empty = F.pad((~occupied).float().unsqueeze(1), (1,) * 6, value=1.0)
@@ -110,7 +119,7 @@ def classify(
     batch = field.num_objects or num_objects or 1
     shapes, template_distance, template_surfaces, template_parts = _templates(layout)
     out = field.query(_grid_points().to(field.device).expand(batch, -1, -1))
-    occupied = (out.density > threshold).cpu()  # [B, P]
+    occupied = _fill_cavities((out.density > threshold).cpu().view(batch, *(GRID + 1,) * 3)).view(batch, -1)
     surface = _surface(occupied.view(batch, *(GRID + 1,) * 3)).view(batch, -1)
     albedo = out.albedo.cpu()
     results = []

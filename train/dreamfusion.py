@@ -17,7 +17,7 @@ import math
 import random
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields, is_dataclass, replace
 from pathlib import Path
 from typing import Literal
 
@@ -44,6 +44,7 @@ from nerf.video import render_turntable, save_image_grid, save_video
 from train.checkpoint import has_training_state, load_training_state, save_training_state
 
 MAX_PROMPT_CHARS = 300
+SET_HELP = "any other DreamFusionConfig setting, e.g. tv_weight=0.1 voxel.blob_radius=0.3 detach_normals=false"
 Backbone = Literal["voxel", "hashgrid"]
 BACKBONES: tuple[str, ...] = ("voxel", "hashgrid")
 DEFAULT_LR = {"voxel": 0.1, "hashgrid": 0.01}
@@ -112,6 +113,35 @@ class DreamFusionResult:
     converged_at: int | None  # the step at which the convergence criterion stopped the run
     seconds: float  # wall time of this call's optimisation
     out: Path
+
+
+def with_overrides(config: DreamFusionConfig, assignments: list[str]) -> DreamFusionConfig:
+    """`config` with "name=value" assignments applied, e.g. "tv_weight=0.1", "voxel.blob_radius=0.3",
+    "detach_normals=false", "guidance_scale=null". Values are read as JSON, else taken as text."""
+    changes: dict[str, object] = {}
+    nested: dict[str, dict[str, object]] = {}
+    for assignment in assignments:
+        name, sep, text = assignment.partition("=")
+        if not sep:
+            raise ValueError(f"expected name=value, got {assignment!r}")
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError:
+            value = text
+        part, _, inner = name.partition(".")
+        allowed = {f.name for f in fields(config)}
+        if part not in allowed or (inner and not is_dataclass(getattr(config, part))):
+            raise ValueError(f"unknown setting {name!r}; settings are: {', '.join(sorted(allowed))}")
+        if inner:
+            nested.setdefault(part, {})[inner] = value
+        else:
+            changes[part] = value
+    try:
+        for part, values in nested.items():
+            changes[part] = replace(getattr(config, part), **values)
+        return replace(config, **changes)
+    except TypeError as error:  # an unknown field of a nested config
+        raise ValueError(str(error)) from None
 
 
 # --- convergence (Prompt2NeRF-PIL) ------------------------------------------------------------------------
@@ -278,6 +308,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--converge-patience", type=int, default=defaults.converge_patience)
     parser.add_argument("--device", default=None, help="cpu or cuda (default: cuda when present)")
     parser.add_argument("--no-video", action="store_true", help="skip the turntable video")
+    parser.add_argument("--set", nargs="+", default=[], metavar="NAME=VALUE", help=SET_HELP)
     args = parser.parse_args(argv)
     try:
         config = DreamFusionConfig(
@@ -286,6 +317,7 @@ def main(argv: list[str] | None = None) -> None:
             detach_normals=not args.normal_gradients,
             converge_eps=args.converge_eps, converge_patience=args.converge_patience,
         )  # fmt: skip
+        config = with_overrides(config, args.set)
     except ValueError as error:
         parser.error(str(error))
     if args.init_from is not None and not (args.init_from / "config.json").exists():

@@ -1,14 +1,19 @@
 """Does per-prompt DreamFusion make the right object in the toy world? Runs it on 16 toy64 prompts
 (two per shape, every colour twice) for each seed and judges every result against ground truth:
 
-- shape and colour: the toy world's classifier (`toyworld.classify`), against the prompt's, on the
-  density level set whose silhouettes match the rendered views (`nerf.iso_level`);
+- shape: the toy world's classifier (`toyworld.classify`), against the prompt's, on the density level
+  set whose silhouettes match the rendered views (`nerf.iso_level`);
+- colour: the nearest palette colour of the albedo the views show (composited along the rays, over
+  the object's pixels). The classifier's own colour, the mean albedo at its iso-surface's vertices,
+  is kept as `surface_colour`: in a soft field the albedo where the iso-level happens to cut can
+  differ from what any view shows (a pink cone: pink renders, magenta at the iso-surface);
 - R-precision: the toy CLIP's top-1 caption among all 64 toy64 prompts, over 4 views;
 - mask IoU: rendered opacity > 0.5 against the ground-truth silhouette, same 4 views;
 - iterations and wall time.
 
     python -m train.eval_dreamfusion --out runs/eval-dreamfusion --seeds 0 1
 
+`--set NAME=VALUE ...` changes any DreamFusion setting (e.g. `guidance_scale=20 voxel.blob_radius=0.5`).
 `--judge-at 300 1000` judges each run at 300 steps and again after resuming it to 1000 (the same run
 as an uninterrupted 1000-step one): whether long runs degrade.
 
@@ -19,7 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
-from dataclasses import replace
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
@@ -34,9 +39,10 @@ from nerf.render import RenderConfig, render
 from nerf.video import save_image_grid
 from toyworld.classify import classify
 from toyworld.clip import load_clip
+from toyworld.palette import nearest_colour
 from toyworld.prompts import Prompt, toy64
 from toyworld.render_gt import BACKGROUND, render_ground_truth
-from train.dreamfusion import DreamFusionConfig, dreamfusion
+from train.dreamfusion import SET_HELP, DreamFusionConfig, dreamfusion, with_overrides
 from train.toy_clip import retrieval_top1
 
 VIEW_SIZE = 64  # the toy CLIP's input size
@@ -60,11 +66,14 @@ def judge(field: RadianceField, prompt: Prompt, clip, tokenizer, candidates: lis
     truth = render_ground_truth(prompt.field(), cameras)
     mask = out.opacity[0] > 0.5
     iou = ((mask & truth.mask).sum() / (mask | truth.mask).sum().clamp(min=1)).item()
+    # the colour the views show: albedo composited along the rays, over the object's pixels
+    albedo = render(field, cameras, RenderConfig(num_samples=128), "albedo").rgb[0][mask]
+    seen = nearest_colour(albedo.mean(0, keepdim=True))[0] if mask.any() else "none"
     pixels = (out.rgb[0].clamp(0, 1) * 255).round().to(torch.uint8)
     r_precision = retrieval_top1(clip, tokenizer, pixels.permute(0, 3, 1, 2), [prompt.text] * 4, candidates)
-    scores = {"shape": found.shapes[0], "colour": found.colours[0], "shape_ok": found.shapes[0] == shape,
-              "colour_ok": found.colours[0] == colour, "r_precision": r_precision, "iou": iou,
-              "iso_level": level}  # fmt: skip
+    scores = {"shape": found.shapes[0], "colour": seen, "shape_ok": found.shapes[0] == shape,
+              "colour_ok": seen == colour, "surface_colour": found.colours[0], "r_precision": r_precision,
+              "iou": iou, "iso_level": level}  # fmt: skip
     return scores, out.rgb[0]
 
 
@@ -99,19 +108,17 @@ def main(argv: list[str] | None = None) -> None:
         default=[DreamFusionConfig().steps],
         help="step counts at which to judge each run (it resumes from one to the next)",
     )
-    parser.add_argument("--guidance-scale", type=float, default=None, help="default: the guidance model's own")
-    parser.add_argument("--backbone", default=DreamFusionConfig().backbone)
-    parser.add_argument("--opacity-weight", type=float, default=DreamFusionConfig().opacity_weight)
-    parser.add_argument("--tv-weight", type=float, default=DreamFusionConfig().tv_weight)
+    parser.add_argument("--set", nargs="+", default=[], metavar="NAME=VALUE", help=SET_HELP)
     parser.add_argument("--offset", type=int, default=0, help="skip the first N prompts (to split the work)")
     parser.add_argument("--limit", type=int, default=None, help="only N prompts (a quick look)")
     args = parser.parse_args(argv)
+    try:
+        base = with_overrides(DreamFusionConfig(render_every=0, checkpoint_every=min(args.judge_at)), args.set)
+    except ValueError as error:
+        parser.error(str(error))
     guidance = load_guidance(args.guidance, device="cpu")
     clip, _, tokenizer = load_clip("toy")
     candidates = toy64().texts
-    base = DreamFusionConfig(guidance_scale=args.guidance_scale, backbone=args.backbone,
-                             opacity_weight=args.opacity_weight, tv_weight=args.tv_weight, render_every=0,
-                             checkpoint_every=min(args.judge_at))  # fmt: skip
     results, views_of_runs = [], []
     for seed in args.seeds:
         end = None if args.limit is None else args.offset + args.limit
@@ -128,8 +135,10 @@ def main(argv: list[str] | None = None) -> None:
                 views_of_runs.append(views)
                 print(json.dumps(results[-1]), flush=True)
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "results.json").write_text(json.dumps({"config": vars(args) | {"out": str(args.out)},
-                                                       "results": results}, indent=2))  # fmt: skip
+    scale = base.guidance_scale or guidance.default_guidance_scale
+    arguments = vars(args) | {"out": str(args.out), "guidance_scale": scale}
+    (args.out / "results.json").write_text(json.dumps({"arguments": arguments, "config": asdict(base),
+                                                       "results": results}, indent=2, default=str))  # fmt: skip
     (args.out / "table.md").write_text(markdown_table(results))
     save_image_grid(torch.stack(views_of_runs), args.out / "views.png")
     print(markdown_table(results))

@@ -20,6 +20,8 @@ from toyworld.render_gt import BACKGROUND
 class ToyGuidance(Guidance):
     """SDS from the toy diffusion model (`source`: "toy", a folder or a Hub repo id) and toy CLIP."""
 
+    default_guidance_scale = 7.5  # sweeps in docs/DREAMFUSION.md: at 20 a cube and a torus were lost
+
     def __init__(
         self,
         source: str | Path = "toy",
@@ -37,7 +39,6 @@ class ToyGuidance(Guidance):
         self.alphas_cumprod = scheduler.alphas_cumprod.to(self.device)
         self.resolution = self.unet.config.sample_size
         self.background = BACKGROUND
-        self.default_guidance_scale = 7.5  # sweeps in docs/DREAMFUSION.md: 20 and 30 lost cubes and tori
         self.init_cache(f"toy-clip-{Path(str(clip)).name}", self.clip, cache_root, use_cache)
 
     def encode_uncached(self, prompts: list[str]) -> dict[str, Tensor]:

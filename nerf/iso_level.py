@@ -23,12 +23,19 @@ def silhouette_iso_level(
     cameras: Cameras,
     config: RenderConfig = RenderConfig(num_samples=128),
     opacity_cut: float = 0.5,
+    opacity: Tensor | None = None,
 ) -> Tensor:
     """Per object `[B]`: the density level whose silhouettes from `cameras` `[V]` have the best IoU with
-    the rendered masks (opacity > `opacity_cut`); inf for an object whose renders show nothing."""
+    the rendered masks (opacity > `opacity_cut`); inf for an object whose renders show nothing.
+
+    `opacity` `[B, V, H, W]`: the field's rendered opacity from these cameras with this config, if
+    the caller has it already (it is the same in every shading mode); rendered here otherwise.
+    """
     if len(cameras.shape) != 1:
         raise ValueError(f"cameras must have shape [V], got {tuple(cameras.shape)}")
-    masks = render(field, cameras, config).opacity.flatten(1) > opacity_cut  # [B, V*H*W]
+    if opacity is None:
+        opacity = render(field, cameras, config).opacity
+    masks = opacity.flatten(1) > opacity_cut  # [B, V*H*W]
     batch = masks.shape[0]
     origins, directions = (rays.reshape(1, -1, 3).expand(batch, -1, -1) for rays in cameras.rays())
     peaks = []

@@ -10,7 +10,7 @@ import torch
 from nerf.cameras import turntable
 from nerf.field import FieldOutput, RadianceField
 from nerf.iso_level import silhouette_iso_level
-from nerf.render import RenderConfig
+from nerf.render import RenderConfig, render
 
 WIDTH = 0.25  # standard deviation of the balls' density (world units)
 
@@ -37,9 +37,12 @@ def test_level_is_where_the_ray_integral_is_ln2_and_empty_objects_get_inf() -> N
     # ln 2 / (s·√(2π)) whatever the peak (the cameras are far enough for rays to be nearly parallel).
     expected = math.log(2) / (WIDTH * math.sqrt(2 * math.pi))
     cameras = turntable(3, elevation_deg=20.0, distance=3.0, fov_y_deg=45.0, width=96, height=96)
-    levels = silhouette_iso_level(GaussianBalls([20.0, 60.0, 0.0]), cameras, RenderConfig(num_samples=192))
+    balls, config = GaussianBalls([20.0, 60.0, 0.0]), RenderConfig(num_samples=192)
+    levels = silhouette_iso_level(balls, cameras, config)
     assert levels[:2] == pytest.approx([expected, expected], rel=0.1)
     assert levels[2] == math.inf
+    shaded = render(balls, cameras, config, "lambertian")  # a caller's own render: any shading has this opacity
+    assert torch.equal(silhouette_iso_level(balls, cameras, config, opacity=shaded.opacity), levels)
 
 
 def test_rejects_per_object_cameras() -> None:

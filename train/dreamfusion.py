@@ -105,6 +105,10 @@ class DreamFusionConfig:
         if not self.t_min <= self.t_max_end <= 1:
             raise ValueError(f"t_max_end must be in [t_min, 1], got {self.t_max_end}")
 
+    def guidance_scale_for(self, guidance: Guidance) -> float:
+        """The guidance scale this run uses with `guidance`: its own, unless the config sets one."""
+        return self.guidance_scale if self.guidance_scale is not None else guidance.default_guidance_scale
+
 
 @dataclass
 class DreamFusionResult:
@@ -225,7 +229,7 @@ def dreamfusion(
 
     train_render = RenderConfig(num_samples=config.num_samples, stratified=True, detach_normals=config.detach_normals)
     eval_render = RenderConfig(num_samples=config.num_samples)
-    guidance_scale = config.guidance_scale if config.guidance_scale is not None else guidance.default_guidance_scale
+    guidance_scale = config.guidance_scale_for(guidance)
     schedule = TimestepSchedule(config.t_max_start, config.t_max_end, config.anneal_steps)
     sampling, generator, draws = CameraSampling(), torch.Generator(), random.Random()
     started = time.perf_counter()

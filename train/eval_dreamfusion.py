@@ -60,15 +60,16 @@ def judge(field: RadianceField, prompt: Prompt, clip, tokenizer, candidates: lis
     """(scores of one generated field against its prompt's ground truth, its 4 views `[4, H, W, 3]`)."""
     colour, shape = prompt.parts[0]
     cameras = turntable(4, 20.0, 3.0, 45.0, VIEW_SIZE, VIEW_SIZE)
-    level = float(silhouette_iso_level(field, cameras)[0])  # the surface the views show, however soft
+    config = RenderConfig(num_samples=128)
+    albedo = render(field, cameras, config, "albedo")  # its opacity is every shading's
+    level = float(silhouette_iso_level(field, cameras, config, opacity=albedo.opacity)[0])  # the surface shown
     found = classify(field, "single", threshold=level)[0]
-    out = render(field, cameras, RenderConfig(num_samples=128), "lambertian", background=ConstantBackground(BACKGROUND))
+    out = render(field, cameras, config, "lambertian", background=ConstantBackground(BACKGROUND))
     truth = render_ground_truth(prompt.field(), cameras)
-    mask = out.opacity[0] > 0.5
+    mask = albedo.opacity[0] > 0.5
     iou = ((mask & truth.mask).sum() / (mask | truth.mask).sum().clamp(min=1)).item()
     # the colour the views show: albedo composited along the rays, over the object's pixels
-    albedo = render(field, cameras, RenderConfig(num_samples=128), "albedo").rgb[0][mask]
-    seen = nearest_colour(albedo.mean(0, keepdim=True))[0] if mask.any() else "none"
+    seen = nearest_colour(albedo.rgb[0][mask].mean(0, keepdim=True))[0] if mask.any() else "none"
     pixels = (out.rgb[0].clamp(0, 1) * 255).round().to(torch.uint8)
     r_precision = retrieval_top1(clip, tokenizer, pixels.permute(0, 3, 1, 2), [prompt.text] * 4, candidates)
     scores = {"shape": found.shapes[0], "colour": seen, "shape_ok": found.shapes[0] == shape,
@@ -135,8 +136,7 @@ def main(argv: list[str] | None = None) -> None:
                 views_of_runs.append(views)
                 print(json.dumps(results[-1]), flush=True)
     args.out.mkdir(parents=True, exist_ok=True)
-    scale = base.guidance_scale or guidance.default_guidance_scale
-    arguments = vars(args) | {"out": str(args.out), "guidance_scale": scale}
+    arguments = vars(args) | {"out": str(args.out), "guidance_scale": base.guidance_scale_for(guidance)}
     (args.out / "results.json").write_text(json.dumps({"arguments": arguments, "config": asdict(base),
                                                        "results": results}, indent=2, default=str))  # fmt: skip
     (args.out / "table.md").write_text(markdown_table(results))

@@ -16,6 +16,7 @@ from torch import Tensor, nn
 from guidance.cache import EmbeddingCache, model_key
 from guidance.sds import SDSConfig, SDSOutput, sds_step
 from nerf.cameras import Cameras, view_prompt
+from nerf.random import Generators
 
 
 def default_device() -> torch.device:
@@ -49,7 +50,7 @@ class Guidance(ABC):
         """Text conditioning of `prompts`, each tensor `[len(prompts), ...]`."""
 
     @abstractmethod
-    def model_input(self, images: Tensor, generator: torch.Generator | None = None) -> Tensor:
+    def model_input(self, images: Tensor, generator: Generators = None) -> Tensor:
         """Differentiable map from images `[B, 3, H, W]` in [0, 1] to what the U-Net denoises."""
 
     @abstractmethod
@@ -80,6 +81,17 @@ class Guidance(ABC):
         shrink = min(images.shape[-2:]) > self.resolution
         return F.interpolate(images, size=(self.resolution,) * 2, mode="bilinear", antialias=shrink)
 
+    def view_conditioning(
+        self, prompts: list[str], cameras: Cameras | None, view_dependent: bool = True
+    ) -> dict[str, Tensor]:
+        """Text conditioning of one image per prompt: with cameras and `view_dependent`, each prompt
+        gets its camera's view suffix ("…, front view")."""
+        if cameras is not None and cameras.c2w.shape[:-2].numel() != len(prompts):
+            raise ValueError(f"need one camera per prompt: {cameras.c2w.shape[:-2].numel()} cameras, {len(prompts)}")
+        if cameras is not None and view_dependent:
+            prompts = [view_prompt(p, label) for p, label in zip(prompts, cameras.view_labels(), strict=True)]
+        return self.encode(prompts)
+
     def sds_loss(
         self,
         images: Tensor,
@@ -87,7 +99,7 @@ class Guidance(ABC):
         cameras: Cameras | None = None,
         config: SDSConfig = SDSConfig(),
         view_dependent: bool = True,
-        generator: torch.Generator | None = None,
+        generator: Generators = None,
     ) -> SDSOutput:
         """SDS on images `[B, 3, H, W]` in [0, 1] rendered from `cameras` (B of them, or None).
 
@@ -95,14 +107,28 @@ class Guidance(ABC):
         ("…, front view"). The unconditional branch is the empty prompt seen from the same camera:
         guidance amplifies what the text adds, and the toy model saw that pairing 6× more often in
         training than an empty prompt without camera (caption and camera are dropped independently).
+        `generator`: one for the batch, or one per image.
         """
         if len(prompts) != len(images):
             raise ValueError(f"need one prompt per image: {len(prompts)} prompts, {len(images)} images")
+        text = self.view_conditioning(prompts, cameras, view_dependent)
+        return self.sds_loss_from_text(images, text, cameras, config, generator)
+
+    def sds_loss_from_text(
+        self,
+        images: Tensor,
+        text: dict[str, Tensor],
+        cameras: Cameras | None = None,
+        config: SDSConfig = SDSConfig(),
+        generator: Generators = None,
+    ) -> SDSOutput:
+        """`sds_loss` with the text conditioning given (each tensor `[B, ...]`), e.g. ATT3D's interpolated
+        embeddings `(1-α)c1 + αc2`."""
+        if any(len(value) != len(images) for value in text.values()):
+            raise ValueError(f"need text conditioning for each of the {len(images)} images")
         if cameras is not None and cameras.c2w.shape[:-2].numel() != len(images):
             raise ValueError(f"need one camera per image: {cameras.c2w.shape[:-2].numel()} cameras, {len(images)}")
-        if cameras is not None and view_dependent:
-            prompts = [view_prompt(p, label) for p, label in zip(prompts, cameras.view_labels(), strict=True)]
-        text, empty = self.encode(prompts), self.encode([""])
+        empty = self.encode([""])
         both = {name: torch.cat((value, empty[name].expand_as(value))) for name, value in text.items()}
         camera = None if cameras is None else self.camera_input(cameras.to(self.device))
         if camera is not None:

@@ -10,6 +10,7 @@ from torch import Tensor
 from transformers import T5EncoderModel
 
 from guidance.pretrained import PretrainedGuidance
+from nerf.random import Generators
 
 MAX_TOKENS = 77  # what IFPipeline pads and truncates prompts to
 
@@ -29,7 +30,7 @@ class DeepFloydIFGuidance(PretrainedGuidance):
         mask = tokens.attention_mask.to(self.device)
         return {"states": self.text_encoder(tokens.input_ids.to(self.device), attention_mask=mask)[0]}
 
-    def model_input(self, images: Tensor, generator: torch.Generator | None = None) -> Tensor:
+    def model_input(self, images: Tensor, generator: Generators = None) -> Tensor:
         return (self.resize(images) * 2 - 1).to(self.dtype)
 
     def predict_noise(self, noisy: Tensor, timesteps: Tensor, text: dict[str, Tensor], camera: Tensor | None) -> Tensor:

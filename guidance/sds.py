@@ -16,6 +16,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from nerf import random
+from nerf.random import Generators
+
 Weighting = Literal["dreamfusion", "uniform"]
 
 
@@ -64,13 +67,11 @@ class SDSOutput:
     grad: Tensor
 
 
-def sample_timesteps(
-    batch: int, config: SDSConfig, num_train_timesteps: int, generator: torch.Generator | None = None
-) -> Tensor:
+def sample_timesteps(batch: int, config: SDSConfig, num_train_timesteps: int, generator: Generators = None) -> Tensor:
     """Integer timesteps `[B]` uniform in [t_min·T, t_max·T] (clipped to 1..T−1)."""
     low = min(max(round(config.t_min * num_train_timesteps), 1), num_train_timesteps - 1)
     high = min(max(round(config.t_max * num_train_timesteps), low), num_train_timesteps - 1)
-    return torch.randint(low, high + 1, (batch,), generator=generator)
+    return random.randint(low, high + 1, batch, generator)
 
 
 def guided_noise(conditional: Tensor, unconditional: Tensor, scale: float) -> Tensor:
@@ -95,15 +96,16 @@ def sds_step(
     predict_noise,
     alphas_cumprod: Tensor,
     config: SDSConfig,
-    generator: torch.Generator | None = None,
+    generator: Generators = None,
 ) -> SDSOutput:
     """One SDS step on model inputs `x [B, C, h, w]` (requires grad).
 
     `predict_noise(x_t [B, C, h, w], t [B]) -> (ε_conditional, ε_unconditional)`, both `[B, C, h, w]`,
-    computed without gradient.
+    computed without gradient. `generator`: one for the batch, or one per image (then image b's
+    timestep and noise are the same however the batch is split).
     """
     timesteps = sample_timesteps(x.shape[0], config, len(alphas_cumprod), generator).to(x.device)
-    noise = torch.randn(x.shape, generator=generator, dtype=torch.float32).to(x)
+    noise = random.randn(*x.shape, generator=generator).to(x)
     alpha = alphas_cumprod.to(x.device, torch.float32)[timesteps].view(-1, *([1] * (x.ndim - 1)))
     with torch.no_grad():
         noisy = (alpha.sqrt() * x.float() + (1 - alpha).sqrt() * noise.float()).to(x.dtype)

@@ -13,6 +13,7 @@ from torch import Tensor
 from transformers import CLIPTextModel
 
 from guidance.pretrained import PretrainedGuidance
+from nerf.random import Generators
 
 
 def epsilon_from_v(v: Tensor, noisy: Tensor, alphas_cumprod_t: Tensor) -> Tensor:
@@ -43,7 +44,7 @@ class StableDiffusionGuidance(PretrainedGuidance):
         )  # fmt: skip
         return {"states": self.text_encoder(tokens.input_ids.to(self.device))[0]}
 
-    def model_input(self, images: Tensor, generator: torch.Generator | None = None) -> Tensor:
+    def model_input(self, images: Tensor, generator: Generators = None) -> Tensor:
         pixels = (self.resize(images) * 2 - 1).to(self.dtype)
         latents = self.vae.encode(pixels).latent_dist.sample(generator)
         return latents * self.vae.config.scaling_factor

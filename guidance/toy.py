@@ -12,6 +12,7 @@ from torch import Tensor
 
 from guidance.base import Guidance, default_device
 from nerf.cameras import Cameras
+from nerf.random import Generators
 from toyworld.clip import load_clip
 from toyworld.diffusion import TextCondition, camera_condition, encode_captions, load_diffusion, unet_condition
 from toyworld.render_gt import BACKGROUND
@@ -45,7 +46,7 @@ class ToyGuidance(Guidance):
         text = encode_captions(self.clip, lambda texts: self.tokenizer(texts).to(self.device), prompts)
         return {"states": text.states, "pooled": text.pooled}
 
-    def model_input(self, images: Tensor, generator: torch.Generator | None = None) -> Tensor:
+    def model_input(self, images: Tensor, generator: Generators = None) -> Tensor:
         return self.resize(images) * 2 - 1
 
     def camera_input(self, cameras: Cameras) -> Tensor:

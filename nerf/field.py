@@ -126,8 +126,15 @@ class HashGridFieldConfig(DensityConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        if isinstance(self.grid, dict):  # read back from JSON
+            object.__setattr__(self, "grid", HashGridConfig(**self.grid))
         if self.hidden_dim < 1 or self.num_hidden_layers < 0:
             raise ValueError(f"need hidden_dim >= 1 and num_hidden_layers >= 0, got {self}")
+
+    @property
+    def n_params(self) -> int:
+        """Parameters of one object's grid (what ATT3D's mapping network outputs per prompt)."""
+        return self.grid.n_params
 
 
 def density_blob(points: Tensor, density: float, radius: float) -> Tensor:
@@ -145,7 +152,7 @@ class HashGridField(RadianceField):
     """Instant-NGP-style field for B objects that share one MLP decoder.
 
     With `num_objects` the grid parameters are owned (per-prompt optimisation); with
-    `num_objects=None` they come from outside through `bind(grid_params [B, n_params])` (ATT3D).
+    `num_objects=None` they come from outside through `bind(params [B, n_params])` (ATT3D).
     """
 
     def __init__(self, config: HashGridFieldConfig = HashGridFieldConfig(), num_objects: int | None = 1) -> None:
@@ -169,38 +176,45 @@ class HashGridField(RadianceField):
         """The initial density bias at points `[..., 3]` → `[...]`."""
         return density_blob(points, self.config.blob_density, self.config.blob_radius)
 
-    def forward(self, points: Tensor, grid_params: Tensor | None = None) -> FieldOutput:
-        """points `[B, N, 3]` (optional `grid_params [B, n_params]`) → density, albedo."""
-        if grid_params is None:
+    def forward(self, points: Tensor, params: Tensor | None = None) -> FieldOutput:
+        """points `[B, N, 3]` (optional grid `params [B, n_params]`) → density, albedo."""
+        if params is None:
             self.check_points(points)
         unit = (points / (2 * self.bound) + 0.5).clamp(0.0, 1.0)
-        raw = self.decoder(self.grid(unit, grid_params))  # [B, N, 4]
+        raw = self.decoder(self.grid(unit, params))  # [B, N, 4]
         density = activate_density(raw[..., 0] + self.blob(points), self.config.density_activation)
         return FieldOutput(density=density, albedo=torch.sigmoid(raw[..., 1:]))
 
-    def bind(self, grid_params: Tensor) -> BoundHashGridField:
+    def bind(self, params: Tensor) -> BoundField:
         """This decoder with externally produced grid parameters `[B, n_params]`: a field of B objects."""
-        check_float_tensor(grid_params, "grid_params", ndim=2)
-        if grid_params.shape[1] != self.config.grid.n_params:
-            raise ValueError(f"grid_params must be [B, {self.config.grid.n_params}], got {tuple(grid_params.shape)}")
-        return BoundHashGridField(self, grid_params)
+        return BoundField(self, params)
 
 
-class BoundHashGridField(RadianceField):
-    """A `HashGridField` decoder bound to a batch of grid parameters; gradients reach both."""
+class BoundField(RadianceField):
+    """A shared field (decoder, activation) bound to a batch of parameters produced elsewhere (ATT3D's
+    mapping network): B objects, `params [B, n_params]`. Gradients reach both."""
 
-    def __init__(self, base: HashGridField, grid_params: Tensor) -> None:
+    def __init__(self, base: HashGridField | VoxelGridField, params: Tensor) -> None:
         super().__init__()
+        check_float_tensor(params, "params", ndim=2)
+        if params.shape[1] != base.config.n_params:
+            raise ValueError(f"params must be [B, {base.config.n_params}] for this field, got {tuple(params.shape)}")
         self.base = base
         self.bound = base.bound
-        self.grid_params = grid_params
+        self.params = params
 
     @property
     def num_objects(self) -> int:
-        return self.grid_params.shape[0]
+        return self.params.shape[0]
 
     def forward(self, points: Tensor) -> FieldOutput:
-        return self.base(self.check_points(points), self.grid_params)
+        return self.base(self.check_points(points), self.params)
+
+    def normals(self, points: Tensor, method: NormalMethod = "finite_difference", eps: float = 1e-2) -> Tensor:
+        """The base's own normals where it has them (a voxel grid's), else the density gradient's."""
+        if isinstance(self.base, VoxelGridField):
+            return self.base.normals_with(self.params, self.check_points(points))
+        return super().normals(points, method, eps)
 
 
 @dataclass(frozen=True)
@@ -216,19 +230,38 @@ class VoxelGridFieldConfig(DensityConfig):
         if not 2 <= self.resolution <= 512:
             raise ValueError(f"resolution must be 2..512, got {self.resolution}")
 
+    @property
+    def n_params(self) -> int:
+        """Numbers in one object's grid: 4 channels × R³ (what ATT3D's mapping network outputs per prompt)."""
+        return 4 * self.resolution**3
+
 
 class VoxelGridField(RadianceField):
-    """B objects, each a grid `[4, R, R, R]` (density logit, 3 albedo logits) over [-bound, bound]^3."""
+    """B objects, each a grid `[4, R, R, R]` (density logit, 3 albedo logits) over [-bound, bound]^3.
 
-    def __init__(self, config: VoxelGridFieldConfig = VoxelGridFieldConfig(), num_objects: int = 1) -> None:
+    With `num_objects` the grids are owned (per-prompt optimisation); with `num_objects=None` they
+    come from outside, flat, through `bind(params [B, 4·R³])` (ATT3D).
+    """
+
+    def __init__(self, config: VoxelGridFieldConfig = VoxelGridFieldConfig(), num_objects: int | None = 1) -> None:
         super().__init__()
         self.config = config
         self.bound = config.bound
-        self.grid = nn.Parameter(torch.zeros(num_objects, 4, *(config.resolution,) * 3))
+        self.grid = None
+        if num_objects is not None:
+            self.grid = nn.Parameter(torch.zeros(num_objects, 4, *(config.resolution,) * 3))
 
     @property
-    def num_objects(self) -> int:
-        return self.grid.shape[0]
+    def num_objects(self) -> int | None:
+        return None if self.grid is None else self.grid.shape[0]
+
+    def grids(self, params: Tensor | None = None) -> Tensor:
+        """The grids `[B, 4, R, R, R]`: the owned ones, or flat `params [B, 4·R³]` reshaped."""
+        if params is None:
+            if self.grid is None:
+                raise ValueError("this VoxelGridField owns no grid (num_objects=None): pass params [B, 4·R³]")
+            return self.grid
+        return params.view(params.shape[0], 4, *(self.config.resolution,) * 3)
 
     def sample(self, grid: Tensor, points: Tensor) -> Tensor:
         """Trilinear lookup of a grid `[B, C, R, R, R]` over the box at points `[B, N, 3]` → `[B, N, C]`."""
@@ -238,9 +271,11 @@ class VoxelGridField(RadianceField):
         values = F.grid_sample(grid, where, mode="bilinear", padding_mode="border", align_corners=True)
         return values.view(batch, grid.shape[1], count).transpose(1, 2)
 
-    def forward(self, points: Tensor) -> FieldOutput:
-        """points `[B, N, 3]` → density `[B, N]`, albedo `[B, N, 3]`."""
-        raw = self.sample(self.grid, self.check_points(points))  # [B, N, 4]
+    def forward(self, points: Tensor, params: Tensor | None = None) -> FieldOutput:
+        """points `[B, N, 3]` (optional flat grids `params [B, 4·R³]`) → density `[B, N]`, albedo `[B, N, 3]`."""
+        if params is None:
+            self.check_points(points)
+        raw = self.sample(self.grids(params), points)  # [B, N, 4]
         blob = density_blob(points, self.config.blob_density, self.config.blob_radius)
         density = activate_density(raw[..., 0] + blob, self.config.density_activation)
         return FieldOutput(density=density, albedo=torch.sigmoid(raw[..., 1:]))
@@ -249,25 +284,33 @@ class VoxelGridField(RadianceField):
         """Outward unit normals `[B, N, 3]` from central differences between grid vertices, looked up like
         the grid itself (one lookup instead of six; `method` and `eps` do not apply), plus the blob's
         exact gradient. The density activation is monotonic, so the raw density's gradient points the same way."""
-        logits = self.grid[:, :1]  # [B, 1, D, H, W] indexed z, y, x
+        return self.normals_with(None, self.check_points(points))
+
+    def normals_with(self, params: Tensor | None, points: Tensor) -> Tensor:
+        """`normals` of the objects whose grids are `params [B, 4·R³]` (None: the owned grids)."""
+        logits = self.grids(params)[:, :1]  # [B, 1, D, H, W] indexed z, y, x
         spacing = 2 * self.bound / (self.config.resolution - 1)
         dz, dy, dx = torch.gradient(logits, spacing=spacing, dim=(2, 3, 4))
-        gradient = self.sample(torch.cat((dx, dy, dz), dim=1), self.check_points(points))  # [B, N, 3] in x, y, z
+        gradient = self.sample(torch.cat((dx, dy, dz), dim=1), points)  # [B, N, 3] in x, y, z
         blob = density_blob(points, self.config.blob_density, self.config.blob_radius)
         gradient = gradient - blob.unsqueeze(-1) * points / self.config.blob_radius**2
         return F.normalize(-gradient, dim=-1, eps=1e-12)
 
-    def total_variation(self, channels: slice = slice(0, 1)) -> Tensor:
+    def total_variation(self, channels: slice = slice(0, 1), params: Tensor | None = None) -> Tensor:
         """Mean squared difference of neighbouring logits of `channels` (default: density; `slice(1, 4)`:
-        albedo): a smoothness prior against floaters and colour speckle."""
-        logits = self.grid[:, channels]
+        albedo), over the owned grids or `params`: a smoothness prior against floaters and colour speckle."""
+        logits = self.grids(params)[:, channels]
         return sum((logits.diff(dim=axis).square().mean() for axis in (2, 3, 4)), torch.zeros(()))
+
+    def bind(self, params: Tensor) -> BoundField:
+        """Externally produced grids, flat `[B, 4·R³]`, as a field of B objects."""
+        return BoundField(self, params)
 
 
 CONFIG_FILE, WEIGHTS_FILE = "config.json", "model.safetensors"
 
 
-SavableField = HashGridField | VoxelGridField
+SavableField = HashGridField | VoxelGridField  # with owned parameters
 MODEL_TYPES = {HashGridField: "hash_grid_field", VoxelGridField: "voxel_grid_field"}
 
 

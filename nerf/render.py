@@ -15,11 +15,13 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from nerf import random
 from nerf.background import ConstantBackground
 from nerf.cameras import Cameras
 from nerf.checks import check_choice, check_float_tensor, check_int_range
 from nerf.field import NormalMethod, RadianceField
 from nerf.occupancy import OccupancyGrid
+from nerf.random import Generators
 from nerf.sparse import evaluate_where
 
 Shading = Literal["albedo", "textureless", "lambertian"]
@@ -69,7 +71,7 @@ def ray_box_intersection(origins: Tensor, directions: Tensor, bound: float) -> t
 
 
 def ray_samples(
-    origins: Tensor, directions: Tensor, bound: float, config: RenderConfig, generator: torch.Generator | None = None
+    origins: Tensor, directions: Tensor, bound: float, config: RenderConfig, generator: Generators = None
 ) -> tuple[Tensor, Tensor, Tensor]:
     """Where rays `[B, r, 3]` are sampled inside the box: distances `[B, r, S]`, each sample's step
     `[B, r, 1]` and the points `[B, r*S, 3]` (bin centres, or jittered in their bins if stratified)."""
@@ -77,7 +79,7 @@ def ray_samples(
     near, far = ray_box_intersection(origins, directions, bound)  # [B, r]
     step = ((far - near) / samples).unsqueeze(-1)
     offset = (
-        torch.rand(*near.shape, samples, generator=generator).to(origins)
+        random.rand(*near.shape, samples, generator=generator).to(origins)
         if config.stratified
         else torch.full((*near.shape, samples), 0.5, dtype=origins.dtype, device=origins.device)
     )
@@ -148,7 +150,7 @@ def render_rays(
     background: nn.Module | None = None,
     occupancy: OccupancyGrid | None = None,
     want_normals: bool = False,
-    generator: torch.Generator | None = None,
+    generator: Generators = None,
 ) -> dict[str, Tensor]:
     """Render rays `[B, R, 3]` (directions unit) of B objects; `light [B, R, 3]` for shaded modes.
 
@@ -189,7 +191,7 @@ def render(
     background: nn.Module | None = None,
     occupancy: OccupancyGrid | None = None,
     want_normals: bool = False,
-    generator: torch.Generator | None = None,
+    generator: Generators = None,
 ) -> RenderOutput:
     """Render B objects × V views.
 

@@ -1,5 +1,5 @@
-"""The DreamFusion evaluation's judge: ground truth itself must score perfectly (also when its density is
-soft), and the prompt selection must cover every shape and colour twice."""
+"""The evaluations' judge: ground truth itself must score perfectly (also when its density is soft, and
+for stacks), and the DreamFusion prompt selection must cover every shape and colour twice."""
 
 from __future__ import annotations
 
@@ -9,9 +9,14 @@ import pytest
 
 from nerf.analytic import SDFField
 from toyworld.classify import classify
-from toyworld.clip import load_clip
-from toyworld.prompts import toy64
-from train.eval_dreamfusion import evaluation_prompts, judge, markdown_table
+from toyworld.prompts import stacks, toy64
+from train.eval_dreamfusion import evaluation_prompts, markdown_table
+from train.evaluate import Judge
+
+
+@pytest.fixture(scope="module")
+def judge() -> Judge:
+    return Judge(toy64())
 
 
 def test_evaluation_prompts_cover_every_shape_and_colour_twice() -> None:
@@ -22,25 +27,33 @@ def test_evaluation_prompts_cover_every_shape_and_colour_twice() -> None:
 
 
 @pytest.mark.parametrize("index", [0, 5])
-def test_ground_truth_scores_perfectly(index: int) -> None:
-    clip, _, tokenizer = load_clip("toy")
+def test_ground_truth_scores_perfectly(judge: Judge, index: int) -> None:
     prompt = evaluation_prompts()[index]
-    scores, views = judge(prompt.field(), prompt, clip, tokenizer, toy64().texts)
+    scores, views = judge(prompt.field(), prompt)
     assert (
         scores["shape_ok"] and scores["colour_ok"] and scores["iou"] > 0.9
     )  # measured 0.93-0.94: VolSDF edges are soft
-    assert scores["r_precision"] >= 0.75 and views.shape == (4, 64, 64, 3)
+    assert scores["r_precision"] >= 0.75 and scores["r_probability"] > 0.5 and views.shape == (4, 64, 64, 3)
     row = {"seed": 0, "prompt": prompt.text, "iterations": 0, "seconds": 0.0, **scores}
     assert f"| 0 | {prompt.text} |" in markdown_table([row]) and "1/1" in markdown_table([row])
 
 
-def test_a_soft_field_is_judged_by_the_surface_its_renders_show() -> None:
+def test_a_soft_field_is_judged_by_the_surface_its_renders_show(judge: Judge) -> None:
     # Score distillation may leave density well below the export threshold everywhere and still render
     # an opaque object; the judge must classify the surface the views show, not find nothing.
-    clip, _, tokenizer = load_clip("toy")
     prompt = evaluation_prompts()[0]  # a cube: its corners are what a too-high or too-low level rounds off
     truth = prompt.field()
     soft = SDFField([(truth.sdfs[0], truth.colours[0].tolist())], beta=0.2)  # density at most 1 / beta = 5
     assert classify(soft, "single")[0].shapes == ("none",)
-    scores, _ = judge(soft, prompt, clip, tokenizer, toy64().texts)
+    scores, _ = judge(soft, prompt)
     assert scores["shape_ok"] and scores["colour_ok"] and scores["iso_level"] < 5
+
+
+def test_a_stack_scores_its_parts() -> None:
+    prompts = stacks()
+    prompt, judge = prompts.prompts[1234], Judge(prompts)
+    scores, _ = judge(prompt.field(), prompt)
+    assert scores["shape_ok"] and scores["colour_ok"] and scores["iou"] > 0.85, scores
+    assert scores["shape"].count("+") == 1 and 0 < scores["r_probability"] <= 1
+    wrong = prompts.prompts[(1234 + 1) % len(prompts.prompts)]  # another top shape or colour
+    assert not all(judge(prompt.field(), wrong)[0][k] for k in ("shape_ok", "colour_ok"))

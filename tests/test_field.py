@@ -92,7 +92,7 @@ def test_bad_field_input_is_refused() -> None:
         field(torch.zeros(3, 5, 3))
     with pytest.raises(ValueError, match="last dimension 3"):
         field(torch.zeros(2, 5, 2))
-    with pytest.raises(ValueError, match=r"grid_params must be \[B, "):
+    with pytest.raises(ValueError, match=r"params must be \[B, "):
         HashGridField(SMALL, num_objects=None).bind(torch.zeros(1, 7))
     with pytest.raises(ValueError, match="owns no parameters"):
         HashGridField(SMALL, num_objects=None)(torch.zeros(1, 5, 3))

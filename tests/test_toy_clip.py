@@ -3,6 +3,7 @@ layout, and the contrastive loss and retrieval metric against hand-made cases.""
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +14,7 @@ import torch.nn.functional as F
 from toyworld.clip import BUNDLED, load_clip, model_source, new_toy_clip, save_clip
 from toyworld.dataset import DatasetConfig, render_sample
 from toyworld.prompts import toy64
-from train.toy_clip import multi_positive_loss, retrieval_top1
+from train.toy_clip import multi_positive_loss, retrieval_scores, retrieval_top1
 
 MIN_TOY64_TOP1 = 0.85  # measured 0.9375 (60 of 64) on these renders; see checkpoints/toy-clip/README.md
 
@@ -78,6 +79,8 @@ def test_multi_positive_loss_is_clip_loss_for_distinct_prompts_and_shares_target
 class Oracle(torch.nn.Module):
     """Encodes an image as the one-hot of its red channel's level and a text as its index: a perfect CLIP."""
 
+    logit_scale = torch.tensor(math.log(2.0))  # softmax over 2 · cosine similarity
+
     def encode_image(self, images: torch.Tensor, normalize: bool = True) -> torch.Tensor:
         return F.one_hot(((images[:, 0, 0, 0] * 0.25 + 0.5) * 255).round().long(), 256).float()
 
@@ -94,6 +97,11 @@ def test_retrieval_top1_counts_own_captions() -> None:
 
     assert retrieval_top1(Oracle(), tokenizer, images, ["a", "b", "c", "b"]) == 1.0
     assert retrieval_top1(Oracle(), tokenizer, images, ["a", "b", "c", "c"]) == 0.75
+    hits, probability = retrieval_scores(Oracle(), tokenizer, images, ["a", "b", "c", "c"], captions)
+    assert hits.tolist() == [True, True, True, False]
+    # the image's own caption scores cosine 1, the other two 0: softmax(2·[1, 0, 0]); the miss gets a 0
+    expected = [math.e**2 / (math.e**2 + 2)] * 3 + [1 / (math.e**2 + 2)]
+    assert torch.allclose(probability.double(), torch.tensor(expected, dtype=torch.float64), atol=1e-6)
 
 
 def test_bundled_toy_clip_retrieves_captions_of_fresh_renders() -> None:

@@ -119,11 +119,10 @@ class DreamFusionResult:
     out: Path
 
 
-def with_overrides(config: DreamFusionConfig, assignments: list[str]) -> DreamFusionConfig:
-    """`config` with "name=value" assignments applied, e.g. "tv_weight=0.1", "voxel.blob_radius=0.3",
-    "detach_normals=false", "guidance_scale=null". Values are read as JSON, else taken as text."""
-    changes: dict[str, object] = {}
-    nested: dict[str, dict[str, object]] = {}
+def with_overrides(config, assignments: list[str]):
+    """`config` (a dataclass) with "name=value" assignments applied, e.g. "tv_weight=0.1",
+    "voxel.blob_radius=0.3" (nested configs at any depth), "detach_normals=false", "guidance_scale=null".
+    Values are read as JSON, else taken as text."""
     for assignment in assignments:
         name, sep, text = assignment.partition("=")
         if not sep:
@@ -132,20 +131,21 @@ def with_overrides(config: DreamFusionConfig, assignments: list[str]) -> DreamFu
             value = json.loads(text)
         except json.JSONDecodeError:
             value = text
-        part, _, inner = name.partition(".")
-        allowed = {f.name for f in fields(config)}
-        if part not in allowed or (inner and not is_dataclass(getattr(config, part))):
-            raise ValueError(f"unknown setting {name!r}; settings are: {', '.join(sorted(allowed))}")
-        if inner:
-            nested.setdefault(part, {})[inner] = value
-        else:
-            changes[part] = value
+        config = _with_setting(config, name, value, name)
+    return config
+
+
+def _with_setting(config, name: str, value: object, full_name: str):
+    part, _, inner = name.partition(".")
+    allowed = {f.name for f in fields(config)}
+    if part not in allowed or (inner and not is_dataclass(getattr(config, part))):
+        raise ValueError(f"unknown setting {full_name!r}; settings here are: {', '.join(sorted(allowed))}")
+    if inner:
+        value = _with_setting(getattr(config, part), inner, value, full_name)
     try:
-        for part, values in nested.items():
-            changes[part] = replace(getattr(config, part), **values)
-        return replace(config, **changes)
-    except TypeError as error:  # an unknown field of a nested config
-        raise ValueError(str(error)) from None
+        return replace(config, **{part: value})
+    except TypeError as error:
+        raise ValueError(f"{full_name}: {error}") from None
 
 
 # --- convergence (Prompt2NeRF-PIL) ------------------------------------------------------------------------

@@ -1,15 +1,11 @@
 """Does per-prompt DreamFusion make the right object in the toy world? Runs it on 16 toy64 prompts
 (two per shape, every colour twice) for each seed and judges every result against ground truth:
 
-- shape: the toy world's classifier (`toyworld.classify`), against the prompt's, on the density level
-  set whose silhouettes match the rendered views (`nerf.iso_level`);
-- colour: the nearest palette colour of the albedo the views show (composited along the rays, over
-  the object's pixels). The classifier's own colour, the mean albedo at its iso-surface's vertices,
-  is kept as `surface_colour`: in a soft field the albedo where the iso-level happens to cut can
-  differ from what any view shows (a pink cone: pink renders, magenta at the iso-surface);
-- R-precision: the toy CLIP's top-1 caption among all 64 toy64 prompts, over 4 views;
-- mask IoU: rendered opacity > 0.5 against the ground-truth silhouette, same 4 views;
-- iterations and wall time.
+`train.evaluate.Judge`: shape and colour by the toy world's classifier (a single object's colour is
+the albedo its views show; the classifier's own, the mean albedo at its iso-surface, is kept as
+`surface_colour`: a pink cone renders pink and can be magenta where the iso-level happens to cut),
+CLIP R-precision and R-probability among all 64 toy64 prompts over 4 views, mask IoU; and iterations
+and wall time.
 
     python -m train.eval_dreamfusion --out runs/eval-dreamfusion --seeds 0 1
 
@@ -31,19 +27,10 @@ import numpy as np
 import torch
 
 from guidance import load_guidance
-from nerf.background import ConstantBackground
-from nerf.cameras import turntable
-from nerf.field import RadianceField
-from nerf.iso_level import silhouette_iso_level
-from nerf.render import RenderConfig, render
 from nerf.video import save_image_grid
-from toyworld.classify import classify
-from toyworld.clip import load_clip
-from toyworld.palette import nearest_colour
 from toyworld.prompts import Prompt, toy64
-from toyworld.render_gt import BACKGROUND, render_ground_truth
 from train.dreamfusion import SET_HELP, DreamFusionConfig, dreamfusion, with_overrides
-from train.toy_clip import retrieval_top1
+from train.evaluate import Judge
 
 VIEW_SIZE = 64  # the toy CLIP's input size
 
@@ -55,42 +42,21 @@ def evaluation_prompts() -> list[Prompt]:
     return [prompts[(2 * s + k) % 8 * shapes + s] for s in range(shapes) for k in (0, 1)]
 
 
-@torch.no_grad()
-def judge(field: RadianceField, prompt: Prompt, clip, tokenizer, candidates: list[str]) -> tuple[dict, torch.Tensor]:
-    """(scores of one generated field against its prompt's ground truth, its 4 views `[4, H, W, 3]`)."""
-    colour, shape = prompt.parts[0]
-    cameras = turntable(4, 20.0, 3.0, 45.0, VIEW_SIZE, VIEW_SIZE)
-    config = RenderConfig(num_samples=128)
-    albedo = render(field, cameras, config, "albedo")  # its opacity is every shading's
-    level = float(silhouette_iso_level(field, cameras, config, opacity=albedo.opacity)[0])  # the surface shown
-    found = classify(field, "single", threshold=level)[0]
-    out = render(field, cameras, config, "lambertian", background=ConstantBackground(BACKGROUND))
-    truth = render_ground_truth(prompt.field(), cameras)
-    mask = albedo.opacity[0] > 0.5
-    iou = ((mask & truth.mask).sum() / (mask | truth.mask).sum().clamp(min=1)).item()
-    # the colour the views show: albedo composited along the rays, over the object's pixels
-    seen = nearest_colour(albedo.rgb[0][mask].mean(0, keepdim=True))[0] if mask.any() else "none"
-    pixels = (out.rgb[0].clamp(0, 1) * 255).round().to(torch.uint8)
-    r_precision = retrieval_top1(clip, tokenizer, pixels.permute(0, 3, 1, 2), [prompt.text] * 4, candidates)
-    scores = {"shape": found.shapes[0], "colour": seen, "shape_ok": found.shapes[0] == shape,
-              "colour_ok": seen == colour, "surface_colour": found.colours[0], "r_precision": r_precision,
-              "iou": iou, "iso_level": level}  # fmt: skip
-    return scores, out.rgb[0]
-
-
 def markdown_table(results: list[dict]) -> str:
-    lines = ["| seed | prompt | shape | colour | R-precision (4 views) | mask IoU | iterations | seconds |",
-             "| --- | --- | --- | --- | --- | --- | --- | --- |"]  # fmt: skip
+    lines = ["| seed | prompt | shape | colour | R-precision | R-probability | mask IoU | iterations | seconds |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]  # fmt: skip
     for r in results:
         shape = r["shape"] if r["shape_ok"] else f"**{r['shape']}** ✗"
         colour = r["colour"] if r["colour_ok"] else f"**{r['colour']}** ✗"
-        lines.append(f"| {r['seed']} | {r['prompt']} | {shape} | {colour} | {r['r_precision']:.2f} | {r['iou']:.2f} "
+        lines.append(f"| {r['seed']} | {r['prompt']} | {shape} | {colour} | {r['r_precision']:.2f} "
+                     f"| {r.get('r_probability', float('nan')):.2f} | {r['iou']:.2f} "
                      f"| {r['iterations']} | {r['seconds']:.0f} |")  # fmt: skip
     for seed, iterations in sorted({(r["seed"], r["iterations"]) for r in results}):
         rows = [r for r in results if r["seed"] == seed and r["iterations"] == iterations]
         lines.append(
             f"| {seed} | **all {len(rows)}** | {sum(r['shape_ok'] for r in rows)}/{len(rows)} "
             f"| {sum(r['colour_ok'] for r in rows)}/{len(rows)} | {np.mean([r['r_precision'] for r in rows]):.3f} "
+            f"| {np.mean([r.get('r_probability', np.nan) for r in rows]):.3f} "
             f"| {np.mean([r['iou'] for r in rows]):.3f} | {np.mean([r['iterations'] for r in rows]):.0f} "
             f"| {np.mean([r['seconds'] for r in rows]):.0f} |"
         )
@@ -118,8 +84,7 @@ def main(argv: list[str] | None = None) -> None:
     except ValueError as error:
         parser.error(str(error))
     guidance = load_guidance(args.guidance, device="cpu")
-    clip, _, tokenizer = load_clip("toy")
-    candidates = toy64().texts
+    judge = Judge(toy64())
     results, views_of_runs = [], []
     for seed in args.seeds:
         end = None if args.limit is None else args.offset + args.limit
@@ -130,7 +95,7 @@ def main(argv: list[str] | None = None) -> None:
                 config = replace(base, seed=seed, steps=steps)
                 result = dreamfusion(prompt.text, guidance, run, config, progress=False, export=False, video=False)
                 seconds += result.seconds
-                scores, views = judge(result.field, prompt, clip, tokenizer, candidates)
+                scores, views = judge(result.field, prompt)
                 results.append({"seed": seed, "prompt": prompt.text, "iterations": result.steps, "seconds": seconds,
                                 **scores})  # fmt: skip
                 views_of_runs.append(views)

@@ -57,20 +57,46 @@ def multi_positive_loss(image_features: Tensor, text_features: Tensor, scale: Te
 
 # --- evaluation --------------------------------------------------------------------------------------------
 @torch.no_grad()
+def retrieval_scores(
+    model: torch.nn.Module,
+    tokenizer,
+    images: Tensor,
+    prompts: list[str],
+    candidates: list[str],
+    text: Tensor | None = None,
+) -> tuple[Tensor, Tensor]:
+    """Zero-shot caption retrieval of uint8 images `[N, 3, H, W]` among `candidates` (distinct captions,
+    which include each image's prompt): (hit `[N]`: its own caption is the most similar one; probability
+    `[N]` that CLIP's softmax over the candidates gives its own caption). These are CLIP R-precision and
+    R-probability per image. `text`: the candidates' unit text features, if the caller has them."""
+    if text is None:
+        text = text_features(model, tokenizer, candidates)
+    index = {caption: i for i, caption in enumerate(candidates)}
+    own = torch.tensor([index[p] for p in prompts])
+    hits, probabilities = [], []
+    for start in range(0, len(images), 256):
+        features = model.encode_image(normalise(images[start : start + 256]), normalize=True)
+        logits = model.logit_scale.exp() * features @ text.T
+        target = own[start : start + 256]
+        hits.append(logits.argmax(dim=1) == target)
+        probabilities.append(logits.softmax(dim=1).gather(1, target[:, None])[:, 0])
+    return torch.cat(hits), torch.cat(probabilities)
+
+
+@torch.no_grad()
+def text_features(model: torch.nn.Module, tokenizer, captions: list[str]) -> Tensor:
+    """Unit text features `[N, E]` of captions."""
+    return torch.cat([model.encode_text(tokenizer(captions[i : i + 512]), normalize=True)
+                      for i in range(0, len(captions), 512)])  # fmt: skip
+
+
 def retrieval_top1(
     model: torch.nn.Module, tokenizer, images: Tensor, prompts: list[str], candidates: list[str] | None = None
 ) -> float:
     """Zero-shot caption retrieval: the share of images whose most similar caption, among `candidates`
     (default: every distinct prompt given), is their own."""
-    candidates = sorted(set(candidates or prompts))
-    text = torch.cat([model.encode_text(tokenizer(candidates[i : i + 512]), normalize=True)
-                      for i in range(0, len(candidates), 512)])  # fmt: skip
-    hits = 0
-    for start in range(0, len(images), 256):
-        features = model.encode_image(normalise(images[start : start + 256]), normalize=True)
-        best = (features @ text.T).argmax(dim=1)
-        hits += sum(candidates[b] == p for b, p in zip(best.tolist(), prompts[start : start + 256], strict=True))
-    return hits / len(images)
+    hits, _ = retrieval_scores(model, tokenizer, images, prompts, sorted(set(candidates or prompts)))
+    return hits.float().mean().item()
 
 
 # --- training ----------------------------------------------------------------------------------------------

@@ -1,0 +1,46 @@
+"""Interpolants: ATT3D amortizes over mixtures of prompts, feeding the mapping network (and the
+diffusion model) `(1-α)c1 + αc2` for prompt pairs (c1, c2). α's distribution is a choice: "binary"
+(α = 0: plain prompts, no interpolants) or "dirichlet" (α ~ Dirichlet(κ, κ), i.e. Beta(κ, κ): κ = 1 is
+uniform, κ < 1 favours the ends, κ > 1 the middle; the paper's App. Fig. 19).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import torch
+from torch import Tensor
+
+InterpolantKind = Literal["binary", "dirichlet"]
+
+
+@dataclass(frozen=True)
+class InterpolantSampling:
+    kind: InterpolantKind = "binary"
+    concentration: float = 1.0  # κ of Dirichlet(κ, κ)
+
+    def __post_init__(self) -> None:
+        if self.kind not in ("binary", "dirichlet"):
+            raise ValueError(f"interpolants must be 'binary' or 'dirichlet', got {self.kind!r}")
+        if self.concentration <= 0:
+            raise ValueError(f"the Dirichlet concentration must be > 0, got {self.concentration}")
+
+
+def sample_interpolants(
+    rng: np.random.Generator, batch: int, num_prompts: int, sampling: InterpolantSampling
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Prompt indices `first [B]`, `second [B]` and weights `alpha [B]` of a training batch."""
+    first = rng.integers(num_prompts, size=batch)
+    if sampling.kind == "binary":
+        return first, first, np.zeros(batch)
+    second = rng.integers(num_prompts, size=batch)
+    return first, second, rng.beta(sampling.concentration, sampling.concentration, size=batch)
+
+
+def interpolate(first: Tensor, second: Tensor, alpha: Tensor | float) -> Tensor:
+    """`(1-α)·first + α·second` for tensors `[B, ...]` and α `[B]` (or one number)."""
+    alpha = torch.as_tensor(alpha, dtype=first.dtype, device=first.device)
+    alpha = alpha.view(-1, *([1] * (first.ndim - 1))) if alpha.ndim else alpha
+    return (1 - alpha) * first + alpha * second

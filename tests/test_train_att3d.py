@@ -1,0 +1,133 @@
+"""ATT3D training with tiny random models: resuming (also after SIGKILL) continues the same run, and two
+processes (Accelerate, gloo on the CPU) make the same update as one process with the same global batch."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+from tiny_models import tiny_toy
+
+from att3d import ATT3D
+from train.att3d import ATT3DTrainConfig, local_rows, main, train_att3d, with_overrides
+
+ROOT = Path(__file__).resolve().parent.parent
+TINY = ["prompts_per_step=4", "num_samples=8", "model.voxel.resolution=8", "model.hidden_dim=8", "render_every=0",
+        "log_every=1", "warmup=1", "anneal_steps=4"]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory) -> tuple[Path, Path]:
+    return tiny_toy(tmp_path_factory.mktemp("tiny-toy"))
+
+
+def tiny_config(steps: int, **changes) -> ATT3DTrainConfig:
+    return replace(with_overrides(ATT3DTrainConfig(steps=steps), TINY), **changes)
+
+
+def guidance_source(tiny: tuple[Path, Path]) -> str:
+    """The tiny diffusion model's folder (it reads the bundled toy CLIP's text states)."""
+    return str(tiny[0])
+
+
+def environment(cache: Path) -> dict[str, str]:
+    return os.environ | {"PYTHONPATH": str(ROOT), "AMORTIZED3D_CACHE": str(cache), "OMP_NUM_THREADS": "1"}
+
+
+def final_weights(folder: Path) -> dict[str, torch.Tensor]:
+    return load_file(folder / "model" / "model.safetensors")
+
+
+def assert_same_weights(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor], atol: float = 0.0) -> None:
+    assert a.keys() == b.keys()
+    for name in a:
+        assert torch.allclose(a[name], b[name], atol=atol, rtol=0), name
+
+
+def run(tiny, out: Path, steps: int, env: dict[str, str]) -> None:
+    subprocess.run([sys.executable, *cli(guidance_source(tiny), out, steps)], env=env, check=True, capture_output=True)
+
+
+def cli(guidance: str, out: Path, steps: int, extra: list[str] = ()) -> list[str]:
+    return ["-m", "train.att3d", "--guidance", guidance, "--out", str(out), "--steps", str(steps), "--batch", "4",
+            "--device", "cpu",
+            "--set", *TINY[1:], "checkpoint_every=1", *extra]  # fmt: skip
+
+
+def test_resumed_run_is_the_uninterrupted_run(tiny, tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("AMORTIZED3D_CACHE", str(tmp_path / "cache"))
+    config = tiny_config(4, checkpoint_every=1)
+    train_att3d(config, guidance_source(tiny), tmp_path / "whole", device="cpu", progress=False)
+    train_att3d(config, guidance_source(tiny), tmp_path / "parts", device="cpu", progress=False, stop_after=1)
+    assert not (tmp_path / "parts" / "model").exists()
+    train_att3d(config, guidance_source(tiny), tmp_path / "parts", device="cpu", progress=False, stop_after=2)
+    train_att3d(config, guidance_source(tiny), tmp_path / "parts", device="cpu", progress=False)
+    assert_same_weights(final_weights(tmp_path / "whole"), final_weights(tmp_path / "parts"))
+    log = [json.loads(line) for line in (tmp_path / "parts" / "log.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in log] == [1, 2, 3, 4]
+    model = ATT3D.from_pretrained(tmp_path / "whole" / "model")
+    assert model.config.training_words and "cube" in model.config.training_words
+    assert model.config.text_encoder == guidance_source(tiny)
+
+
+def test_run_killed_with_sigkill_resumes_where_it_was(tiny, tmp_path) -> None:
+    env = environment(tmp_path / "cache")
+    steps = 6
+    subprocess.run(
+        [sys.executable, *cli(guidance_source(tiny), tmp_path / "whole", steps)],
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+    killed = tmp_path / "killed"
+    command = [sys.executable, *cli(guidance_source(tiny), killed, steps)]
+    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while time.time() < deadline and not (killed / "log.jsonl").exists():
+        time.sleep(0.05)
+    while time.time() < deadline and len((killed / "log.jsonl").read_text().splitlines()) < 2:
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert not (killed / "model").exists(), "the run finished before it could be killed"
+    subprocess.run(
+        [sys.executable, *cli(guidance_source(tiny), killed, steps)], env=env, check=True, capture_output=True
+    )
+    assert_same_weights(final_weights(tmp_path / "whole"), final_weights(killed))
+
+
+def test_two_processes_make_the_same_update_as_one(tiny, tmp_path) -> None:
+    env = environment(tmp_path / "cache")
+    subprocess.run(
+        [sys.executable, *cli(guidance_source(tiny), tmp_path / "one", 2)], env=env, check=True, capture_output=True
+    )
+    # torchrun starts the processes; Accelerate reads their ranks from the environment and uses gloo on the CPU
+    launch = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29517"]
+    result = subprocess.run(
+        [*launch, *cli(guidance_source(tiny), tmp_path / "two", 2)], env=env, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert json.loads((tmp_path / "two" / "config.json").read_text())["processes"] == 2
+    # gradients are averaged across processes in another order of additions: equal up to rounding, which
+    # Adam (β1 = 0) divides by √v and so amplifies where a gradient is tiny; 1e-4 is 1 % of one step (lr 1e-2)
+    assert_same_weights(final_weights(tmp_path / "one"), final_weights(tmp_path / "two"), atol=1e-4)
+
+
+def test_batch_must_split_evenly_and_bad_settings_are_refused(capsys) -> None:
+    assert local_rows(8, 1, 2) == slice(4, 8)
+    with pytest.raises(ValueError, match="divisible"):
+        local_rows(6, 0, 4)
+    for argv in (["--out", "x", "--split", "nope"], ["--out", "x", "--set", "lr=-1"], ["--out", "x", "--set", "bad=1"],
+                 ["--out", "x", "--concentration", "0", "--interpolants", "dirichlet"]):  # fmt: skip
+        with pytest.raises(SystemExit):
+            main(argv)
+        assert "error:" in capsys.readouterr().err

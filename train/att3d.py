@@ -1,0 +1,340 @@
+"""ATT3D training: one mapping network for a whole prompt set, by score distillation.
+
+    python -m train.att3d --prompts toy64 --split seen --out runs/att3d/toy64
+    accelerate launch --multi_gpu --num_processes 4 -m train.att3d ...      # the same update, split over GPUs
+    torchrun --nproc_per_node 2 -m train.att3d --device cpu ...             # ... or over CPU processes (gloo)
+
+Each step draws a batch of prompts from the training split (or interpolants `(1-α)c1 + αc2` of prompt
+pairs), random cameras, view-dependent prompt suffixes and one shading mode; renders every prompt's
+object through the shared model; and applies SDS through `guidance/`. Adam without momentum (β1 = 0),
+gradient clipping, warm-up + cosine learning rate, mixed precision on CUDA. All randomness of a step
+is drawn from (seed, step, place in the global batch), so a resumed run continues exactly where it was
+and a run split over processes (Hugging Face Accelerate) makes the same update as one process.
+
+Outputs in `--out`: `checkpoint/` (resumable, written atomically), `snapshots/step_N/` (the model in
+Hub layout at chosen steps: the evaluation's compute budgets), `model/` (the final one), `renders/`
+(periodic views of fixed prompts), `log.jsonl` (loss, learning rate, prompt spread, seconds) and the
+`config.json` that made them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+from accelerate import Accelerator
+from torch import Tensor, nn
+from tqdm.auto import tqdm
+
+from att3d import ATT3D, ATT3DConfig, prompt_spread
+from att3d.interpolation import InterpolantSampling, interpolate, sample_interpolants
+from att3d.model import BACKBONES, prompt_words
+from guidance import Guidance, SDSConfig, TimestepSchedule, load_guidance
+from nerf.cameras import CameraSampling, sample_cameras, turntable
+from nerf.random import object_generators
+from nerf.render import RenderConfig, render, sample_light_directions
+from nerf.video import save_image_grid
+from toyworld.prompts import prompt_set
+from train.checkpoint import has_training_state, load_training_state, save_training_state
+from train.dreamfusion import pick_shading, with_overrides
+from train.schedules import warmup_cosine
+
+SET_HELP = "any other ATT3DTrainConfig setting, e.g. tv_weight=0.05 model.hidden_dim=128 interpolants.kind=dirichlet"
+
+
+@dataclass(frozen=True)
+class ATT3DTrainConfig:
+    """One amortized run. Defaults suit the toy world on a CPU (toy64's 56 seen prompts: minutes)."""
+
+    prompts: str = "toy64"  # a toy-world prompt set
+    split: str = "seen"  # the split trained on
+    steps: int = 1500
+    prompts_per_step: int = 8  # the global batch, split over processes
+    views: int = 1  # per prompt and step
+    resolution: int | None = None  # None: the guidance model's own
+    lr: float = 1e-2
+    beta2: float = 0.99  # Adam's β1 is 0 (the paper: momentum made training oscillate)
+    warmup: int = 50
+    grad_clip: float = 1.0  # of the global gradient norm
+    interpolants: InterpolantSampling = field(default_factory=InterpolantSampling)
+    guidance_scale: float | None = None  # None: the guidance backend's default_guidance_scale
+    t_min: float = 0.02
+    t_max_start: float = 0.98
+    t_max_end: float = 0.5
+    anneal_steps: int = 1000
+    num_samples: int = 64
+    albedo_probability: float = 0.2
+    textureless_probability: float = 0.2
+    detach_normals: bool = True
+    opacity_weight: float = 0.01
+    tv_weight: float = 0.02  # voxel backbone: density total variation of every prompt's grid
+    colour_tv_weight: float = 0.01
+    model: ATT3DConfig = field(default_factory=ATT3DConfig)  # text_encoder and text sizes come from the guidance
+    mixed_precision: str = "auto"  # "auto": bf16 on CUDA, none on CPU; or "no", "bf16", "fp16"
+    seed: int = 0
+    snapshot_steps: tuple[int, ...] = ()  # save the model at these steps (compute budgets to evaluate)
+    render_every: int = 100
+    checkpoint_every: int = 100
+    log_every: int = 10
+
+    def __post_init__(self) -> None:
+        if isinstance(self.interpolants, dict):
+            object.__setattr__(self, "interpolants", InterpolantSampling(**self.interpolants))
+        if isinstance(self.model, dict):
+            object.__setattr__(self, "model", ATT3DConfig(**self.model))
+        object.__setattr__(self, "snapshot_steps", tuple(sorted(set(self.snapshot_steps))))
+        if min(self.steps, self.prompts_per_step, self.views, self.num_samples, self.anneal_steps) < 1:
+            raise ValueError("steps, prompts_per_step, views, num_samples and anneal_steps must be >= 1")
+        if self.resolution is not None and not 16 <= self.resolution <= 1024:
+            raise ValueError(f"resolution must be 16..1024, got {self.resolution}")
+        if self.lr <= 0 or not 0 <= self.beta2 < 1 or self.grad_clip <= 0 or self.warmup < 0:
+            raise ValueError("need lr > 0, 0 <= beta2 < 1, grad_clip > 0 and warmup >= 0")
+        if min(self.opacity_weight, self.tv_weight, self.colour_tv_weight) < 0:
+            raise ValueError("opacity_weight, tv_weight and colour_tv_weight must be >= 0")
+        if not 0 <= self.albedo_probability + self.textureless_probability <= 1:
+            raise ValueError("albedo_probability + textureless_probability must be within [0, 1]")
+        if self.mixed_precision not in ("auto", "no", "bf16", "fp16"):
+            raise ValueError(f"mixed_precision must be auto, no, bf16 or fp16, got {self.mixed_precision!r}")
+        SDSConfig(self.guidance_scale or 0.0, self.t_min, max(self.t_max_start, self.t_min))  # validates the SDS part
+        if not self.t_min <= self.t_max_end <= 1:
+            raise ValueError(f"t_max_end must be in [t_min, 1], got {self.t_max_end}")
+        if self.snapshot_steps and not 1 <= self.snapshot_steps[0] <= self.snapshot_steps[-1] <= self.steps:
+            raise ValueError(f"snapshot_steps must lie in 1..steps ({self.steps}), got {self.snapshot_steps}")
+
+    def frames_per_prompt(self, step: int, num_prompts: int) -> float:
+        """The compute budget after `step` steps: rendered frames per training prompt (the paper's Fig. 6 axis)."""
+        return step * self.prompts_per_step * self.views / num_prompts
+
+
+@dataclass
+class TrainingBatch:
+    """One step's draws for the global batch of B prompts (or interpolants) × V views."""
+
+    first: np.ndarray  # [B] prompt indices
+    second: np.ndarray  # [B]
+    alpha: np.ndarray  # [B] interpolation weights
+    shading: str
+    cameras: object  # Cameras [B, V]
+    light: Tensor | None  # [B, V, 3]
+
+
+def draw_batch(config: ATT3DTrainConfig, step: int, num_prompts: int, resolution: int) -> TrainingBatch:
+    """Everything random about step `step` that is shared by the global batch (every process draws it whole)."""
+    rng = np.random.default_rng([config.seed, step])
+    batch, views = config.prompts_per_step, config.views
+    first, second, alpha = sample_interpolants(rng, batch, num_prompts, config.interpolants)
+    shading = pick_shading(config, rng.random())
+    generator = torch.Generator().manual_seed(config.seed * 1_000_003 + step)
+    cameras = sample_cameras(batch * views, resolution, resolution, CameraSampling(), generator).reshape(batch, views)
+    light = sample_light_directions(cameras, generator=generator) if shading != "albedo" else None
+    return TrainingBatch(first, second, alpha, shading, cameras, light)
+
+
+def local_rows(batch: int, process: int, processes: int) -> slice:
+    """This process's contiguous share of the global batch."""
+    if batch % processes:
+        raise ValueError(f"prompts_per_step ({batch}) must be divisible by the number of processes ({processes})")
+    share = batch // processes
+    return slice(process * share, (process + 1) * share)
+
+
+class Trainer:
+    """An amortized run over `prompts` (texts) with `guidance`; `step()` makes one update."""
+
+    def __init__(
+        self, config: ATT3DTrainConfig, guidance: Guidance, prompts: list[str], accelerator: Accelerator
+    ) -> None:
+        self.config, self.guidance, self.prompts, self.accelerator = config, guidance, prompts, accelerator
+        self.resolution = config.resolution or guidance.resolution
+        self.embeddings = guidance.encode(prompts)["states"].float()  # [P, L, W], the mapping network's input
+        words = sorted({w for p in prompts for w in prompt_words(p)})
+        model_config = replace(
+            config.model,
+            text_encoder=config.model.text_encoder,
+            text_tokens=self.embeddings.shape[1],
+            text_width=self.embeddings.shape[2],
+            background=guidance.background,
+            training_words=tuple(words),
+        )
+        with torch.random.fork_rng(devices=[]):  # the initial weights depend on the seed alone
+            torch.manual_seed(config.seed)
+            self.model = ATT3D(model_config)
+        optimizer = torch.optim.Adam(self.model.parameters(), lr=config.lr, betas=(0.0, config.beta2), eps=1e-15)
+        self.schedule = warmup_cosine(optimizer, config.steps, config.warmup)
+        self.wrapped, self.optimizer = accelerator.prepare(self.model, optimizer)
+        self.train_render = RenderConfig(num_samples=config.num_samples, stratified=True,
+                                         detach_normals=config.detach_normals)  # fmt: skip
+        self.timesteps = TimestepSchedule(config.t_max_start, config.t_max_end, config.anneal_steps)
+        self.guidance_scale = config.guidance_scale if config.guidance_scale is not None else (
+            guidance.default_guidance_scale)  # fmt: skip
+
+    def step(self, step: int) -> dict[str, float]:
+        """One update at step number `step` (0-based); returns the local losses and the prompt spread."""
+        config, accelerator = self.config, self.accelerator
+        draws = draw_batch(config, step, len(self.prompts), self.resolution)
+        rows = local_rows(config.prompts_per_step, accelerator.process_index, accelerator.num_processes)
+        first, second = draws.first[rows], draws.second[rows]
+        alpha = torch.as_tensor(draws.alpha[rows], dtype=torch.float32)
+        views, device = config.views, accelerator.device
+        embeddings = interpolate(self.embeddings[first], self.embeddings[second], alpha).to(device)
+        cameras = draws.cameras[rows].to(device)
+        light = None if draws.light is None else draws.light[rows].to(device)
+        global_rows = range(config.prompts_per_step)[rows]
+        step_seed = config.seed * 1_000_003 + step
+        render_generators = object_generators(step_seed, global_rows)
+        images_per_step = config.prompts_per_step
+        sds_generators = object_generators(step_seed, [images_per_step + r * views + v for r in global_rows
+                                                       for v in range(views)])  # fmt: skip
+        flat_cameras = cameras.reshape(-1)
+        text = self.guidance.view_conditioning([self.prompts[i] for i in np.repeat(first, views)], flat_cameras)
+        if config.interpolants.kind != "binary":
+            other = self.guidance.view_conditioning([self.prompts[i] for i in np.repeat(second, views)], flat_cameras)
+            text = {k: interpolate(v, other[k], alpha.repeat_interleave(views).to(v)) for k, v in text.items()}
+        sds_config = SDSConfig(self.guidance_scale, config.t_min, max(self.timesteps.t_max(step), config.t_min))
+        with accelerator.autocast():
+            params = self.wrapped(embeddings)  # [b, n_params]
+            rendered = render(self.model.bind(params), cameras, self.train_render, draws.shading, light,
+                              self.model.background, generator=render_generators)  # fmt: skip
+            images = rendered.rgb.flatten(0, 1).permute(0, 3, 1, 2).float()  # [b·V, 3, r, r]
+            sds = self.guidance.sds_loss_from_text(images, text, flat_cameras, sds_config, sds_generators)
+            tv, colour_tv = self.model.regularizers(params.float())
+            opacity = rendered.opacity.float().flatten(0, 1).sum((-1, -2)).mean()
+            loss = (
+                sds.loss + config.opacity_weight * opacity + config.tv_weight * tv + config.colour_tv_weight * colour_tv
+            )
+        self.optimizer.zero_grad(set_to_none=True)
+        accelerator.backward(loss)
+        accelerator.clip_grad_norm_(self.model.parameters(), config.grad_clip)
+        self.optimizer.step()
+        self.schedule.step()
+        return {"loss": loss.item(), "sds": sds.loss.item(), "opacity": opacity.item(), "tv": tv.item(),
+                "spread": prompt_spread(params.float()), "lr": self.schedule.get_last_lr()[0]}  # fmt: skip
+
+    def state(self) -> nn.Module:
+        """What a checkpoint holds besides the optimizer: the (unwrapped) model."""
+        return self.model
+
+
+# --- the run ---------------------------------------------------------------------------------------------
+def preview_prompts(prompts: list[str], held_out: list[str], count: int = 8) -> list[str]:
+    """Fixed prompts for the periodic renders: the first `count` training prompts and held-out ones."""
+    return prompts[:count] + held_out[:count]
+
+
+@torch.no_grad()
+def render_previews(model: ATT3D, guidance: Guidance, prompts: list[str], path: Path, size: int = 64) -> None:
+    """4 lambertian views of each prompt's object, one row per prompt, into one image."""
+    was_training = model.training
+    model.eval()
+    embeddings = guidance.encode(prompts)["states"].float().to(model.device)
+    cameras = turntable(4, 20.0, 3.0, 45.0, size, size).to(model.device)
+    out = render(model.fields(embeddings), cameras, RenderConfig(), "lambertian", background=model.background)
+    save_image_grid(out.rgb.cpu(), path)
+    model.train(was_training)
+
+
+def mixed_precision(config: ATT3DTrainConfig, device: str | None) -> str:
+    cuda = torch.cuda.is_available() and device != "cpu"
+    return ("bf16" if cuda else "no") if config.mixed_precision == "auto" else config.mixed_precision
+
+
+def train_att3d(
+    config: ATT3DTrainConfig,
+    guidance_source: str,
+    out: str | Path,
+    device: str | None = None,
+    progress: bool = True,
+    stop_after: int | None = None,
+) -> ATT3D:
+    """Train (or resume) an amortized model into folder `out`; returns the model. `stop_after`: end this
+    call after that many steps (a later call resumes), as if the process had been killed."""
+    out = Path(out)
+    accelerator = Accelerator(cpu=device == "cpu", mixed_precision=mixed_precision(config, device))
+    guidance = load_guidance(guidance_source, device=accelerator.device)
+    config = replace(config, model=replace(config.model, text_encoder=str(guidance_source)))
+    prompts = prompt_set(config.prompts)
+    training = [p.text for p in prompts.split(config.split)]
+    held_out = [p.text for p in prompts.prompts if p.text not in set(training)]
+    trainer = Trainer(config, guidance, training, accelerator)
+    checkpoint = out / "checkpoint"
+    step = 0
+    if has_training_state(checkpoint):
+        step, _ = load_training_state(checkpoint, trainer.model, trainer.optimizer)  # the optimizer holds its lr
+        trainer.schedule.last_epoch = step
+    main = accelerator.is_main_process
+    if main:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "config.json").write_text(json.dumps({"guidance": str(guidance_source), "prompts_trained": len(training),
+                                                     "processes": accelerator.num_processes, **asdict(config)},
+                                                    indent=2, default=str))  # fmt: skip
+    previews = preview_prompts(training, held_out)
+    started = time.perf_counter()
+    end = config.steps if stop_after is None else min(config.steps, step + stop_after)
+    bar = tqdm(total=config.steps, initial=step, desc="att3d", disable=not (progress and main))
+    while step < end:
+        metrics = trainer.step(step)
+        step += 1
+        bar.update(1)
+        bar.set_postfix(loss=f"{metrics['loss']:.3f}", spread=f"{metrics['spread']:.2f}")
+        if not main:
+            continue
+        if step % config.log_every == 0 or step == config.steps:
+            frames = config.frames_per_prompt(step, len(training))
+            record = {"step": step, "frames_per_prompt": frames, "seconds": round(time.perf_counter() - started, 2)}
+            with (out / "log.jsonl").open("a") as log:
+                log.write(json.dumps(record | {k: round(v, 6) for k, v in metrics.items()}) + "\n")
+        if config.render_every and (step % config.render_every == 0 or step == config.steps):
+            render_previews(trainer.model, guidance, previews, out / "renders" / f"step_{step:05d}.png")
+        if step in config.snapshot_steps:
+            trainer.model.save_pretrained(out / "snapshots" / f"step_{step:05d}")
+        if step % config.checkpoint_every == 0 or step == config.steps or step == end:
+            save_training_state(checkpoint, trainer.model, trainer.optimizer, step)
+    bar.close()
+    accelerator.wait_for_everyone()
+    if main and step == config.steps:
+        trainer.model.save_pretrained(out / "model")
+    return trainer.model
+
+
+# --- command line ----------------------------------------------------------------------------------------
+def main(argv: list[str] | None = None) -> None:
+    defaults = ATT3DTrainConfig()
+    parser = argparse.ArgumentParser(description="Train an ATT3D mapping network over a prompt set with SDS.")
+    parser.add_argument("--prompts", default=defaults.prompts, help="toy-world prompt set: toy64 or stacks")
+    parser.add_argument("--split", default=defaults.split, help="e.g. seen (toy64), seen_50 or seen_12.5 (stacks)")
+    parser.add_argument("--guidance", default="toy", help="'toy', or a Stable Diffusion or IF repo id or folder")
+    parser.add_argument("--out", type=Path, required=True, help="run folder (resumed if it holds a checkpoint)")
+    parser.add_argument("--steps", type=int, default=defaults.steps)
+    parser.add_argument("--batch", type=int, default=defaults.prompts_per_step, help="prompts per step (global)")
+    parser.add_argument("--backbone", choices=BACKBONES, default=defaults.model.backbone)
+    parser.add_argument("--lr", type=float, default=defaults.lr)
+    parser.add_argument("--interpolants", choices=("binary", "dirichlet"), default=defaults.interpolants.kind)
+    parser.add_argument("--concentration", type=float, default=defaults.interpolants.concentration,
+                        help="Dirichlet concentration κ of the interpolation weight α ~ Beta(κ, κ)")  # fmt: skip
+    parser.add_argument("--snapshots", type=int, nargs="*", default=[], help="steps at which to save the model")
+    parser.add_argument("--seed", type=int, default=defaults.seed)
+    parser.add_argument("--device", default=None, help="cpu or cuda (default: cuda when present)")
+    parser.add_argument("--set", nargs="+", default=[], metavar="NAME=VALUE", help=SET_HELP)
+    args = parser.parse_args(argv)
+    try:
+        config = ATT3DTrainConfig(
+            prompts=args.prompts, split=args.split, steps=args.steps, prompts_per_step=args.batch, lr=args.lr,
+            interpolants=InterpolantSampling(args.interpolants, args.concentration), seed=args.seed,
+            model=ATT3DConfig(backbone=args.backbone), snapshot_steps=tuple(args.snapshots),
+        )  # fmt: skip
+        config = with_overrides(config, args.set)
+        prompt_set(config.prompts).split(config.split)
+    except ValueError as error:
+        parser.error(str(error))
+    started = time.perf_counter()
+    train_att3d(config, args.guidance, args.out, args.device)
+    print(json.dumps({"out": str(args.out), "steps": config.steps, "seconds": round(time.perf_counter() - started, 1)}))
+
+
+if __name__ == "__main__":
+    main()

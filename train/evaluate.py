@@ -1,0 +1,225 @@
+"""Text-to-3D quality in the toy world, and ATT3D's amortized-vs-per-prompt comparison (the paper's Fig. 6).
+
+Every generated object is judged against its prompt's ground truth (`Judge`):
+- CLIP R-precision and R-probability: the toy CLIP's top-1 hit and its softmax probability of the
+  prompt among the whole prompt set as queries, over 4 lambertian views (the paper's metrics);
+- mask IoU: rendered opacity > 0.5 against the ground-truth silhouette, same views;
+- shape and colour: the toy world's classifier on the density level set whose silhouettes match the
+  views (`nerf.iso_level`); a single object's colour is the albedo its views show.
+
+Compute budget = rendered frames per prompt: steps × prompts per step × views / training prompts for an
+amortized run, steps × views for a per-prompt one.
+
+    python -m train.evaluate --att3d runs/att3d/toy64 --per-prompt runs/eval-dreamfusion/results.json \\
+        --out docs/att3d/toy64
+
+reads the amortized run's snapshots (`snapshots/step_N/`) and a per-prompt evaluation
+(`train.eval_dreamfusion --judge-at ...`), and writes `results.json`, `table.md` and `budget.png`
+(budget vs R-probability: amortized seen and unseen, per-prompt).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from att3d import ATT3D
+from guidance import load_guidance
+from nerf.background import ConstantBackground
+from nerf.cameras import turntable
+from nerf.field import BoundField, RadianceField
+from nerf.iso_level import silhouette_iso_level
+from nerf.render import RenderConfig, render
+from toyworld.classify import classify
+from toyworld.clip import load_clip
+from toyworld.palette import nearest_colour
+from toyworld.prompts import Prompt, PromptSet, prompt_set
+from toyworld.render_gt import BACKGROUND, render_ground_truth
+from train.att3d import ATT3DTrainConfig
+from train.toy_clip import retrieval_scores, text_features
+
+VIEW_SIZE = 64  # the toy CLIP's input size
+METRICS = ("r_probability", "r_precision", "iou", "shape_ok", "colour_ok")
+
+
+class Judge:
+    """Scores generated objects against ground truth, with a prompt set's captions as CLIP's queries."""
+
+    def __init__(self, prompts: PromptSet, clip: str = "toy") -> None:
+        self.clip, _, self.tokenizer = load_clip(clip)
+        self.candidates = sorted(set(prompts.texts))
+        self.text = text_features(self.clip, self.tokenizer, self.candidates)
+        self.cameras = turntable(4, 20.0, 3.0, 45.0, VIEW_SIZE, VIEW_SIZE)
+        self.render = RenderConfig(num_samples=128)
+
+    @torch.no_grad()
+    def __call__(self, field: RadianceField, prompt: Prompt) -> tuple[dict, Tensor]:
+        """(scores of a one-object field against its prompt's ground truth, its 4 views `[4, H, W, 3]`)."""
+        cameras = self.cameras.to(field.device)
+        albedo = render(field, cameras, self.render, "albedo")  # its opacity is every shading's
+        level = float(silhouette_iso_level(field, cameras, self.render, opacity=albedo.opacity)[0])
+        layout = "single" if len(prompt.parts) == 1 else "stack"
+        found = classify(field, layout, threshold=level)[0]
+        out = render(field, cameras, self.render, "lambertian", background=ConstantBackground(BACKGROUND))
+        truth = render_ground_truth(prompt.field(), self.cameras)
+        mask = albedo.opacity[0].cpu() > 0.5
+        iou = ((mask & truth.mask).sum() / (mask | truth.mask).sum().clamp(min=1)).item()
+        colours, shapes = zip(*prompt.parts, strict=True)
+        if layout == "single":  # the colour the views show: albedo composited along the rays, over the object
+            seen = (nearest_colour(albedo.rgb[0].cpu()[mask].mean(0, keepdim=True))[0],) if mask.any() else ("none",)
+        else:  # parts: the mean albedo on each part's region of the surface
+            seen = found.colours
+        pixels = (out.rgb[0].cpu().clamp(0, 1) * 255).round().to(torch.uint8).permute(0, 3, 1, 2)
+        hits, probability = retrieval_scores(self.clip, self.tokenizer, pixels, [prompt.text] * 4, self.candidates,
+                                             self.text)  # fmt: skip
+        scores = {"shape": "+".join(found.shapes), "colour": "+".join(seen), "shape_ok": found.shapes == shapes,
+                  "colour_ok": tuple(seen) == colours, "surface_colour": "+".join(found.colours),
+                  "r_precision": hits.float().mean().item(), "r_probability": probability.mean().item(),
+                  "iou": iou, "iso_level": level}  # fmt: skip
+        return scores, out.rgb[0].cpu()
+
+
+def summarise(rows: list[dict]) -> dict[str, float]:
+    """Means of the metrics over rows (booleans as shares)."""
+    return {name: float(np.mean([float(r[name]) for r in rows])) for name in METRICS} | {"prompts": len(rows)}
+
+
+# --- amortized runs ---------------------------------------------------------------------------------------
+def evaluation_splits(prompts: PromptSet, split: str, limit: int | None, seed: int = 0) -> dict[str, list[Prompt]]:
+    """The seen (trained) split and the held-out rest; each cut to a fixed random `limit` prompts if given."""
+    seen = set(prompts.splits[split])
+    splits = {"seen": sorted(seen), "unseen": [i for i in range(len(prompts.prompts)) if i not in seen]}
+    rng = np.random.default_rng(seed)
+    out = {}
+    for name, indices in splits.items():
+        if limit is not None and len(indices) > limit:
+            indices = sorted(rng.choice(indices, size=limit, replace=False).tolist())
+        out[name] = [prompts.prompts[i] for i in indices]
+    return out
+
+
+@torch.no_grad()
+def evaluate_model(model: ATT3D, prompts: list[Prompt], judge: Judge, encoder) -> tuple[list[dict], Tensor]:
+    """Judge the model's object for each prompt; returns (rows, views `[P, 4, H, W, 3]`)."""
+    model.eval()
+    rows, views = [], []
+    for start in range(0, len(prompts), 16):
+        batch = prompts[start : start + 16]
+        params = model(encoder.encode([p.text for p in batch])["states"].float().to(model.device))
+        for index, prompt in enumerate(batch):
+            scores, images = judge(BoundField(model.field, params[index : index + 1]), prompt)
+            rows.append({"prompt": prompt.text, **scores})
+            views.append(images)
+    return rows, torch.stack(views)
+
+
+def evaluate_run(run: Path, limit: int | None, judge: Judge | None = None) -> dict:
+    """Every snapshot of an amortized run on its seen and unseen prompts: per snapshot, the budget and
+    the per-split means (and each prompt's scores)."""
+    saved = json.loads((run / "config.json").read_text())
+    config = ATT3DTrainConfig(**{k: v for k, v in saved.items() if k in ATT3DTrainConfig.__dataclass_fields__})
+    prompts = prompt_set(config.prompts)
+    judge = judge or Judge(prompts)
+    encoder = load_guidance(saved["guidance"], device="cpu")
+    splits = evaluation_splits(prompts, config.split, limit)
+    trained = len(prompts.splits[config.split])
+    snapshots = sorted((run / "snapshots").glob("step_*"), key=lambda p: int(p.name.split("_")[1]))
+    points = []
+    for snapshot in snapshots:
+        step = int(snapshot.name.split("_")[1])
+        model = ATT3D.from_pretrained(snapshot)
+        point = {"step": step, "frames_per_prompt": config.frames_per_prompt(step, trained)}
+        for name, split in splits.items():
+            rows, _ = evaluate_model(model, split, judge, encoder)
+            point[name] = summarise(rows) | {"rows": rows}
+        points.append(point)
+        print(json.dumps({k: v if not isinstance(v, dict) else {m: v[m] for m in METRICS} for k, v in point.items()}),
+              flush=True)  # fmt: skip
+    return {"run": str(run), "prompts": config.prompts, "split": config.split, "trained_prompts": trained,
+            "points": points}  # fmt: skip
+
+
+# --- per-prompt runs --------------------------------------------------------------------------------------
+def per_prompt_points(results_file: Path) -> list[dict]:
+    """Budget points of a per-prompt evaluation (`train.eval_dreamfusion` results.json): per step count
+    judged, frames per prompt = steps × views and the means over its prompts and seeds."""
+    saved = json.loads(Path(results_file).read_text())
+    views = saved["config"]["views"]
+    points = []
+    for steps in sorted({r["iterations"] for r in saved["results"]}):
+        rows = [r for r in saved["results"] if r["iterations"] == steps]
+        points.append({"step": steps, "frames_per_prompt": steps * views, "seen": summarise(rows)})
+    return points
+
+
+# --- report -----------------------------------------------------------------------------------------------
+def plot_budget(amortized: dict, per_prompt: list[dict], path: Path, metric: str = "r_probability") -> Path:
+    """The paper's Fig. 6 in miniature: budget (frames per prompt, log scale) vs a metric."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axis = plt.subplots(figsize=(5.5, 4))
+    frames = [p["frames_per_prompt"] for p in amortized["points"]]
+    for split, style in (("seen", "-"), ("unseen", "--")):
+        values = [p[split][metric] for p in amortized["points"]]
+        axis.plot(frames, values, style, marker="o", color="tab:blue", label=f"amortized, {split}")
+    if per_prompt:
+        axis.plot([p["frames_per_prompt"] for p in per_prompt], [p["seen"][metric] for p in per_prompt], "-",
+                  marker="s", color="tab:red", label="per-prompt")  # fmt: skip
+    axis.set_xscale("log")
+    axis.set_xlabel("compute budget: rendered frames per prompt")
+    axis.set_ylabel(metric.replace("_", "-"))
+    axis.set_title(f"{amortized['prompts']}, {amortized['trained_prompts']} prompts seen")
+    axis.grid(True, alpha=0.3)
+    axis.legend()
+    figure.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=120)
+    plt.close(figure)
+    return path
+
+
+def markdown_table(amortized: dict, per_prompt: list[dict]) -> str:
+    lines = ["| method | split | steps | frames / prompt | R-probability | R-precision | mask IoU | shape | colour |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]  # fmt: skip
+    rows = [("amortized", split, p) for p in amortized["points"] for split in ("seen", "unseen")]
+    rows += [("per-prompt", "seen", p) for p in per_prompt]
+    for method, split, point in rows:
+        m = point[split]
+        lines.append(f"| {method} | {split} | {point['step']} | {point['frames_per_prompt']:.0f} "
+                     f"| {m['r_probability']:.3f} | {m['r_precision']:.3f} | {m['iou']:.3f} "
+                     f"| {m['shape_ok']:.2f} | {m['colour_ok']:.2f} |")  # fmt: skip
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Amortized (ATT3D) vs per-prompt quality at equal compute budgets.")
+    parser.add_argument("--att3d", type=Path, required=True, help="an ATT3D run folder with snapshots/")
+    parser.add_argument("--per-prompt", type=Path, default=None, help="results.json of train.eval_dreamfusion")
+    parser.add_argument("--limit", type=int, default=None, help="judge at most N prompts per split (large sets)")
+    parser.add_argument("--out", type=Path, required=True)
+    args = parser.parse_args(argv)
+    if not (args.att3d / "snapshots").is_dir():
+        parser.error(f"{args.att3d} holds no snapshots/ (train with --snapshots STEP ...)")
+    if args.per_prompt is not None and not args.per_prompt.is_file():
+        parser.error(f"--per-prompt must be a results.json file, got {args.per_prompt}")
+    if args.limit is not None and args.limit < 1:
+        parser.error("--limit must be >= 1")
+    amortized = evaluate_run(args.att3d, args.limit)
+    per_prompt = per_prompt_points(args.per_prompt) if args.per_prompt else []
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "results.json").write_text(json.dumps({"amortized": amortized, "per_prompt": per_prompt}, indent=1))
+    (args.out / "table.md").write_text(markdown_table(amortized, per_prompt))
+    plot_budget(amortized, per_prompt, args.out / "budget.png")
+    print(markdown_table(amortized, per_prompt))
+
+
+if __name__ == "__main__":
+    main()

@@ -15,6 +15,7 @@ from att3d import ATT3D, ATT3DConfig
 from att3d.generate import MAX_PROMPT_CHARS, ATT3DPipeline, interpolation_frames, main
 from guidance import load_guidance
 from nerf.field import VoxelGridFieldConfig
+from train.interpolations import ALPHAS, chain
 
 
 @pytest.fixture(scope="module")
@@ -110,3 +111,12 @@ def test_command_line(model_folder: Path, tmp_path, capsys) -> None:
         with pytest.raises(SystemExit):
             main([*argv, "--model", str(model_folder)])
         assert message in capsys.readouterr().err
+
+
+def test_interpolation_chain_scores(pipe: ATT3DPipeline) -> None:
+    images, scores = chain(pipe, "a red cube", "a blue sphere", size=16)
+    assert images.shape == (len(ALPHAS), 16, 16, 3)
+    assert scores["even_share"] == 1 / (len(ALPHAS) - 1) <= scores["largest_step_share"] <= 1
+    assert 0 <= scores["middle_opacity"] <= 1
+    _, same = chain(pipe, "a red cube", "a red cube", size=16)
+    assert same["largest_step_share"] == same["even_share"]  # no change at all counts as even

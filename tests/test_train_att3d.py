@@ -4,6 +4,7 @@ processes (Accelerate, gloo on the CPU) make the same update as one process with
 from __future__ import annotations
 
 import json
+import math
 import os
 import signal
 import subprocess
@@ -18,7 +19,9 @@ from safetensors.torch import load_file
 from tiny_models import tiny_toy
 
 from att3d import ATT3D
+from toyworld.prompts import toy64
 from train.att3d import ATT3DTrainConfig, local_rows, main, train_att3d, with_overrides
+from train.evaluate import METRICS, Judge, bundle, evaluate_run, markdown_table, per_prompt_points, plot_budget
 
 ROOT = Path(__file__).resolve().parent.parent
 TINY = ["prompts_per_step=4", "num_samples=8", "model.voxel.resolution=8", "model.hidden_dim=8", "render_every=0",
@@ -131,3 +134,71 @@ def test_batch_must_split_evenly_and_bad_settings_are_refused(capsys) -> None:
         with pytest.raises(SystemExit):
             main(argv)
         assert "error:" in capsys.readouterr().err
+
+
+def test_evaluation_of_snapshots_against_per_prompt_budgets(tiny, tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("AMORTIZED3D_CACHE", str(tmp_path / "cache"))
+    run = tmp_path / "run"
+    command = "python -m train.att3d --out run --steps 2"
+    train_att3d(tiny_config(2, snapshot_steps=(1, 2)), guidance_source(tiny), run, "cpu", False, command=command)
+    amortized = evaluate_run(run, limit=2)
+    assert [p["step"] for p in amortized["points"]] == [1, 2] and amortized["trained_prompts"] == 56
+    assert amortized["points"][1]["frames_per_prompt"] == 2 * 4 / 56
+    for point in amortized["points"]:
+        assert point["seen"]["prompts"] == point["unseen"]["prompts"] == 2
+        unseen = {row["prompt"] for row in point["unseen"]["rows"]}
+        assert unseen <= {p.text for p in toy64().split("unseen")}
+        assert all(0 <= point[s][m] <= 1 for s in ("seen", "unseen") for m in METRICS)
+    per_prompt = {"config": {"views": 4}, "results": [
+        {"iterations": steps, "prompt": p, "r_probability": r, "r_precision": 1.0, "iou": 0.5, "shape_ok": True,
+         "colour_ok": ok} for steps, p, r, ok in ((25, "a", 0.2, False), (25, "b", 0.4, True), (50, "a", 0.9, True))
+    ]}  # fmt: skip
+    (tmp_path / "per_prompt.json").write_text(json.dumps(per_prompt))
+    points = per_prompt_points(tmp_path / "per_prompt.json")
+    assert [(p["frames_per_prompt"], p["seen"]["prompts"]) for p in points] == [(100, 2), (200, 1)]
+    assert points[0]["seen"]["r_probability"] == pytest.approx(0.3) and points[0]["seen"]["colour_ok"] == 0.5
+    assert plot_budget(amortized, points, tmp_path / "budget.png").stat().st_size > 1000
+    table = markdown_table(amortized, points)
+    assert table.count("| amortized |") == 4 and "| per-prompt | seen | 25 | 100 | 0.300 |" in table
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+@pytest.mark.parametrize("backbone", ["voxel", "hashgrid"])
+def test_mixed_precision_training_on_cuda(tiny, tmp_path, monkeypatch, backbone: str) -> None:
+    monkeypatch.setenv("AMORTIZED3D_CACHE", str(tmp_path / "cache"))
+    config = tiny_config(3, mixed_precision="bf16")
+    config = with_overrides(config, [f"model.backbone={backbone}", "model.hashgrid.hidden_dim=8"])
+    train_att3d(config, guidance_source(tiny), tmp_path / "run", device="cuda", progress=False)
+    log = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
+    assert all(math.isfinite(r["loss"]) for r in log) and log[-1]["spread"] > 0
+    weights = final_weights(tmp_path / "run")
+    assert all(torch.isfinite(w).all() for w in weights.values())
+
+
+def test_hash_grid_backbone_trains_mapping_and_shared_decoder(tiny, tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("AMORTIZED3D_CACHE", str(tmp_path / "cache"))
+    small_grid = ["model.backbone=hashgrid", "model.hashgrid.hidden_dim=8", "model.hashgrid.grid.num_levels=2",
+                  "model.hashgrid.grid.log2_table_size=8", "model.hashgrid.grid.finest_resolution=32"]  # fmt: skip
+    config = with_overrides(tiny_config(2), small_grid)
+    source = guidance_source(tiny)
+    initial = train_att3d(config, source, tmp_path / "init", device="cpu", progress=False, stop_after=0).state_dict()
+    trained = train_att3d(config, source, tmp_path / "run", device="cpu", progress=False).state_dict()
+    for name in ("field.decoder.0.weight", "mapping.output.parametrizations.weight.original"):
+        assert not torch.equal(initial[name], trained[name]), f"{name} did not train"
+
+
+def test_bundle_is_fp16_with_a_card_and_scores_like_the_run(tiny, tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("AMORTIZED3D_CACHE", str(tmp_path / "cache"))
+    run, folder = tmp_path / "run", tmp_path / "bundle"
+    command = "python -m train.att3d --out run --steps 2"
+    train_att3d(tiny_config(2), guidance_source(tiny), run, "cpu", False, command=command)
+    scores = bundle(run, folder, Judge(toy64()), limit=2)
+    weights = load_file(folder / "model.safetensors")
+    assert {w.dtype for w in weights.values()} == {torch.float16}
+    card = (folder / "README.md").read_text()
+    assert command in card and '"unseen"' in card and "library_name: amortized-3d" in card
+    original, bundled = ATT3D.from_pretrained(run / "model").eval(), ATT3D.from_pretrained(folder).eval()
+    embeddings = torch.randn(3, 32, 128)
+    assert torch.allclose(original(embeddings), bundled(embeddings), atol=2e-2, rtol=1e-2)
+    assert scores["fp16"]["seen"]["prompts"] == scores["fp32"]["unseen"]["prompts"] == 2

@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
+import sys
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -28,14 +30,14 @@ from pathlib import Path
 import numpy as np
 import torch
 from accelerate import Accelerator
-from torch import Tensor, nn
+from torch import Tensor
 from tqdm.auto import tqdm
 
 from att3d import ATT3D, ATT3DConfig, prompt_spread
 from att3d.interpolation import InterpolantSampling, interpolate, sample_interpolants
 from att3d.model import BACKBONES, prompt_words
 from guidance import Guidance, SDSConfig, TimestepSchedule, load_guidance
-from nerf.cameras import CameraSampling, sample_cameras, turntable
+from nerf.cameras import Cameras, CameraSampling, sample_cameras, turntable
 from nerf.random import object_generators
 from nerf.render import RenderConfig, render, sample_light_directions
 from nerf.video import save_image_grid
@@ -119,7 +121,7 @@ class TrainingBatch:
     second: np.ndarray  # [B]
     alpha: np.ndarray  # [B] interpolation weights
     shading: str
-    cameras: object  # Cameras [B, V]
+    cameras: Cameras  # [B, V]
     light: Tensor | None  # [B, V, 3]
 
 
@@ -155,7 +157,6 @@ class Trainer:
         words = sorted({w for p in prompts for w in prompt_words(p)})
         model_config = replace(
             config.model,
-            text_encoder=config.model.text_encoder,
             text_tokens=self.embeddings.shape[1],
             text_width=self.embeddings.shape[2],
             background=guidance.background,
@@ -186,10 +187,9 @@ class Trainer:
         light = None if draws.light is None else draws.light[rows].to(device)
         global_rows = range(config.prompts_per_step)[rows]
         step_seed = config.seed * 1_000_003 + step
-        render_generators = object_generators(step_seed, global_rows)
-        images_per_step = config.prompts_per_step
-        sds_generators = object_generators(step_seed, [images_per_step + r * views + v for r in global_rows
-                                                       for v in range(views)])  # fmt: skip
+        render_generators = object_generators(step_seed, global_rows)  # ids 0..B-1: objects, then B + image
+        image_ids = [config.prompts_per_step + r * views + v for r in global_rows for v in range(views)]
+        sds_generators = object_generators(step_seed, image_ids)
         flat_cameras = cameras.reshape(-1)
         text = self.guidance.view_conditioning([self.prompts[i] for i in np.repeat(first, views)], flat_cameras)
         if config.interpolants.kind != "binary":
@@ -197,12 +197,12 @@ class Trainer:
             text = {k: interpolate(v, other[k], alpha.repeat_interleave(views).to(v)) for k, v in text.items()}
         sds_config = SDSConfig(self.guidance_scale, config.t_min, max(self.timesteps.t_max(step), config.t_min))
         with accelerator.autocast():
-            params = self.wrapped(embeddings)  # [b, n_params]
+            params = self.wrapped(embeddings).float()  # [b, n_params]; grid lookups stay fp32 under autocast
             rendered = render(self.model.bind(params), cameras, self.train_render, draws.shading, light,
                               self.model.background, generator=render_generators)  # fmt: skip
             images = rendered.rgb.flatten(0, 1).permute(0, 3, 1, 2).float()  # [b·V, 3, r, r]
             sds = self.guidance.sds_loss_from_text(images, text, flat_cameras, sds_config, sds_generators)
-            tv, colour_tv = self.model.regularizers(params.float())
+            tv, colour_tv = self.model.regularizers(params)
             opacity = rendered.opacity.float().flatten(0, 1).sum((-1, -2)).mean()
             loss = (
                 sds.loss + config.opacity_weight * opacity + config.tv_weight * tv + config.colour_tv_weight * colour_tv
@@ -213,17 +213,15 @@ class Trainer:
         self.optimizer.step()
         self.schedule.step()
         return {"loss": loss.item(), "sds": sds.loss.item(), "opacity": opacity.item(), "tv": tv.item(),
-                "spread": prompt_spread(params.float()), "lr": self.schedule.get_last_lr()[0]}  # fmt: skip
-
-    def state(self) -> nn.Module:
-        """What a checkpoint holds besides the optimizer: the (unwrapped) model."""
-        return self.model
+                "spread": prompt_spread(params), "lr": self.schedule.get_last_lr()[0]}  # fmt: skip
 
 
 # --- the run ---------------------------------------------------------------------------------------------
 def preview_prompts(prompts: list[str], held_out: list[str], count: int = 8) -> list[str]:
-    """Fixed prompts for the periodic renders: the first `count` training prompts and held-out ones."""
-    return prompts[:count] + held_out[:count]
+    """Fixed prompts for the periodic renders: a fixed random `count` of the training prompts and of the
+    held-out ones (a set's neighbours in order differ in one word only)."""
+    rng = np.random.default_rng(0)
+    return [group[i] for group in (prompts, held_out) for i in sorted(rng.permutation(len(group))[:count])]
 
 
 @torch.no_grad()
@@ -250,9 +248,11 @@ def train_att3d(
     device: str | None = None,
     progress: bool = True,
     stop_after: int | None = None,
+    command: str | None = None,
 ) -> ATT3D:
     """Train (or resume) an amortized model into folder `out`; returns the model. `stop_after`: end this
-    call after that many steps (a later call resumes), as if the process had been killed."""
+    call after that many steps (a later call resumes), as if the process had been killed. `command`: the
+    command line that made the run, recorded in its config.json (the model card's recipe)."""
     out = Path(out)
     accelerator = Accelerator(cpu=device == "cpu", mixed_precision=mixed_precision(config, device))
     guidance = load_guidance(guidance_source, device=accelerator.device)
@@ -269,9 +269,11 @@ def train_att3d(
     main = accelerator.is_main_process
     if main:
         out.mkdir(parents=True, exist_ok=True)
+        if command is None and (out / "config.json").exists():  # a resumed run keeps the command that started it
+            command = json.loads((out / "config.json").read_text()).get("command")
         (out / "config.json").write_text(json.dumps({"guidance": str(guidance_source), "prompts_trained": len(training),
-                                                     "processes": accelerator.num_processes, **asdict(config)},
-                                                    indent=2, default=str))  # fmt: skip
+                                                     "processes": accelerator.num_processes, "command": command,
+                                                     **asdict(config)}, indent=2, default=str))  # fmt: skip
     previews = preview_prompts(training, held_out)
     started = time.perf_counter()
     end = config.steps if stop_after is None else min(config.steps, step + stop_after)
@@ -332,7 +334,8 @@ def main(argv: list[str] | None = None) -> None:
     except ValueError as error:
         parser.error(str(error))
     started = time.perf_counter()
-    train_att3d(config, args.guidance, args.out, args.device)
+    command = shlex.join(["python", "-m", "train.att3d", *(sys.argv[1:] if argv is None else argv)])
+    train_att3d(config, args.guidance, args.out, args.device, command=command)
     print(json.dumps({"out": str(args.out), "steps": config.steps, "seconds": round(time.perf_counter() - started, 1)}))
 
 

@@ -1,5 +1,6 @@
 """Does per-prompt DreamFusion make the right object in the toy world? Runs it on 16 toy64 prompts
-(two per shape, every colour twice) for each seed and judges every result against ground truth:
+(two per shape, every colour twice), or 8 stacks prompts with `--prompts stacks`, for each seed and
+judges every result against ground truth:
 
 `train.evaluate.Judge`: shape and colour by the toy world's classifier (a single object's colour is
 the albedo its views show; the classifier's own, the mean albedo at its iso-surface, is kept as
@@ -28,11 +29,19 @@ import torch
 
 from guidance import load_guidance
 from nerf.video import save_image_grid
-from toyworld.prompts import Prompt, toy64
+from toyworld.prompts import Prompt, stacks, toy64
 from train.dreamfusion import SET_HELP, DreamFusionConfig, dreamfusion, with_overrides
 from train.evaluate import Judge
 
 VIEW_SIZE = 64  # the toy CLIP's input size
+
+
+def stack_evaluation_prompts(count: int = 8) -> list[Prompt]:
+    """`count` fixed stacks prompts from the 12.5 % seen split (which the 50 % one contains): per-prompt
+    baselines for the amortized models trained on either."""
+    prompts = stacks()
+    order = np.random.default_rng(0).permutation(prompts.splits["seen_12.5"])[:count]
+    return [prompts.prompts[i] for i in sorted(order.tolist())]
 
 
 def evaluation_prompts() -> list[Prompt]:
@@ -68,6 +77,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--guidance", default="toy", help="the toy diffusion model: 'toy' (bundled) or a folder")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
+    parser.add_argument("--prompts", choices=("toy64", "stacks"), default="toy64",
+                        help="toy64: 16 prompts, two per shape and colour; stacks: 8 from its seen splits")  # fmt: skip
     parser.add_argument(
         "--judge-at",
         type=int,
@@ -84,11 +95,12 @@ def main(argv: list[str] | None = None) -> None:
     except ValueError as error:
         parser.error(str(error))
     guidance = load_guidance(args.guidance, device="cpu")
-    judge = Judge(toy64())
+    judge = Judge(toy64() if args.prompts == "toy64" else stacks())
+    prompts = evaluation_prompts() if args.prompts == "toy64" else stack_evaluation_prompts()
     results, views_of_runs = [], []
     for seed in args.seeds:
         end = None if args.limit is None else args.offset + args.limit
-        for prompt in evaluation_prompts()[args.offset : end]:
+        for prompt in prompts[args.offset : end]:
             run = args.out / f"seed{seed}" / prompt.text.replace(" ", "-")
             seconds = 0.0
             for steps in sorted(args.judge_at):

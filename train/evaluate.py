@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 from pathlib import Path
 
 import numpy as np
@@ -41,6 +42,7 @@ from toyworld.palette import nearest_colour
 from toyworld.prompts import Prompt, PromptSet, prompt_set
 from toyworld.render_gt import BACKGROUND, render_ground_truth
 from train.att3d import ATT3DTrainConfig
+from train.model_card import write_model_card
 from train.toy_clip import retrieval_scores, text_features
 
 VIEW_SIZE = 64  # the toy CLIP's input size
@@ -199,12 +201,55 @@ def markdown_table(amortized: dict, per_prompt: list[dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
+# --- the bundled checkpoint -------------------------------------------------------------------------------
+CARD_SUMMARY = (
+    "An ATT3D model (amortized text-to-3D) of the project's toy world: a mapping network from the toy CLIP's "
+    "token embeddings to a {resolution}³ voxel grid of density and albedo, trained by score distillation from "
+    "the bundled toy diffusion model on the {split!r} split of the {prompts!r} prompt set ({trained} prompts), "
+    '{interpolants}. One forward pass makes an object; `python -m att3d.generate "a red cube" -o cube.glb`. '
+    "Weights are stored in fp16; below, the scores of this fp16 file and of the fp32 weights it came from."
+)
+
+
+def bundle(run: Path, folder: Path, judge: Judge, limit: int | None) -> dict:
+    """Save the run's final model in fp16 to `folder` (Hub layout), judge the saved copy on the seen and
+    unseen prompts next to the fp32 original, and write its model card. Returns both models' scores."""
+    saved = json.loads((run / "config.json").read_text())
+    config = ATT3DTrainConfig(**{k: v for k, v in saved.items() if k in ATT3DTrainConfig.__dataclass_fields__})
+    ATT3D.from_pretrained(run / "model").half().save_pretrained(folder)
+    # the fp16 file loads back into fp32 parameters, as users load it
+    models = {"fp16": ATT3D.from_pretrained(folder), "fp32": ATT3D.from_pretrained(run / "model")}
+    encoder = load_guidance(saved["guidance"], device="cpu")
+    prompts = prompt_set(config.prompts)
+    scores: dict = {}
+    for name, split in evaluation_splits(prompts, config.split, limit).items():
+        for precision, model in models.items():
+            rows, _ = evaluate_model(model, split, judge, encoder)
+            scores.setdefault(precision, {})[name] = summarise(rows)
+    trained = len(prompts.splits[config.split])
+    kappa = config.interpolants.concentration
+    interpolants = (f"with interpolants (1-α)c1 + αc2, α ~ Beta({kappa}, {kappa})"
+                    if config.interpolants.kind == "dirichlet" else "without interpolants")  # fmt: skip
+    summary = CARD_SUMMARY.format(resolution=config.model.voxel.resolution, split=config.split,
+                                  prompts=config.prompts, trained=trained, interpolants=interpolants)  # fmt: skip
+    metrics = {"steps": config.steps, "frames_per_prompt": config.frames_per_prompt(config.steps, trained),
+               "size_mb": round((folder / "model.safetensors").stat().st_size / 2**20, 1), **scores}  # fmt: skip
+    notes = ("Scores: `train.evaluate.Judge` over 4 views, the toy CLIP's R-precision and R-probability among all "
+             f"{len(prompts.prompts)} prompts of the set, mask IoU, shape and colour by the toy world's classifier. "
+             "The bundle and these numbers come from "
+             f"`python -m train.evaluate --att3d {run} --bundle {folder}`; see docs/ATT3D.md.")  # fmt: skip
+    write_model_card(folder, "Toy-world ATT3D", summary, metrics, "amortized-3d", ("text-to-3d", "nerf", "att3d"),
+                     shlex.split(saved["command"]) if saved.get("command") else None, notes)  # fmt: skip
+    return scores
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Amortized (ATT3D) vs per-prompt quality at equal compute budgets.")
     parser.add_argument("--att3d", type=Path, required=True, help="an ATT3D run folder with snapshots/")
     parser.add_argument("--per-prompt", type=Path, default=None, help="results.json of train.eval_dreamfusion")
     parser.add_argument("--limit", type=int, default=None, help="judge at most N prompts per split (large sets)")
     parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--bundle", type=Path, default=None, help="also save the final model here in fp16, with a card")
     args = parser.parse_args(argv)
     if not (args.att3d / "snapshots").is_dir():
         parser.error(f"{args.att3d} holds no snapshots/ (train with --snapshots STEP ...)")
@@ -212,10 +257,15 @@ def main(argv: list[str] | None = None) -> None:
         parser.error(f"--per-prompt must be a results.json file, got {args.per_prompt}")
     if args.limit is not None and args.limit < 1:
         parser.error("--limit must be >= 1")
-    amortized = evaluate_run(args.att3d, args.limit)
+    if args.bundle is not None and not (args.att3d / "model" / "config.json").exists():
+        parser.error(f"--bundle needs the run's final model, and {args.att3d / 'model'} holds none (unfinished run?)")
+    judge = Judge(prompt_set(json.loads((args.att3d / "config.json").read_text())["prompts"]))
+    amortized = evaluate_run(args.att3d, args.limit, judge)
     per_prompt = per_prompt_points(args.per_prompt) if args.per_prompt else []
+    bundled = bundle(args.att3d, args.bundle, judge, args.limit) if args.bundle else None
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "results.json").write_text(json.dumps({"amortized": amortized, "per_prompt": per_prompt}, indent=1))
+    results = {"amortized": amortized, "per_prompt": per_prompt, "bundled": bundled}
+    (args.out / "results.json").write_text(json.dumps(results, indent=1))
     (args.out / "table.md").write_text(markdown_table(amortized, per_prompt))
     plot_budget(amortized, per_prompt, args.out / "budget.png")
     print(markdown_table(amortized, per_prompt))

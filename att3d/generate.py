@@ -134,6 +134,8 @@ class ATT3DPipeline:
         self, prompt: str, path: str | Path, resolution: int = 128, alpha: float | None = None, to: str | None = None
     ) -> Path:
         """`prompt`'s object (or the interpolant at `alpha` towards `to`) as a mesh file (.glb, .obj, .ply)."""
+        if (alpha is None) != (to is None):
+            raise ValueError("an interpolant needs both `to` (the second prompt) and `alpha` (0..1)")
         generation = self.interpolate(prompt, to, [alpha]) if to is not None else self(prompt)
         return export_generation(generation, path, resolution)
 

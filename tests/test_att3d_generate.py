@@ -64,6 +64,8 @@ def test_bad_prompts_and_settings_are_refused(pipe: ATT3DPipeline, tmp_path) -> 
             pipe.export("a red cube", tmp_path / "x.glb", resolution=resolution)
     with pytest.raises(ValueError, match="mesh file must end in"):
         pipe.export("a red cube", tmp_path / "x.stl")
+    with pytest.raises(ValueError, match="needs both `to`"):
+        pipe.export("a red cube", tmp_path / "x.glb", alpha=0.5)
 
 
 def test_interpolation_ends_are_the_prompts(pipe: ATT3DPipeline) -> None:
@@ -78,6 +80,8 @@ def test_export_writes_a_valid_glb(pipe: ATT3DPipeline, tmp_path) -> None:
     path = pipe.export("a red cube", tmp_path / "cube.glb", resolution=64)
     mesh = trimesh.load(path, force="mesh")
     assert len(mesh.faces) > 100 and mesh.visual.vertex_colors.shape[0] == len(mesh.vertices)
+    halfway = pipe.export("a red cube", tmp_path / "halfway.ply", resolution=32, to="a blue sphere", alpha=0.5)
+    assert len(trimesh.load(halfway, force="mesh").faces) > 0
 
 
 def test_exported_glb_passes_the_khronos_validator(pipe: ATT3DPipeline, tmp_path) -> None:

@@ -36,21 +36,21 @@ from tqdm.auto import tqdm
 from att3d import ATT3D, ATT3DConfig, prompt_spread
 from att3d.interpolation import InterpolantSampling, interpolate, sample_interpolants
 from att3d.model import BACKBONES, prompt_words
-from guidance import Guidance, SDSConfig, TimestepSchedule, load_guidance
+from guidance import Guidance, load_guidance
 from nerf.cameras import Cameras, CameraSampling, sample_cameras, turntable
 from nerf.random import object_generators
 from nerf.render import RenderConfig, render, sample_light_directions
 from nerf.video import save_image_grid
 from toyworld.prompts import prompt_set
 from train.checkpoint import has_training_state, load_training_state, save_training_state
-from train.dreamfusion import pick_shading, with_overrides
+from train.dreamfusion import SDSRunSettings, with_overrides
 from train.schedules import warmup_cosine
 
 SET_HELP = "any other ATT3DTrainConfig setting, e.g. tv_weight=0.05 model.hidden_dim=128 interpolants.kind=dirichlet"
 
 
 @dataclass(frozen=True)
-class ATT3DTrainConfig:
+class ATT3DTrainConfig(SDSRunSettings):
     """One amortized run. Defaults suit the toy world on a CPU (toy64's 56 seen prompts: minutes)."""
 
     prompts: str = "toy64"  # a toy-world prompt set
@@ -64,18 +64,7 @@ class ATT3DTrainConfig:
     warmup: int = 50
     grad_clip: float = 1.0  # of the global gradient norm
     interpolants: InterpolantSampling = field(default_factory=InterpolantSampling)
-    guidance_scale: float | None = None  # None: the guidance backend's default_guidance_scale
-    t_min: float = 0.02
-    t_max_start: float = 0.98
-    t_max_end: float = 0.5
     anneal_steps: int = 1000
-    num_samples: int = 64
-    albedo_probability: float = 0.2
-    textureless_probability: float = 0.2
-    detach_normals: bool = True
-    opacity_weight: float = 0.01
-    tv_weight: float = 0.02  # voxel backbone: density total variation of every prompt's grid
-    colour_tv_weight: float = 0.01
     model: ATT3DConfig = field(default_factory=ATT3DConfig)  # text_encoder and text sizes come from the guidance
     mixed_precision: str = "auto"  # "auto": bf16 on CUDA, none on CPU; or "no", "bf16", "fp16"
     seed: int = 0
@@ -85,26 +74,20 @@ class ATT3DTrainConfig:
     log_every: int = 10
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         if isinstance(self.interpolants, dict):
             object.__setattr__(self, "interpolants", InterpolantSampling(**self.interpolants))
         if isinstance(self.model, dict):
             object.__setattr__(self, "model", ATT3DConfig(**self.model))
         object.__setattr__(self, "snapshot_steps", tuple(sorted(set(self.snapshot_steps))))
-        if min(self.steps, self.prompts_per_step, self.views, self.num_samples, self.anneal_steps) < 1:
-            raise ValueError("steps, prompts_per_step, views, num_samples and anneal_steps must be >= 1")
+        if min(self.steps, self.prompts_per_step, self.views) < 1:
+            raise ValueError("steps, prompts_per_step and views must be >= 1")
         if self.resolution is not None and not 16 <= self.resolution <= 1024:
             raise ValueError(f"resolution must be 16..1024, got {self.resolution}")
         if self.lr <= 0 or not 0 <= self.beta2 < 1 or self.grad_clip <= 0 or self.warmup < 0:
             raise ValueError("need lr > 0, 0 <= beta2 < 1, grad_clip > 0 and warmup >= 0")
-        if min(self.opacity_weight, self.tv_weight, self.colour_tv_weight) < 0:
-            raise ValueError("opacity_weight, tv_weight and colour_tv_weight must be >= 0")
-        if not 0 <= self.albedo_probability + self.textureless_probability <= 1:
-            raise ValueError("albedo_probability + textureless_probability must be within [0, 1]")
         if self.mixed_precision not in ("auto", "no", "bf16", "fp16"):
             raise ValueError(f"mixed_precision must be auto, no, bf16 or fp16, got {self.mixed_precision!r}")
-        SDSConfig(self.guidance_scale or 0.0, self.t_min, max(self.t_max_start, self.t_min))  # validates the SDS part
-        if not self.t_min <= self.t_max_end <= 1:
-            raise ValueError(f"t_max_end must be in [t_min, 1], got {self.t_max_end}")
         if self.snapshot_steps and not 1 <= self.snapshot_steps[0] <= self.snapshot_steps[-1] <= self.steps:
             raise ValueError(f"snapshot_steps must lie in 1..steps ({self.steps}), got {self.snapshot_steps}")
 
@@ -130,7 +113,7 @@ def draw_batch(config: ATT3DTrainConfig, step: int, num_prompts: int, resolution
     rng = np.random.default_rng([config.seed, step])
     batch, views = config.prompts_per_step, config.views
     first, second, alpha = sample_interpolants(rng, batch, num_prompts, config.interpolants)
-    shading = pick_shading(config, rng.random())
+    shading = config.pick_shading(rng.random())
     generator = torch.Generator().manual_seed(config.seed * 1_000_003 + step)
     cameras = sample_cameras(batch * views, resolution, resolution, CameraSampling(), generator).reshape(batch, views)
     light = sample_light_directions(cameras, generator=generator) if shading != "albedo" else None
@@ -170,9 +153,6 @@ class Trainer:
         self.wrapped, self.optimizer = accelerator.prepare(self.model, optimizer)
         self.train_render = RenderConfig(num_samples=config.num_samples, stratified=True,
                                          detach_normals=config.detach_normals)  # fmt: skip
-        self.timesteps = TimestepSchedule(config.t_max_start, config.t_max_end, config.anneal_steps)
-        self.guidance_scale = config.guidance_scale if config.guidance_scale is not None else (
-            guidance.default_guidance_scale)  # fmt: skip
 
     def step(self, step: int) -> dict[str, float]:
         """One update at step number `step` (0-based); returns the local losses and the prompt spread."""
@@ -195,7 +175,7 @@ class Trainer:
         if config.interpolants.kind != "binary":
             other = self.guidance.view_conditioning([self.prompts[i] for i in np.repeat(second, views)], flat_cameras)
             text = {k: interpolate(v, other[k], alpha.repeat_interleave(views).to(v)) for k, v in text.items()}
-        sds_config = SDSConfig(self.guidance_scale, config.t_min, max(self.timesteps.t_max(step), config.t_min))
+        sds_config = config.sds_config(self.guidance, step)
         with accelerator.autocast():
             params = self.wrapped(embeddings).float()  # [b, n_params]; grid lookups stay fp32 under autocast
             rendered = render(self.model.bind(params), cameras, self.train_render, draws.shading, light,

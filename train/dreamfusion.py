@@ -52,14 +52,10 @@ DEFAULT_LR = {"voxel": 0.1, "hashgrid": 0.01}
 
 # --- configuration ---------------------------------------------------------------------------------------
 @dataclass(frozen=True)
-class DreamFusionConfig:
-    """One per-prompt run. Defaults suit the toy model on a CPU (a few minutes per prompt)."""
+class SDSRunSettings:
+    """What every score-distillation run shares (per-prompt here, amortized in `train.att3d`): timesteps,
+    guidance scale, shading modes and the regularizers."""
 
-    steps: int = 300
-    resolution: int | None = None  # side of the training renders; None: the guidance model's own
-    views: int = 4  # random views per step
-    backbone: Backbone = "voxel"  # "voxel" (dense grid) or "hashgrid" (Instant-NGP, what ATT3D amortizes)
-    lr: float | None = None  # None: the backbone's (0.1 for voxels, 0.01 for the hash grid)
     guidance_scale: float | None = None  # None: the guidance backend's default_guidance_scale
     t_min: float = 0.02
     t_max_start: float = 0.98
@@ -72,6 +68,45 @@ class DreamFusionConfig:
     opacity_weight: float = 0.01  # opacity penalty against fog and bloating, per pixel (summed over each image)
     tv_weight: float = 0.02  # total variation of the voxel grid's density (smoothness, against floaters)
     colour_tv_weight: float = 0.01  # ... and of its albedo (against colour speckle)
+
+    def __post_init__(self) -> None:
+        if min(self.num_samples, self.anneal_steps) < 1:
+            raise ValueError("num_samples and anneal_steps must be >= 1")
+        if min(self.opacity_weight, self.tv_weight, self.colour_tv_weight) < 0:
+            raise ValueError("opacity_weight, tv_weight and colour_tv_weight must be >= 0")
+        if not 0 <= self.albedo_probability + self.textureless_probability <= 1:
+            raise ValueError("albedo_probability + textureless_probability must be within [0, 1]")
+        SDSConfig(self.guidance_scale or 0.0, self.t_min, max(self.t_max_start, self.t_min))  # validates the SDS part
+        if not self.t_min <= self.t_max_end <= 1:
+            raise ValueError(f"t_max_end must be in [t_min, 1], got {self.t_max_end}")
+
+    def guidance_scale_for(self, guidance: Guidance) -> float:
+        """The guidance scale this run uses with `guidance`: its own, unless the config sets one."""
+        return self.guidance_scale if self.guidance_scale is not None else guidance.default_guidance_scale
+
+    def sds_config(self, guidance: Guidance, step: int) -> SDSConfig:
+        """The SDS step at step number `step`: t_max annealed from `t_max_start` to `t_max_end`."""
+        schedule = TimestepSchedule(self.t_max_start, self.t_max_end, self.anneal_steps)
+        return SDSConfig(self.guidance_scale_for(guidance), self.t_min, max(schedule.t_max(step), self.t_min))
+
+    def pick_shading(self, draw: float) -> Shading:
+        """The shading mode for a uniform draw in [0, 1)."""
+        if draw < self.albedo_probability:
+            return "albedo"
+        if draw < self.albedo_probability + self.textureless_probability:
+            return "textureless"
+        return "lambertian"
+
+
+@dataclass(frozen=True)
+class DreamFusionConfig(SDSRunSettings):
+    """One per-prompt run. Defaults suit the toy model on a CPU (a few minutes per prompt)."""
+
+    steps: int = 300
+    resolution: int | None = None  # side of the training renders; None: the guidance model's own
+    views: int = 4  # random views per step
+    backbone: Backbone = "voxel"  # "voxel" (dense grid) or "hashgrid" (Instant-NGP, what ATT3D amortizes)
+    lr: float | None = None  # None: the backbone's (0.1 for voxels, 0.01 for the hash grid)
     voxel: VoxelGridFieldConfig = field(default_factory=VoxelGridFieldConfig)
     hashgrid: HashGridFieldConfig = field(default_factory=HashGridFieldConfig)
     seed: int = 0
@@ -85,29 +120,19 @@ class DreamFusionConfig:
     video_size: int = 128
 
     def __post_init__(self) -> None:
-        if min(self.steps, self.views, self.num_samples, self.converge_epoch, self.anneal_steps) < 1:
-            raise ValueError("steps, views, num_samples, converge_epoch and anneal_steps must be >= 1")
+        super().__post_init__()
+        if min(self.steps, self.views, self.converge_epoch) < 1:
+            raise ValueError("steps, views and converge_epoch must be >= 1")
         if self.resolution is not None and not 16 <= self.resolution <= 1024:
             raise ValueError(f"resolution must be 16..1024, got {self.resolution}")
         if self.backbone not in BACKBONES:
             raise ValueError(f"backbone must be one of {', '.join(BACKBONES)}, got {self.backbone!r}")
         if self.lr is not None and self.lr <= 0:
             raise ValueError(f"lr must be > 0, got {self.lr}")
-        if min(self.opacity_weight, self.tv_weight, self.colour_tv_weight) < 0:
-            raise ValueError("opacity_weight, tv_weight and colour_tv_weight must be >= 0")
         if not 32 <= self.export_resolution <= 512 or self.video_frames < 1 or not 16 <= self.video_size <= 2048:
             raise ValueError("export_resolution must be 32..512, video_frames >= 1 and video_size 16..2048")
         if self.converge_patience < 1:
             raise ValueError(f"converge_patience must be >= 1, got {self.converge_patience}")
-        if not 0 <= self.albedo_probability + self.textureless_probability <= 1:
-            raise ValueError("albedo_probability + textureless_probability must be within [0, 1]")
-        SDSConfig(self.guidance_scale or 0.0, self.t_min, max(self.t_max_start, self.t_min))  # validates the SDS part
-        if not self.t_min <= self.t_max_end <= 1:
-            raise ValueError(f"t_max_end must be in [t_min, 1], got {self.t_max_end}")
-
-    def guidance_scale_for(self, guidance: Guidance) -> float:
-        """The guidance scale this run uses with `guidance`: its own, unless the config sets one."""
-        return self.guidance_scale if self.guidance_scale is not None else guidance.default_guidance_scale
 
 
 @dataclass
@@ -181,14 +206,6 @@ def new_field(config: DreamFusionConfig) -> SavableField:
     return HashGridField(config.hashgrid, num_objects=1)
 
 
-def pick_shading(config: DreamFusionConfig, draw: float) -> Shading:
-    if draw < config.albedo_probability:
-        return "albedo"
-    if draw < config.albedo_probability + config.textureless_probability:
-        return "textureless"
-    return "lambertian"
-
-
 def dreamfusion(
     prompt: str,
     guidance: Guidance,
@@ -230,7 +247,6 @@ def dreamfusion(
     train_render = RenderConfig(num_samples=config.num_samples, stratified=True, detach_normals=config.detach_normals)
     eval_render = RenderConfig(num_samples=config.num_samples)
     guidance_scale = config.guidance_scale_for(guidance)
-    schedule = TimestepSchedule(config.t_max_start, config.t_max_end, config.anneal_steps)
     sampling, generator, draws = CameraSampling(), torch.Generator(), random.Random()
     started = time.perf_counter()
     bar = tqdm(total=config.steps, initial=step, desc=prompt[:40], disable=not progress)
@@ -238,10 +254,10 @@ def dreamfusion(
         generator.manual_seed(config.seed * 1_000_003 + step)  # a step's randomness depends on (seed, step) alone
         draws.seed(config.seed * 1_000_003 + step)
         cameras = sample_cameras(config.views, resolution, resolution, sampling, generator, device)
-        shading = pick_shading(config, draws.random())
+        shading = config.pick_shading(draws.random())
         light = sample_light_directions(cameras, generator=generator) if shading != "albedo" else None
         rendered = render(nerf, cameras, train_render, shading, light, background, generator=generator)
-        sds_config = SDSConfig(guidance_scale, config.t_min, max(schedule.t_max(step), config.t_min))
+        sds_config = config.sds_config(guidance, step)
         images = rendered.rgb[0].permute(0, 3, 1, 2)  # [V, 3, r, r]
         sds = guidance.sds_loss(images, [prompt] * config.views, cameras, sds_config, generator=generator)
         loss = sds.loss + config.opacity_weight * rendered.opacity.sum() / config.views

@@ -30,7 +30,7 @@ import torch
 from torch import Tensor
 
 from att3d import ATT3D
-from guidance import load_guidance
+from guidance import Guidance, load_guidance
 from nerf.background import ConstantBackground
 from nerf.cameras import turntable
 from nerf.field import BoundField, RadianceField
@@ -106,28 +106,32 @@ def evaluation_splits(prompts: PromptSet, split: str, limit: int | None, seed: i
 
 
 @torch.no_grad()
-def evaluate_model(model: ATT3D, prompts: list[Prompt], judge: Judge, encoder) -> tuple[list[dict], Tensor]:
-    """Judge the model's object for each prompt; returns (rows, views `[P, 4, H, W, 3]`)."""
+def evaluate_model(model: ATT3D, prompts: list[Prompt], judge: Judge, encoder: Guidance) -> list[dict]:
+    """The judge's scores of the model's object for each prompt, one row per prompt."""
     model.eval()
-    rows, views = [], []
+    rows = []
     for start in range(0, len(prompts), 16):
         batch = prompts[start : start + 16]
         params = model(encoder.encode([p.text for p in batch])["states"].float().to(model.device))
         for index, prompt in enumerate(batch):
-            scores, images = judge(BoundField(model.field, params[index : index + 1]), prompt)
+            scores, _ = judge(BoundField(model.field, params[index : index + 1]), prompt)
             rows.append({"prompt": prompt.text, **scores})
-            views.append(images)
-    return rows, torch.stack(views)
+    return rows
+
+
+def load_run(run: Path) -> tuple[ATT3DTrainConfig, Guidance]:
+    """An amortized run's training config and the text encoder (guidance model) it trained with."""
+    saved = json.loads((run / "config.json").read_text())
+    config = ATT3DTrainConfig(**{k: v for k, v in saved.items() if k in ATT3DTrainConfig.__dataclass_fields__})
+    return config, load_guidance(saved["guidance"], device="cpu")
 
 
 def evaluate_run(run: Path, limit: int | None, judge: Judge | None = None) -> dict:
     """Every snapshot of an amortized run on its seen and unseen prompts: per snapshot, the budget and
     the per-split means (and each prompt's scores)."""
-    saved = json.loads((run / "config.json").read_text())
-    config = ATT3DTrainConfig(**{k: v for k, v in saved.items() if k in ATT3DTrainConfig.__dataclass_fields__})
+    config, encoder = load_run(run)
     prompts = prompt_set(config.prompts)
     judge = judge or Judge(prompts)
-    encoder = load_guidance(saved["guidance"], device="cpu")
     splits = evaluation_splits(prompts, config.split, limit)
     trained = len(prompts.splits[config.split])
     snapshots = sorted((run / "snapshots").glob("step_*"), key=lambda p: int(p.name.split("_")[1]))
@@ -137,7 +141,7 @@ def evaluate_run(run: Path, limit: int | None, judge: Judge | None = None) -> di
         model = ATT3D.from_pretrained(snapshot)
         point = {"step": step, "frames_per_prompt": config.frames_per_prompt(step, trained)}
         for name, split in splits.items():
-            rows, _ = evaluate_model(model, split, judge, encoder)
+            rows = evaluate_model(model, split, judge, encoder)
             point[name] = summarise(rows) | {"rows": rows}
         points.append(point)
         print(json.dumps({k: v if not isinstance(v, dict) else {m: v[m] for m in METRICS} for k, v in point.items()}),
@@ -214,17 +218,16 @@ CARD_SUMMARY = (
 def bundle(run: Path, folder: Path, judge: Judge, limit: int | None) -> dict:
     """Save the run's final model in fp16 to `folder` (Hub layout), judge the saved copy on the seen and
     unseen prompts next to the fp32 original, and write its model card. Returns both models' scores."""
-    saved = json.loads((run / "config.json").read_text())
-    config = ATT3DTrainConfig(**{k: v for k, v in saved.items() if k in ATT3DTrainConfig.__dataclass_fields__})
+    config, encoder = load_run(run)
+    command = json.loads((run / "config.json").read_text()).get("command")
     ATT3D.from_pretrained(run / "model").half().save_pretrained(folder)
     # the fp16 file loads back into fp32 parameters, as users load it
     models = {"fp16": ATT3D.from_pretrained(folder), "fp32": ATT3D.from_pretrained(run / "model")}
-    encoder = load_guidance(saved["guidance"], device="cpu")
     prompts = prompt_set(config.prompts)
     scores: dict = {}
     for name, split in evaluation_splits(prompts, config.split, limit).items():
         for precision, model in models.items():
-            rows, _ = evaluate_model(model, split, judge, encoder)
+            rows = evaluate_model(model, split, judge, encoder)
             scores.setdefault(precision, {})[name] = summarise(rows)
     trained = len(prompts.splits[config.split])
     kappa = config.interpolants.concentration
@@ -239,7 +242,7 @@ def bundle(run: Path, folder: Path, judge: Judge, limit: int | None) -> dict:
              "The bundle and these numbers come from "
              f"`python -m train.evaluate --att3d {run} --bundle {folder}`; see docs/ATT3D.md.")  # fmt: skip
     write_model_card(folder, "Toy-world ATT3D", summary, metrics, "amortized-3d", ("text-to-3d", "nerf", "att3d"),
-                     shlex.split(saved["command"]) if saved.get("command") else None, notes)  # fmt: skip
+                     shlex.split(command) if command else None, notes)  # fmt: skip
     return scores
 
 

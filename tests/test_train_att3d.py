@@ -20,7 +20,7 @@ from tiny_models import tiny_toy
 
 from att3d import ATT3D
 from toyworld.prompts import toy64
-from train.att3d import ATT3DTrainConfig, local_rows, main, train_att3d, with_overrides
+from train.att3d import ATT3DTrainConfig, local_rows, main, train_att3d, training_prompts, with_overrides
 from train.evaluate import METRICS, Judge, bundle, evaluate_run, markdown_table, per_prompt_points, plot_budget
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -202,3 +202,16 @@ def test_bundle_is_fp16_with_a_card_and_scores_like_the_run(tiny, tmp_path, monk
     embeddings = torch.randn(3, 32, 128)
     assert torch.allclose(original(embeddings), bundled(embeddings), atol=2e-2, rtol=1e-2)
     assert scores["fp16"]["seen"]["prompts"] == scores["fp32"]["unseen"]["prompts"] == 2
+
+
+def test_prompts_from_a_text_file(tiny, tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("AMORTIZED3D_CACHE", str(tmp_path / "cache"))
+    prompts = tmp_path / "prompts.txt"
+    prompts.write_text("a red cube\n\n  a  blue   sphere \na red cube\na corgi\n")
+    assert training_prompts(str(prompts), "ignored") == (["a red cube", "a blue sphere", "a corgi"], [])
+    model = train_att3d(tiny_config(1, prompts=str(prompts)), guidance_source(tiny), tmp_path / "run", "cpu", False)
+    assert set(model.config.training_words) == {"a", "red", "cube", "blue", "sphere", "corgi"}
+    for bad in (tmp_path / "missing.txt", tmp_path / "empty.txt"):
+        (tmp_path / "empty.txt").write_text("\n \n")
+        with pytest.raises(ValueError, match="prompt"):
+            training_prompts(str(bad), "seen")

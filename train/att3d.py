@@ -43,7 +43,7 @@ from nerf.render import RenderConfig, render, sample_light_directions
 from nerf.video import save_image_grid
 from toyworld.prompts import prompt_set
 from train.checkpoint import has_training_state, load_training_state, save_training_state
-from train.dreamfusion import SDSRunSettings, with_overrides
+from train.dreamfusion import MAX_PROMPT_CHARS, SDSRunSettings, with_overrides
 from train.schedules import warmup_cosine
 
 SET_HELP = "any other ATT3DTrainConfig setting, e.g. tv_weight=0.05 model.hidden_dim=128 interpolants.kind=dirichlet"
@@ -53,7 +53,7 @@ SET_HELP = "any other ATT3DTrainConfig setting, e.g. tv_weight=0.05 model.hidden
 class ATT3DTrainConfig(SDSRunSettings):
     """One amortized run. Defaults suit the toy world on a CPU (toy64's 56 seen prompts: minutes)."""
 
-    prompts: str = "toy64"  # a toy-world prompt set
+    prompts: str = "toy64"  # a toy-world prompt set, or a .txt file of prompts (one per line)
     split: str = "seen"  # the split trained on
     steps: int = 1500
     prompts_per_step: int = 8  # the global batch, split over processes
@@ -197,6 +197,23 @@ class Trainer:
 
 
 # --- the run ---------------------------------------------------------------------------------------------
+def training_prompts(prompts: str, split: str) -> tuple[list[str], list[str]]:
+    """(training prompts, held-out prompts) of a toy-world prompt set's split, or of a text file with
+    one prompt per line (all of them trained; `split` does not apply)."""
+    if prompts.endswith(".txt"):
+        path = Path(prompts)
+        if not path.is_file():
+            raise ValueError(f"prompt file {prompts} does not exist")
+        lines = [" ".join(line.split()) for line in path.read_text().splitlines()]
+        texts = list(dict.fromkeys(line for line in lines if line))
+        if not texts or max(len(t) for t in texts) > MAX_PROMPT_CHARS:
+            raise ValueError(f"{prompts} must hold 1 or more prompts of at most {MAX_PROMPT_CHARS} characters")
+        return texts, []
+    chosen = prompt_set(prompts)
+    training = [p.text for p in chosen.split(split)]
+    return training, [p.text for p in chosen.prompts if p.text not in set(training)]
+
+
 def preview_prompts(prompts: list[str], held_out: list[str], count: int = 8) -> list[str]:
     """Fixed prompts for the periodic renders: a fixed random `count` of the training prompts and of the
     held-out ones (a set's neighbours in order differ in one word only)."""
@@ -237,9 +254,7 @@ def train_att3d(
     accelerator = Accelerator(cpu=device == "cpu", mixed_precision=mixed_precision(config, device))
     guidance = load_guidance(guidance_source, device=accelerator.device)
     config = replace(config, model=replace(config.model, text_encoder=str(guidance_source)))
-    prompts = prompt_set(config.prompts)
-    training = [p.text for p in prompts.split(config.split)]
-    held_out = [p.text for p in prompts.prompts if p.text not in set(training)]
+    training, held_out = training_prompts(config.prompts, config.split)
     trainer = Trainer(config, guidance, training, accelerator)
     checkpoint = out / "checkpoint"
     step = 0
@@ -287,7 +302,8 @@ def train_att3d(
 def main(argv: list[str] | None = None) -> None:
     defaults = ATT3DTrainConfig()
     parser = argparse.ArgumentParser(description="Train an ATT3D mapping network over a prompt set with SDS.")
-    parser.add_argument("--prompts", default=defaults.prompts, help="toy-world prompt set: toy64 or stacks")
+    parser.add_argument("--prompts", default=defaults.prompts,
+                        help="toy-world prompt set (toy64, stacks) or a .txt file, one prompt a line")  # fmt: skip
     parser.add_argument("--split", default=defaults.split, help="e.g. seen (toy64), seen_50 or seen_12.5 (stacks)")
     parser.add_argument("--guidance", default="toy", help="'toy', or a Stable Diffusion or IF repo id or folder")
     parser.add_argument("--out", type=Path, required=True, help="run folder (resumed if it holds a checkpoint)")
@@ -310,7 +326,7 @@ def main(argv: list[str] | None = None) -> None:
             model=ATT3DConfig(backbone=args.backbone), snapshot_steps=tuple(args.snapshots),
         )  # fmt: skip
         config = with_overrides(config, args.set)
-        prompt_set(config.prompts).split(config.split)
+        training_prompts(config.prompts, config.split)
     except ValueError as error:
         parser.error(str(error))
     started = time.perf_counter()

@@ -8,8 +8,9 @@ Saved and loaded as a Hub repo with huggingface_hub's `PyTorchModelHubMixin` (`c
 Two backbones for the per-prompt grid that the mapping network writes:
 - "hashgrid": the paper's Instant-NGP multiresolution hash grid, read by a shared MLP;
 - "voxel": a dense grid of density and albedo logits (no decoder). The paper calls its point encoders
-  "voxel/hash grids"; on a CPU this one renders ~10× faster (docs/BENCHMARKS.md), so the toy world's
-  models and per-prompt baselines use it, and both methods render and score alike (the paper's Fig. 5).
+  "voxel/hash grids"; on a CPU this one renders a training batch 8-30× faster (docs/BENCHMARKS.md), so
+  the toy world's models and per-prompt baselines use it, and both methods render and score alike (the
+  paper's Fig. 5).
 """
 
 from __future__ import annotations

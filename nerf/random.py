@@ -38,6 +38,12 @@ def randint(low: int, high: int, batch: int, generator: Generators = None) -> Te
     return _draw(lambda shape, generator: torch.randint(low, high, shape, generator=generator), (batch,), generator)
 
 
+def derived_seed(seed: int, index: int) -> int:
+    """A seed for item `index` (a step, a sample, an object) of a run seeded with `seed`: distinct for
+    every (seed, index) pair a run meets, so each item's draws depend on the pair alone (resumable)."""
+    return seed * 1_000_003 + index
+
+
 def object_generators(seed: int, indices: Sequence[int]) -> list[torch.Generator]:
     """One generator per object, seeded by `seed` and the object's index in the global batch."""
-    return [torch.Generator().manual_seed(seed * 1_000_003 + index) for index in indices]
+    return [torch.Generator().manual_seed(derived_seed(seed, index)) for index in indices]

@@ -26,6 +26,7 @@ from tqdm.auto import tqdm
 from nerf.analytic import SDFField
 from nerf.cameras import CameraSampling, sample_cameras, view_prompt
 from nerf.checks import check_int_range
+from nerf.random import derived_seed
 from nerf.render import sample_light_directions
 from toyworld.categories import CATEGORY_NAMES, sample_object
 from toyworld.prompts import prompt_set
@@ -61,7 +62,7 @@ def _items(config: DatasetConfig) -> list[tuple[str, Callable[[], SDFField]]]:
 
 def render_sample(caption: str, field: SDFField, index: int, config: DatasetConfig) -> tuple[np.ndarray, dict]:
     """One random view of an object: (image `[H, W, 3]` uint8, its caption record)."""
-    generator = torch.Generator().manual_seed(config.seed * 1_000_003 + index)
+    generator = torch.Generator().manual_seed(derived_seed(config.seed, index))
     camera = sample_cameras(1, config.size, config.size, CameraSampling(), generator)
     light = sample_light_directions(camera, generator=generator)
     image = render_ground_truth(field, camera, light_directions=light, supersample=config.supersample).rgb[0]

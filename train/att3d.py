@@ -38,7 +38,7 @@ from att3d.interpolation import InterpolantSampling, interpolate, sample_interpo
 from att3d.model import BACKBONES, prompt_words
 from guidance import Guidance, load_guidance
 from nerf.cameras import Cameras, CameraSampling, sample_cameras, turntable
-from nerf.random import object_generators
+from nerf.random import derived_seed, object_generators
 from nerf.render import RenderConfig, render, sample_light_directions
 from nerf.video import save_image_grid
 from toyworld.prompts import prompt_set
@@ -104,6 +104,7 @@ class TrainingBatch:
     second: np.ndarray  # [B]
     alpha: np.ndarray  # [B] interpolation weights
     shading: str
+    seed: int  # the step's seed, from which per-object generators derive
     cameras: Cameras  # [B, V]
     light: Tensor | None  # [B, V, 3]
 
@@ -114,10 +115,11 @@ def draw_batch(config: ATT3DTrainConfig, step: int, num_prompts: int, resolution
     batch, views = config.prompts_per_step, config.views
     first, second, alpha = sample_interpolants(rng, batch, num_prompts, config.interpolants)
     shading = config.pick_shading(rng.random())
-    generator = torch.Generator().manual_seed(config.seed * 1_000_003 + step)
+    seed = derived_seed(config.seed, step)
+    generator = torch.Generator().manual_seed(seed)
     cameras = sample_cameras(batch * views, resolution, resolution, CameraSampling(), generator).reshape(batch, views)
     light = sample_light_directions(cameras, generator=generator) if shading != "albedo" else None
-    return TrainingBatch(first, second, alpha, shading, cameras, light)
+    return TrainingBatch(first, second, alpha, shading, seed, cameras, light)
 
 
 def local_rows(batch: int, process: int, processes: int) -> slice:
@@ -166,10 +168,9 @@ class Trainer:
         cameras = draws.cameras[rows].to(device)
         light = None if draws.light is None else draws.light[rows].to(device)
         global_rows = range(config.prompts_per_step)[rows]
-        step_seed = config.seed * 1_000_003 + step
-        render_generators = object_generators(step_seed, global_rows)  # ids 0..B-1: objects, then B + image
+        render_generators = object_generators(draws.seed, global_rows)  # ids 0..B-1: objects, then B + image
         image_ids = [config.prompts_per_step + r * views + v for r in global_rows for v in range(views)]
-        sds_generators = object_generators(step_seed, image_ids)
+        sds_generators = object_generators(draws.seed, image_ids)
         flat_cameras = cameras.reshape(-1)
         text = self.guidance.view_conditioning([self.prompts[i] for i in np.repeat(first, views)], flat_cameras)
         if config.interpolants.kind != "binary":

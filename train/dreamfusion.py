@@ -39,6 +39,7 @@ from nerf.field import (
     save_field,
 )
 from nerf.iso_level import silhouette_iso_level
+from nerf.random import derived_seed
 from nerf.render import RenderConfig, Shading, render, sample_light_directions
 from nerf.video import render_turntable, save_image_grid, save_video
 from train.checkpoint import has_training_state, load_training_state, save_training_state
@@ -251,8 +252,9 @@ def dreamfusion(
     started = time.perf_counter()
     bar = tqdm(total=config.steps, initial=step, desc=prompt[:40], disable=not progress)
     while step < config.steps and converged_at is None:
-        generator.manual_seed(config.seed * 1_000_003 + step)  # a step's randomness depends on (seed, step) alone
-        draws.seed(config.seed * 1_000_003 + step)
+        step_seed = derived_seed(config.seed, step)  # a step's randomness depends on (seed, step) alone
+        generator.manual_seed(step_seed)
+        draws.seed(step_seed)
         cameras = sample_cameras(config.views, resolution, resolution, sampling, generator, device)
         shading = config.pick_shading(draws.random())
         light = sample_light_directions(cameras, generator=generator) if shading != "albedo" else None

@@ -24,6 +24,7 @@ import torch.nn.functional as F
 from torch import Tensor
 from tqdm.auto import tqdm
 
+from nerf.random import derived_seed
 from toyworld.clip import PREPROCESS, new_toy_clip, save_clip
 from toyworld.dataset import load_renders
 from train.checkpoint import resume, save_training_state
@@ -130,7 +131,7 @@ def main(argv: list[str] | None = None) -> None:
     started = time.perf_counter()
     progress = tqdm(total=args.steps, initial=step, desc="toy CLIP")
     while step < args.steps:
-        generator.manual_seed(args.seed * 1_000_003 + step)  # the batch depends on the step alone: resumable
+        generator.manual_seed(derived_seed(args.seed, step))  # the batch depends on the step alone: resumable
         batch = torch.randint(len(images), (args.batch,), generator=generator)
         suffixed = torch.rand(args.batch, generator=generator) < 0.5
         text = [captions[i] if s else prompts[i] for i, s in zip(batch.tolist(), suffixed.tolist(), strict=True)]

@@ -22,6 +22,7 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from nerf.cameras import view_prompt
+from nerf.random import derived_seed
 from nerf.video import save_image_grid
 from toyworld.clip import load_clip
 from toyworld.dataset import load_renders
@@ -149,7 +150,7 @@ def main(argv: list[str] | None = None) -> None:
     started = time.perf_counter()
     progress = tqdm(total=args.steps, initial=step, desc="toy diffusion")
     while step < args.steps:
-        generator.manual_seed(args.seed * 1_000_003 + step)  # the batch depends on the step alone: resumable
+        generator.manual_seed(derived_seed(args.seed, step))  # the batch depends on the step alone: resumable
         batch = torch.multinomial(weights, args.batch, replacement=True, generator=generator)
         x0 = images[batch]
         t = torch.randint(0, len(alphas), (args.batch,), generator=generator)

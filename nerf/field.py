@@ -192,9 +192,12 @@ class HashGridField(RadianceField):
 
 class BoundField(RadianceField):
     """A shared field (decoder, activation) bound to a batch of parameters produced elsewhere (ATT3D's
-    mapping network): B objects, `params [B, n_params]`. Gradients reach both."""
+    mapping network, PIL's decoder): B objects, `params [B, n_params]`. Gradients reach both.
 
-    def __init__(self, base: HashGridField | VoxelGridField, params: Tensor) -> None:
+    `base` is any field whose `forward(points, params)` reads external parameters and whose config
+    has `n_params`: a hash grid, a voxel grid or PIL's MLP NeRF."""
+
+    def __init__(self, base: RadianceField, params: Tensor) -> None:
         super().__init__()
         check_float_tensor(params, "params", ndim=2)
         if params.shape[1] != base.config.n_params:

@@ -1,0 +1,155 @@
+"""Prompt2NeRF-PIL's small NeRF: a 7-layer MLP on a positional encoding, whose 7 weight matrices and 7
+bias vectors are the 14 *tokens* that PIL's VAE encodes and its aligner predicts.
+
+A field of B objects holds B weight sets as one flat tensor `[B, n_params]` (token after token, each
+row-major), so many objects fit or render in one batched pass (`torch.baddbmm`), and a weight set made
+elsewhere (PIL's decoder) binds like ATT3D's grids do (`bind`). Density is unshaded output 0 through the
+density activation, albedo outputs 1-3 through a sigmoid; no view dependence (shading is the renderer's).
+
+Saved as `config.json` + `model.safetensors` (`save_mlp_nerf` / `load_mlp_nerf`), so a generated
+object is a DreamFusion warm start (`python -m train.dreamfusion --init-from FOLDER`).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from safetensors.torch import load_file, save_file
+from torch import Tensor, nn
+
+from nerf.checks import check_float_tensor, check_int_range
+from nerf.encoding import FrequencyEncoding
+from nerf.field import BoundField, DensityConfig, FieldOutput, RadianceField, activate_density, density_blob
+
+MODEL_TYPE = "mlp_nerf_field"
+
+
+@dataclass(frozen=True)
+class MLPNeRFConfig(DensityConfig):
+    """The MLP's shape. No density blob by default: PIL's shared initialization is itself a ball."""
+
+    num_frequencies: int = 6  # positional encoding of x ∈ [-1, 1]³: 3 + 6·num_frequencies inputs
+    hidden_dim: int = 64
+    num_layers: int = 7  # linear layers; num_layers - 1 of them end in a ReLU
+    blob_density: float = 0.0
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        check_int_range(self.num_frequencies, "num_frequencies", 0, 16)
+        check_int_range(self.hidden_dim, "hidden_dim", 1, 1024)
+        check_int_range(self.num_layers, "num_layers", 2, 32)
+
+    @property
+    def input_dim(self) -> int:
+        return 3 * (1 + 2 * self.num_frequencies)
+
+    @property
+    def layer_shapes(self) -> list[tuple[int, int]]:
+        """(out, in) of each linear layer."""
+        widths = [self.input_dim] + [self.hidden_dim] * (self.num_layers - 1) + [4]
+        return [(widths[i + 1], widths[i]) for i in range(self.num_layers)]
+
+    @property
+    def token_names(self) -> list[str]:
+        """"weight_0", "bias_0", "weight_1", ...: 2 × num_layers tokens, in sequence order."""
+        return [f"{kind}_{i}" for i in range(self.num_layers) for kind in ("weight", "bias")]
+
+    @property
+    def token_sizes(self) -> list[int]:
+        return [size for out, inp in self.layer_shapes for size in (out * inp, out)]
+
+    @property
+    def n_params(self) -> int:
+        return sum(self.token_sizes)
+
+
+class MLPNeRF(RadianceField):
+    """B small MLP NeRFs. With `num_objects` the weights are owned (fitting, DreamFusion); with
+    `num_objects=None` they come from outside through `bind(params [B, n_params])` (PIL's decoder)."""
+
+    def __init__(self, config: MLPNeRFConfig = MLPNeRFConfig(), num_objects: int | None = 1) -> None:
+        super().__init__()
+        self.config = config
+        self.bound = config.bound
+        self.encoding = FrequencyEncoding(config.num_frequencies)
+        self.params = None
+        if num_objects is not None:
+            self.params = nn.Parameter(initial_params(config, num_objects))
+
+    @property
+    def num_objects(self) -> int | None:
+        return None if self.params is None else self.params.shape[0]
+
+    def forward(self, points: Tensor, params: Tensor | None = None) -> FieldOutput:
+        """points `[B, N, 3]` (optional weight sets `params [B, n_params]`) → density `[B, N]`, albedo `[B, N, 3]`."""
+        if params is None:
+            self.check_points(points)
+            if self.params is None:
+                raise ValueError("this MLPNeRF owns no weights (num_objects=None): pass params [B, n_params]")
+            params = self.params
+        hidden = self.encoding(points / self.bound)  # [B, N, input_dim]
+        tokens = split_tokens(params, self.config)
+        for layer in range(self.config.num_layers):
+            weight, bias = tokens[2 * layer], tokens[2 * layer + 1]  # [B, out, in], [B, out]
+            hidden = torch.baddbmm(bias.unsqueeze(1), hidden, weight.transpose(1, 2))
+            if layer < self.config.num_layers - 1:
+                hidden = F.relu(hidden)
+        blob = density_blob(points, self.config.blob_density, self.config.blob_radius)
+        density = activate_density(hidden[..., 0] + blob, self.config.density_activation)
+        return FieldOutput(density=density, albedo=torch.sigmoid(hidden[..., 1:]))
+
+    def bind(self, params: Tensor) -> BoundField:
+        """Weight sets made elsewhere, flat `[B, n_params]`, as a field of B objects."""
+        return BoundField(self, params)
+
+
+def split_tokens(params: Tensor, config: MLPNeRFConfig) -> list[Tensor]:
+    """Flat weight sets `[B, n_params]` → the 14 tokens, shaped: weight_i `[B, out, in]`, bias_i `[B, out]`."""
+    check_float_tensor(params, "params", ndim=2)
+    if params.shape[1] != config.n_params:
+        raise ValueError(f"params must be [B, {config.n_params}] for this MLP, got {tuple(params.shape)}")
+    flat = params.split(config.token_sizes, dim=1)
+    shapes = [shape for out, inp in config.layer_shapes for shape in ((out, inp), (out,))]
+    return [token.reshape(params.shape[0], *shape) for token, shape in zip(flat, shapes, strict=True)]
+
+
+def initial_params(config: MLPNeRFConfig, num_objects: int, generator: torch.Generator | None = None) -> Tensor:
+    """PyTorch's default `nn.Linear` initialization (uniform in ±1/√fan_in), drawn independently per
+    object: `[num_objects, n_params]`. PIL replaces it by one shared, pretrained start."""
+    check_int_range(num_objects, "num_objects", 1, 1 << 20)
+    tokens = []
+    for out, inp in config.layer_shapes:
+        limit = 1.0 / math.sqrt(inp)
+        for size in (out * inp, out):
+            tokens.append((torch.rand(num_objects, size, generator=generator) * 2 - 1) * limit)
+    return torch.cat(tokens, dim=1)
+
+
+def save_mlp_nerf(field: MLPNeRF, folder: str | Path) -> Path:
+    """Write owned weights as `config.json` + `model.safetensors` (float32: a warm start resumes from
+    exactly these)."""
+    if field.params is None:
+        raise ValueError("only an MLPNeRF that owns its weights can be saved; bind() results are not")
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    config = {"model_type": MODEL_TYPE, "num_objects": field.num_objects, **asdict(field.config)}
+    (folder / "config.json").write_text(json.dumps(config, indent=2))
+    save_file({"params": field.params.detach().float().contiguous().cpu()}, folder / "model.safetensors")
+    return folder
+
+
+def load_mlp_nerf(folder: str | Path, device: str | torch.device = "cpu") -> MLPNeRF:
+    """An MLPNeRF written by `save_mlp_nerf`."""
+    folder = Path(folder)
+    config = json.loads((folder / "config.json").read_text())
+    if config.pop("model_type", None) != MODEL_TYPE:
+        raise ValueError(f"{folder / 'config.json'} is not an MLP NeRF (model_type {MODEL_TYPE!r})")
+    num_objects = config.pop("num_objects")
+    field = MLPNeRF(MLPNeRFConfig(**config), num_objects=num_objects)
+    field.load_state_dict(load_file(folder / "model.safetensors"))
+    return field.to(device)

@@ -31,39 +31,20 @@ from torch import Tensor
 from att3d.interpolation import interpolate
 from att3d.model import ATT3D
 from guidance import Guidance, load_guidance
-from nerf.cameras import orbit_cameras, turntable
-from nerf.export import MESH_FORMATS, ExportConfig, extract_meshes, save_mesh
+from guidance.prompts import clean_prompt
+from nerf.cameras import orbit_cameras
+from nerf.export import EXPORT_RESOLUTIONS, MESH_FORMATS, export_rendered_surface
 from nerf.field import BoundField
-from nerf.iso_level import silhouette_iso_level
 from nerf.render import RenderConfig, render
 from nerf.video import save_video
 
 BUNDLED = Path(__file__).resolve().parent.parent / "checkpoints" / "toy-att3d"
-MAX_PROMPT_CHARS = 300  # longer prompts are cut (with a warning); the text encoder truncates tokens beyond its context
-EXPORT_RESOLUTIONS = (32, 512)
 VIDEO_FORMATS = (".mp4", ".gif")
-# the surface level is measured from a few small renders (nerf.iso_level): cheap next to the export
-ISO_CAMERAS = turntable(4, 20.0, 3.0, 45.0, 48, 48)
-ISO_RENDER = RenderConfig(num_samples=96)
 
 
 def model_folder(source: str | Path) -> str | Path:
     """ "toy" → the bundled checkpoint; anything else (a folder or a Hub repo id) as is."""
     return BUNDLED if str(source) == "toy" else source
-
-
-def clean_prompt(prompt: str) -> str:
-    """A prompt with its whitespace collapsed; empty ones refused, over-long ones cut with a warning."""
-    if not isinstance(prompt, str):
-        raise TypeError(f"a prompt must be a string, got {type(prompt).__name__}")
-    text = " ".join(prompt.split())
-    if not text:
-        raise ValueError("the prompt is empty: describe an object, e.g. 'a red cube'")
-    if len(text) > MAX_PROMPT_CHARS:
-        cut = text[:MAX_PROMPT_CHARS].rsplit(" ", 1)[0] or text[:MAX_PROMPT_CHARS]
-        warnings.warn(f"the prompt has {len(text)} characters; using the first {len(cut)}", stacklevel=3)
-        text = cut
-    return text
 
 
 def check_alpha(alpha: float) -> float:
@@ -142,16 +123,11 @@ class ATT3DPipeline:
 
 def export_generation(generation: Generation, path: str | Path, resolution: int = 128) -> Path:
     """The first object of `generation` as a mesh at its rendered surface (coarse-to-fine marching cubes)."""
-    low, high = EXPORT_RESOLUTIONS
-    if not isinstance(resolution, int) or not low <= resolution <= high:
-        raise ValueError(f"resolution must be an integer in {low}..{high}, got {resolution!r}")
     field = generation.field
-    level = float(silhouette_iso_level(field, ISO_CAMERAS.to(field.device), ISO_RENDER)[0])
-    if not math.isfinite(level):
-        raise ValueError(f"the object for {generation.prompts[0]!r} is empty: no view shows anything")
-    config = ExportConfig(resolution=resolution, threshold=level, coarse_resolution=min(32, resolution))
-    mesh = extract_meshes(BoundField(field.base, field.params[:1]), config)[0]
-    return save_mesh(mesh, path)
+    try:
+        return export_rendered_surface(BoundField(field.base, field.params[:1]), path, resolution)
+    except ValueError as error:
+        raise ValueError(f"{generation.prompts[0]!r}: {error}") from None
 
 
 @torch.no_grad()

@@ -32,12 +32,19 @@ from scipy.sparse.csgraph import connected_components
 from skimage.measure import marching_cubes
 from torch import Tensor
 
+from nerf.cameras import turntable
 from nerf.checks import check_int_range, check_range
 from nerf.field import RadianceField
+from nerf.iso_level import silhouette_iso_level
+from nerf.render import RenderConfig
 from nerf.sparse import pack_rows
 
 DEFAULT_THRESHOLD = 10.0  # a slab 0.07 units thick (one cell of a 2-unit box at 32^3) is then 50 % opaque
 MESH_FORMATS = (".glb", ".obj", ".ply")
+EXPORT_RESOLUTIONS = (32, 512)  # marching-cubes grids a user may ask for
+# the surface level is measured from a few small renders (nerf.iso_level): cheap next to the export
+ISO_CAMERAS = turntable(4, 20.0, 3.0, 45.0, 48, 48)
+ISO_RENDER = RenderConfig(num_samples=96)
 
 
 @dataclass(frozen=True)
@@ -247,3 +254,17 @@ def export_mesh(field: RadianceField, path: str | Path, config: ExportConfig = E
     mesh = extract_mesh(field, config)
     save_mesh(mesh, path)
     return mesh
+
+
+def export_rendered_surface(field: RadianceField, path: str | Path, resolution: int = 128) -> Path:
+    """A one-object field as a mesh file at the surface its renders show (the iso-level that matches
+    its silhouettes, `nerf.iso_level`), coarse-to-fine at `resolution`: what generators hand to users."""
+    low, high = EXPORT_RESOLUTIONS
+    if isinstance(resolution, bool) or not isinstance(resolution, int) or not low <= resolution <= high:
+        raise ValueError(f"resolution must be an integer in {low}..{high}, got {resolution!r}")
+    path = mesh_path(path)
+    level = float(silhouette_iso_level(field, ISO_CAMERAS.to(field.device), ISO_RENDER)[0])
+    if not np.isfinite(level):
+        raise ValueError("the object is empty: no view shows anything")
+    config = ExportConfig(resolution=resolution, threshold=level, coarse_resolution=min(32, resolution))
+    return save_mesh(extract_mesh(field, config), path)

@@ -75,7 +75,7 @@ class Aligner(
         return tokens + self.source_position
 
     def _decode(self, memory: Tensor, previous: Tensor) -> Tensor:
-        """Predictions `[B, t, latent]` for the first t positions, given [BOS] + `previous` latents `[B, t-1, latent]`."""
+        """Predictions `[B, t, latent]` for the first t positions from [BOS] + `previous` `[B, t-1, latent]`."""
         bos = previous.new_zeros(previous.shape[0], 1, self.config.latent_dim)
         inputs = torch.cat((bos, previous), dim=1)
         t = inputs.shape[1]

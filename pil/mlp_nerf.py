@@ -56,7 +56,7 @@ class MLPNeRFConfig(DensityConfig):
 
     @property
     def token_names(self) -> list[str]:
-        """"weight_0", "bias_0", "weight_1", ...: 2 × num_layers tokens, in sequence order."""
+        """ "weight_0", "bias_0", "weight_1", ...: 2 × num_layers tokens, in sequence order."""
         return [f"{kind}_{i}" for i in range(self.num_layers) for kind in ("weight", "bias")]
 
     @property

@@ -118,7 +118,9 @@ class WeightVAE(
     def decode_standardized(self, latents: Tensor) -> list[Tensor]:
         check_float_tensor(latents, "latents", ndim=3)
         if latents.shape[1:] != (self.num_tokens, self.config.latent_dim):
-            raise ValueError(f"latents must be [B, {self.num_tokens}, {self.config.latent_dim}], got {tuple(latents.shape)}")
+            raise ValueError(
+                f"latents must be [B, {self.num_tokens}, {self.config.latent_dim}], got {tuple(latents.shape)}"
+            )
         return [vae.decode(latents[:, i]) for i, vae in enumerate(self.tokens)]
 
     def decode(self, latents: Tensor) -> Tensor:

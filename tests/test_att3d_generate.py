@@ -12,8 +12,9 @@ import trimesh
 from gltf_validator import validate_gltf
 
 from att3d import ATT3D, ATT3DConfig
-from att3d.generate import MAX_PROMPT_CHARS, ATT3DPipeline, interpolation_frames, main
+from att3d.generate import ATT3DPipeline, interpolation_frames, main
 from guidance import load_guidance
+from guidance.prompts import MAX_PROMPT_CHARS
 from nerf.field import VoxelGridFieldConfig
 from train.interpolations import ALPHAS, chain
 

@@ -26,6 +26,7 @@ from torch import Tensor, nn
 from tqdm.auto import tqdm
 
 from guidance import Guidance, SDSConfig, TimestepSchedule, load_guidance
+from guidance.prompts import MAX_PROMPT_CHARS
 from nerf.background import ConstantBackground, MLPBackground
 from nerf.cameras import CameraSampling, sample_cameras, turntable
 from nerf.export import ExportConfig, export_mesh
@@ -44,7 +45,6 @@ from nerf.render import RenderConfig, Shading, render, sample_light_directions
 from nerf.video import render_turntable, save_image_grid, save_video
 from train.checkpoint import has_training_state, load_training_state, save_training_state
 
-MAX_PROMPT_CHARS = 300
 SET_HELP = "any other DreamFusionConfig setting, e.g. tv_weight=0.1 voxel.blob_radius=0.3 detach_normals=false"
 Backbone = Literal["voxel", "hashgrid"]
 BACKBONES: tuple[str, ...] = ("voxel", "hashgrid")

@@ -1,0 +1,195 @@
+"""Image or text → 3D in one forward pass of Prompt2NeRF-PIL: CLIP embedding → aligner → 14 token
+latents → VAE decoder → MLP NeRF weights.
+
+    python -m pil.generate --image chair.png -o chair.glb
+    python -m pil.generate --text "a red chair" -o chair.glb                  # via the nearest training scene
+    python -m pil.generate --text "a red chair" --text-mode direct -o c.glb   # the text embedding itself
+
+    from pil.generate import PILPipeline
+    pipe = PILPipeline.from_pretrained()        # the bundled toy model; or a Hub repo id / folder
+    result = pipe(image="chair.png")            # or pipe(text="a red chair")
+    pipe.export(result, "chair.glb")
+
+Text prompts go, by default, through the training scene whose views are nearest to the text in CLIP
+space, and that scene's view embedding drives the aligner (the paper's route: CLIP's text and image
+embeddings sit apart, so a text embedding is far from anything the aligner was trained on). The
+direct route feeds the text embedding itself.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import torch
+from huggingface_hub import snapshot_download
+from PIL import Image
+from safetensors.torch import load_file
+from torch import Tensor
+
+from guidance.prompts import clean_prompt
+from nerf.checks import check_range
+from nerf.export import EXPORT_RESOLUTIONS, MESH_FORMATS, export_rendered_surface
+from nerf.field import BoundField
+from pil.aligner import Aligner
+from pil.images import load_image
+from pil.mlp_nerf import MLPNeRF
+from pil.vae import WeightVAE
+from toyworld.clip import load_clip
+
+BUNDLED = Path(__file__).resolve().parent.parent / "checkpoints" / "toy-pil"
+TextMode = Literal["nearest", "direct"]
+TEXT_MODES: tuple[str, ...] = ("nearest", "direct")
+IMAGE_SOURCE = str | Path | bytes | Image.Image
+
+
+def model_folder(source: str | Path) -> Path:
+    """ "toy" → the bundled model; a local folder as is; anything else is a Hub repo id, downloaded."""
+    if str(source) == "toy":
+        return BUNDLED
+    if Path(source).is_dir():
+        return Path(source)
+    return Path(snapshot_download(str(source)))
+
+
+@dataclass
+class PILGeneration:
+    """Objects made in one forward pass: `field` holds one object per prompt."""
+
+    field: BoundField
+    latents: Tensor  # [B, 14, latent]: the aligner's prediction (for interpolation)
+    prompts: list[str]  # what was asked: "image" or the text
+    nearest: list[str | None]  # for text through the nearest scene: that scene's caption
+
+
+class PILPipeline:
+    """A trained VAE and aligner, the CLIP they read, and the training scenes' view embeddings."""
+
+    def __init__(self, vae: WeightVAE, aligner: Aligner, clip: str | Path, scenes: Tensor, captions: list[str],
+                 device: str | torch.device = "cpu") -> None:  # fmt: skip
+        self.vae = vae.eval().to(device)
+        self.aligner = aligner.eval().to(device)
+        self.clip, self.preprocess, self.tokenizer = load_clip(clip, device)
+        self.nerf = MLPNeRF(vae.config.mlp, num_objects=None).to(device)
+        self.scenes = torch.nn.functional.normalize(scenes.float(), dim=-1).to(device)  # [N, V, embed]
+        self.captions = captions
+        self.device = torch.device(device)
+
+    @classmethod
+    def from_pretrained(cls, source: str | Path = "toy", device: str | torch.device = "cpu") -> PILPipeline:
+        """The model from "toy" (bundled), a local folder or a Hub repo id (`vae/`, `aligner/`, scenes, pil.json)."""
+        folder = model_folder(source)
+        if not (folder / "pil.json").exists():
+            raise FileNotFoundError(f"{folder} is not a PIL model folder (no pil.json); train one with train.pil")
+        settings = json.loads((folder / "pil.json").read_text())
+        scenes = load_file(folder / "scenes.safetensors")["embeddings"]
+        captions = [record["caption"] for record in json.loads((folder / "scenes.json").read_text())]
+        clip = settings["clip"]
+        return cls(WeightVAE.from_pretrained(folder / "vae"), Aligner.from_pretrained(folder / "aligner"), clip,
+                   scenes, captions, device)  # fmt: skip
+
+    # --- embeddings ---
+    @torch.no_grad()
+    def embed_image(self, image: IMAGE_SOURCE) -> Tensor:
+        """Any image the user gives (path, bytes, PIL) → unit CLIP image embedding `[1, embed]`."""
+        pixels = self.preprocess(load_image(image)).unsqueeze(0).to(self.device)
+        return self.clip.encode_image(pixels, normalize=True).float()
+
+    @torch.no_grad()
+    def embed_text(self, text: str) -> Tensor:
+        """A prompt → unit CLIP text embedding `[1, embed]`."""
+        tokens = self.tokenizer([clean_prompt(text)]).to(self.device)
+        return self.clip.encode_text(tokens, normalize=True).float()
+
+    def nearest_scene(self, text_embedding: Tensor) -> tuple[int, Tensor]:
+        """(index of the training scene whose views are on average nearest to the text, its view
+        embedding nearest to the text `[1, embed]`)."""
+        similarity = torch.einsum("nve,e->nv", self.scenes, text_embedding[0])
+        scene = int(similarity.mean(1).argmax())
+        return scene, self.scenes[scene, similarity[scene].argmax()].unsqueeze(0)
+
+    # --- generation ---
+    @torch.no_grad()
+    def from_embeddings(self, embeddings: Tensor) -> tuple[BoundField, Tensor]:
+        """CLIP embeddings `[B, embed]` → (field of B objects, their latents `[B, 14, latent]`)."""
+        latents = self.aligner.generate(embeddings.to(self.device))
+        return self.decode(latents), latents
+
+    @torch.no_grad()
+    def decode(self, latents: Tensor) -> BoundField:
+        """Token latents `[B, 14, latent]` → a field of B MLP NeRFs."""
+        return self.nerf.bind(self.vae.decode(latents))
+
+    def __call__(self, image: IMAGE_SOURCE | None = None, text: str | None = None,
+                 text_mode: TextMode = "nearest") -> PILGeneration:  # fmt: skip
+        """One object from an image or (exclusive) a text prompt."""
+        if (image is None) == (text is None):
+            raise ValueError("give exactly one prompt: an image or a text")
+        if image is not None:
+            field, latents = self.from_embeddings(self.embed_image(image))
+            return PILGeneration(field, latents, ["image"], [None])
+        if text_mode not in TEXT_MODES:
+            raise ValueError(f"text_mode must be one of {', '.join(TEXT_MODES)}, got {text_mode!r}")
+        text = clean_prompt(text)
+        embedding, nearest = self.embed_text(text), None
+        if text_mode == "nearest":
+            scene, embedding = self.nearest_scene(embedding)
+            nearest = self.captions[scene]
+        field, latents = self.from_embeddings(embedding)
+        return PILGeneration(field, latents, [text], [nearest])
+
+    @torch.no_grad()
+    def interpolate(
+        self, first: PILGeneration, second: PILGeneration, alphas: list[float] | np.ndarray
+    ) -> PILGeneration:
+        """One object per α on the straight line between two generations' latents."""
+        alpha = torch.tensor([check_range(float(a), "alpha", 0.0, 1.0) for a in alphas], device=self.device)
+        a, b = first.latents[:1], second.latents[:1]
+        latents = a + alpha.view(-1, 1, 1) * (b - a)
+        names = [f"{first.prompts[0]} → {second.prompts[0]} @ {float(x):.2f}" for x in alpha]
+        return PILGeneration(self.decode(latents), latents, names, [None] * len(alpha))
+
+    def export(self, generation: PILGeneration, path: str | Path, resolution: int = 128) -> Path:
+        """The first object of `generation` as a mesh file (.glb, .obj, .ply) at its rendered surface."""
+        field = generation.field
+        return export_rendered_surface(BoundField(field.base, field.params[:1]), path, resolution)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Image or text → 3D in one forward pass of Prompt2NeRF-PIL.")
+    prompt = parser.add_mutually_exclusive_group(required=True)
+    prompt.add_argument("--image", type=Path, help="an image of one object (PNG, JPEG, WebP, ...)")
+    prompt.add_argument("--text", help="a text prompt, e.g. 'a red chair'")
+    parser.add_argument("-o", "--out", type=Path, required=True, help=f"mesh file ({', '.join(MESH_FORMATS)})")
+    parser.add_argument("--text-mode", choices=TEXT_MODES, default="nearest",
+                        help="text through the nearest training scene's image embedding, or directly")  # fmt: skip
+    parser.add_argument("--model", default="toy", help="'toy' (bundled), a folder or a Hub repo id")
+    parser.add_argument("--resolution", type=int, default=128, help="marching-cubes grid of the mesh (32..512)")
+    parser.add_argument("--device", default="cpu")
+    args = parser.parse_args(argv)
+    if args.out.suffix.lower() not in MESH_FORMATS:
+        parser.error(f"--out must end in one of {', '.join(MESH_FORMATS)}, got {args.out.name!r}")
+    if not EXPORT_RESOLUTIONS[0] <= args.resolution <= EXPORT_RESOLUTIONS[1]:
+        parser.error(f"--resolution must be in {EXPORT_RESOLUTIONS[0]}..{EXPORT_RESOLUTIONS[1]}")
+    try:
+        if args.text is not None:
+            clean_prompt(args.text)
+        image = load_image(args.image) if args.image is not None else None
+    except (ValueError, FileNotFoundError) as error:
+        parser.error(str(error))
+    pipe = PILPipeline.from_pretrained(args.model, args.device)
+    started = time.perf_counter()
+    generation = pipe(image=image, text=args.text, text_mode=args.text_mode)
+    pipe.export(generation, args.out, args.resolution)
+    if generation.nearest[0] is not None:
+        print(f"nearest training scene: {generation.nearest[0]!r}")
+    print(f"wrote {args.out} in {time.perf_counter() - started:.2f} s")
+
+
+if __name__ == "__main__":
+    main()

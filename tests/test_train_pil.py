@@ -1,0 +1,134 @@
+"""PIL end to end on a tiny world: the weight dataset (fits, splits, shards, resume), both training
+stages, the pipeline from the trained folder (image and text prompts, export) and its command line."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from gltf_validator import validate_gltf
+from PIL import Image
+from safetensors.torch import load_file
+
+from nerf.analytic import SDFField, sphere_sdf
+from pil.generate import PILPipeline, main
+from pil.mlp_nerf import MLPNeRF, MLPNeRFConfig
+from pil.vae import WeightVAEConfig
+from train.pil import PILTrainConfig, train_pil
+from train.pil_dataset import (
+    DatasetConfig,
+    build_dataset,
+    fit_objects,
+    load_weight_dataset,
+    point_targets,
+    render_psnr,
+    shard_path,
+)
+
+TINY_MLP = MLPNeRFConfig(num_frequencies=2, hidden_dim=16)
+TINY = DatasetConfig(mlp=TINY_MLP, categories=("chair", "mug"), objects_per_category=10, steps=40,
+                     pool_points=2048, points_per_step=512, eval_views=2, image_size=16, num_samples=24,
+                     shard_size=8, init_steps=40)  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory):
+    out = tmp_path_factory.mktemp("pil-data")
+    summary = build_dataset(TINY, out, progress=False)
+    return out, summary
+
+
+@pytest.fixture(scope="module")
+def model(dataset, tmp_path_factory):
+    out = tmp_path_factory.mktemp("pil-model")
+    settings = PILTrainConfig(views=2, vae=WeightVAEConfig(hidden_dim=16), vae_steps=30, vae_batch=8,
+                              aligner_epochs=3, aligner_batch=8)  # fmt: skip
+    return train_pil(dataset[0], out, settings, progress=False)
+
+
+def test_point_targets_sample_near_the_surface():
+    ball = SDFField([(sphere_sdf((0, 0, 0), 0.3), (1.0, 0.0, 0.0))])
+    points, opacity, albedo = point_targets(ball, 1000, torch.Generator().manual_seed(0))
+    distance = points[:500].norm(dim=-1) - 0.3
+    assert distance.abs().max() < 0.04  # the first half: the surface band
+    near = opacity[:500][distance.argsort()]
+    assert near[0] > 0.99 and near[-1] < 0.3 and (near.diff() <= 1e-6).all()  # opaque inside, fading outside
+    torch.testing.assert_close(albedo, torch.tensor([1.0, 0.0, 0.0]).expand(1000, 3))
+
+
+def test_fitting_from_a_shared_start_learns_each_object():
+    config = DatasetConfig(mlp=TINY_MLP, steps=150, lr=1e-2, pool_points=4096, points_per_step=1024, eval_views=2,
+                           image_size=16, num_samples=32)  # fmt: skip
+    balls = [SDFField([(sphere_sdf((0, 0, 0), r), (0.9, 0.2, 0.1))]) for r in (0.2, 0.45)]
+    start = MLPNeRF(TINY_MLP, num_objects=1).params.detach()[0]
+    fitted = fit_objects(start, balls, config, progress=False)
+    psnr = render_psnr(fitted, balls, config)
+    assert (psnr > render_psnr(start.expand(2, -1), balls, config) + 5).all()
+    assert not torch.allclose(fitted[0], fitted[1])
+
+
+def test_dataset_has_the_split_the_shards_and_resumes(dataset):
+    out, summary = dataset
+    assert summary["objects"] == 20 and summary["test"] == 2 and summary["train"] == 18  # seeds ending in 9
+    params, records, config = load_weight_dataset(out, "test")
+    assert config == TINY and params.shape == (2, TINY_MLP.n_params)
+    assert {(r["category"], r["seed"]) for r in records} == {("chair", 9), ("mug", 9)}
+    shard = shard_path(out, 1)
+    before, untouched = load_file(shard), shard_path(out, 0).stat().st_mtime_ns
+    shard.unlink()
+    build_dataset(TINY, out, progress=False)  # refits the missing shard only, the same way
+    torch.testing.assert_close(load_file(shard)["params"], before["params"])
+    assert shard_path(out, 0).stat().st_mtime_ns == untouched
+    with pytest.raises(ValueError, match="other settings"):
+        build_dataset(DatasetConfig(mlp=TINY_MLP, steps=41), out, progress=False)
+
+
+def test_trained_folder_has_the_bundle_layout(model):
+    for name in ("vae/config.json", "vae/model.safetensors", "aligner/config.json", "scenes.safetensors",
+                 "scenes.json", "pil.json"):  # fmt: skip
+        assert (model / name).exists(), name
+    assert len(json.loads((model / "scenes.json").read_text())) == 18
+
+
+def test_pipeline_from_image_and_text(model, tmp_path):
+    pipe = PILPipeline.from_pretrained(model)
+    image = Image.fromarray(np.full((40, 30, 3), 200, dtype=np.uint8))
+    from_image = pipe(image=image)
+    assert from_image.field.num_objects == 1 and from_image.latents.shape[1] == 14
+    nearest = pipe(text="a red chair")
+    assert nearest.nearest[0] in pipe.captions
+    direct = pipe(text="a red chair", text_mode="direct")
+    assert direct.nearest == [None] and not torch.allclose(direct.latents, nearest.latents)
+    steps = pipe.interpolate(from_image, nearest, [0.0, 1.0])
+    torch.testing.assert_close(steps.field.params[0], from_image.field.params[0])
+    torch.testing.assert_close(steps.field.params[1], nearest.field.params[0])
+    with pytest.raises(ValueError, match="exactly one prompt"):
+        pipe(image=image, text="a chair")
+    with pytest.raises(ValueError, match="text_mode"):
+        pipe(text="a chair", text_mode="closest")
+
+
+def test_command_line_writes_a_valid_glb(model, tmp_path):
+    image = tmp_path / "view.png"
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (64, 64, 3), dtype=np.uint8)).save(image)
+    out = tmp_path / "obj.glb"
+    main(["--image", str(image), "-o", str(out), "--model", str(model), "--resolution", "32"])
+    assert validate_gltf(out)["issues"]["numErrors"] == 0
+
+
+def test_command_line_refuses_bad_input(model, tmp_path, capsys):
+    out = tmp_path / "obj.glb"
+    not_image = tmp_path / "notes.png"
+    not_image.write_text("hello")
+    for argv, message in [
+        (["--image", str(not_image), "-o", str(out)], "not a readable image"),
+        (["--image", str(tmp_path / "missing.png"), "-o", str(out)], "not found"),
+        (["--text", "  ", "-o", str(out)], "empty"),
+        (["--text", "a chair", "-o", str(tmp_path / "x.stl")], "must end in"),
+        (["--text", "a chair", "-o", str(out), "--resolution", "4096"], "resolution"),
+    ]:
+        with pytest.raises(SystemExit):
+            main([*argv, "--model", str(model)])
+        assert message in capsys.readouterr().err

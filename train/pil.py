@@ -1,0 +1,228 @@
+"""Train Prompt2NeRF-PIL on a weight dataset (`train.pil_dataset`): the views' CLIP embeddings, the
+per-token VAE (stage 1), then the aligner from CLIP embeddings to the VAE's latents (stage 2).
+
+    python -m train.pil --data data/pil-nerfs --out runs/pil/toy
+
+Reads top to bottom: the settings; the embeddings (random lit views of every object, as the CLIP
+was trained on, encoded once and cached); stage 1; stage 2; the model folder. Each stage checkpoints
+and resumes (`train.checkpoint`), and a finished stage is skipped on a rerun. The run folder ends up
+in the bundle layout `pil.generate` loads: `vae/`, `aligner/` (each `config.json` + safetensors),
+`scenes.safetensors` + `scenes.json` (the training scenes' view embeddings, for text prompts through
+the nearest scene) and `pil.json`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file, save_file
+from torch import Tensor
+from tqdm.auto import tqdm
+
+from nerf.cameras import CameraSampling, sample_cameras
+from nerf.random import derived_seed
+from nerf.render import sample_light_directions
+from pil.aligner import Aligner, AlignerConfig
+from pil.vae import WeightVAE, WeightVAEConfig
+from toyworld.categories import PIL_CATEGORIES, pil_object
+from toyworld.clip import load_clip
+from toyworld.render_gt import render_ground_truth
+from train.checkpoint import has_training_state, load_training_state, save_training_state
+from train.pil_dataset import load_weight_dataset
+from train.toy_clip import normalise
+
+PIL_FILE, SCENES_FILE, SCENE_RECORDS_FILE = "pil.json", "scenes.safetensors", "scenes.json"
+EMBEDDINGS_FILE = "embeddings.safetensors"
+
+
+@dataclass(frozen=True)
+class PILTrainConfig:
+    clip: str = "toy"  # the CLIP whose image embeddings the aligner reads ("toy", a folder or a Hub repo)
+    views: int = 12  # random views per object, embedded once; training draws one per object per epoch
+    image_size: int = 64
+    vae: WeightVAEConfig = field(default_factory=WeightVAEConfig)  # its `mlp` is replaced by the dataset's
+    vae_steps: int = 3000
+    vae_lr: float = 1e-3
+    vae_batch: int = 64
+    kl_weight: float = 1e-4
+    aligner: AlignerConfig = field(default_factory=AlignerConfig)
+    aligner_epochs: int = 400
+    aligner_lr: float = 3e-4
+    aligner_batch: int = 32
+    checkpoint_every: int = 250
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if isinstance(self.vae, dict):
+            object.__setattr__(self, "vae", WeightVAEConfig(**self.vae))
+        if isinstance(self.aligner, dict):
+            object.__setattr__(self, "aligner", AlignerConfig(**self.aligner))
+        if min(self.views, self.vae_steps, self.vae_batch, self.aligner_epochs, self.aligner_batch) < 1:
+            raise ValueError("views, vae_steps, vae_batch, aligner_epochs and aligner_batch must be >= 1")
+
+
+# --- the views' embeddings --------------------------------------------------------------------------------
+@torch.no_grad()
+def view_images(record: dict, views: int, size: int, seed: int) -> Tensor:
+    """`views` random lit renders of a dataset object (DreamFusion's camera ranges): uint8 `[V, 3, H, W]`."""
+    object_index = PIL_CATEGORIES.index(record["category"]) * 1_000_000 + record["seed"]
+    generator = torch.Generator().manual_seed(derived_seed(seed, object_index))
+    cameras = sample_cameras(views, size, size, CameraSampling(), generator)
+    light = sample_light_directions(cameras, generator=generator)
+    rgb = render_ground_truth(
+        pil_object(record["category"], record["seed"]).field(), cameras, light_directions=light
+    ).rgb
+    return (rgb.clamp(0, 1) * 255).round().to(torch.uint8).permute(0, 3, 1, 2)
+
+
+@torch.no_grad()
+def embed_images(clip: torch.nn.Module, images: Tensor) -> Tensor:
+    """uint8 images `[N, 3, H, W]` → unit CLIP image embeddings `[N, embed]`."""
+    return torch.cat(
+        [clip.encode_image(normalise(images[i : i + 256]), normalize=True) for i in range(0, len(images), 256)]
+    )
+
+
+def view_embeddings(records: list[dict], config: PILTrainConfig, out: Path, progress: bool = True) -> Tensor:
+    """Embeddings `[N, views, embed]` of every object's views, cached in `out/embeddings.safetensors`
+    (keyed by category and seed, so the cache survives a change of split)."""
+    cache = out / EMBEDDINGS_FILE
+    stored = load_file(cache) if cache.exists() else {}
+    missing = [r for r in records if f"{r['category']}/{r['seed']}" not in stored]
+    if missing:
+        clip, _, _ = load_clip(config.clip)
+        for record in tqdm(missing, desc="embedding views", disable=not progress):
+            images = view_images(record, config.views, config.image_size, config.seed)
+            stored[f"{record['category']}/{record['seed']}"] = embed_images(clip, images)
+        save_file(stored, cache.with_name(cache.name + ".partial"))
+        cache.with_name(cache.name + ".partial").replace(cache)
+    return torch.stack([stored[f"{r['category']}/{r['seed']}"] for r in records])
+
+
+# --- stage 1: the VAE -------------------------------------------------------------------------------------
+def train_vae(
+    params: Tensor, config: WeightVAEConfig, settings: PILTrainConfig, out: Path, progress: bool = True
+) -> WeightVAE:
+    """Fit the per-token VAE to the training weights `[N, n_params]`; resumes from `out/checkpoint`."""
+    torch.manual_seed(settings.seed)
+    vae = WeightVAE(config)
+    vae.set_statistics(params)
+    optimizer = torch.optim.Adam(vae.parameters(), lr=settings.vae_lr)
+    checkpoint = out / "checkpoint"
+    step = load_training_state(checkpoint, vae, optimizer)[0] if has_training_state(checkpoint) else 0
+    generator = torch.Generator().manual_seed(derived_seed(settings.seed, step))
+    bar = tqdm(total=settings.vae_steps, initial=step, desc="stage 1: VAE", disable=not progress)
+    while step < settings.vae_steps:
+        batch = params[torch.randint(len(params), (settings.vae_batch,), generator=generator)]
+        out_ = vae(batch, generator=generator)
+        loss, mse, kl = vae.loss(batch, out_, settings.kl_weight)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        step += 1
+        bar.update(1)
+        if step % 50 == 0:
+            bar.set_postfix(mse=f"{mse.item():.4f}", kl=f"{kl.item():.3f}")
+        if step % settings.checkpoint_every == 0 or step == settings.vae_steps:
+            save_training_state(checkpoint, vae, optimizer, step)
+    bar.close()
+    return vae.eval()
+
+
+# --- stage 2: the aligner ---------------------------------------------------------------------------------
+def train_aligner(
+    embeddings: Tensor, latents: Tensor, settings: PILTrainConfig, out: Path, progress: bool = True
+) -> Aligner:
+    """Fit the aligner from view embeddings `[N, V, embed]` (one random view per object per epoch) to the
+    VAE's latent means `[N, T, latent]`, teacher-forced; resumes from `out/checkpoint`."""
+    torch.manual_seed(settings.seed)
+    aligner = Aligner(settings.aligner)
+    optimizer = torch.optim.Adam(aligner.parameters(), lr=settings.aligner_lr)
+    checkpoint = out / "checkpoint"
+    epoch = load_training_state(checkpoint, aligner, optimizer)[0] if has_training_state(checkpoint) else 0
+    count, views = embeddings.shape[:2]
+    bar = tqdm(total=settings.aligner_epochs, initial=epoch, desc="stage 2: aligner", disable=not progress)
+    aligner.train()
+    while epoch < settings.aligner_epochs:
+        generator = torch.Generator().manual_seed(derived_seed(settings.seed, epoch))  # an epoch depends on its number
+        view = torch.randint(views, (count,), generator=generator)
+        order = torch.randperm(count, generator=generator)
+        total = 0.0
+        for start in range(0, count, settings.aligner_batch):
+            rows = order[start : start + settings.aligner_batch]
+            prediction = aligner(embeddings[rows, view[rows]], latents[rows])
+            loss = (prediction - latents[rows]).square().mean()
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            total += loss.item() * len(rows)
+        epoch += 1
+        bar.update(1)
+        bar.set_postfix(mse=f"{total / count:.4f}")
+        if epoch % max(1, settings.checkpoint_every // 10) == 0 or epoch == settings.aligner_epochs:
+            save_training_state(checkpoint, aligner, optimizer, epoch)
+    bar.close()
+    return aligner.eval()
+
+
+# --- the run ----------------------------------------------------------------------------------------------
+def train_pil(
+    data: str | Path, out: str | Path, settings: PILTrainConfig = PILTrainConfig(), progress: bool = True
+) -> Path:
+    """Both stages on the train split of the dataset in `data`; writes the model folder `out`."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    params, records, dataset_config = load_weight_dataset(data, "train")
+    embeddings = view_embeddings(records, settings, out, progress)
+    # the shapes follow the data: the dataset's MLP, and latents as wide as the CLIP embedding (the paper's)
+    width, tokens = embeddings.shape[-1], len(dataset_config.mlp.token_sizes)
+    settings = replace(
+        settings,
+        vae=replace(settings.vae, mlp=dataset_config.mlp, latent_dim=width),
+        aligner=replace(settings.aligner, embed_dim=width, latent_dim=width, num_tokens=tokens),
+    )
+    (out / "train_config.json").write_text(json.dumps({"data": str(data), **asdict(settings)}, indent=2))
+
+    if not (out / "vae" / "config.json").exists():
+        vae = train_vae(params, settings.vae, settings, out / "vae-run", progress)
+        vae.save_pretrained(out / "vae")
+    vae = WeightVAE.from_pretrained(out / "vae").eval()
+    with torch.no_grad():
+        latents = vae.encode(params)[0]
+
+    if not (out / "aligner" / "config.json").exists():
+        aligner = train_aligner(embeddings, latents, settings, out / "aligner-run", progress)
+        aligner.save_pretrained(out / "aligner")
+
+    save_file({"embeddings": embeddings.half().contiguous()}, out / SCENES_FILE)
+    scenes = [{k: r[k] for k in ("category", "seed", "caption", "colour")} for r in records]
+    (out / SCENE_RECORDS_FILE).write_text(json.dumps(scenes, indent=1))
+    (out / PIL_FILE).write_text(json.dumps({"clip": settings.clip, "image_size": settings.image_size}, indent=2))
+    return out
+
+
+def main(argv: list[str] | None = None) -> None:
+    defaults = PILTrainConfig()
+    parser = argparse.ArgumentParser(description="Train PIL's VAE and aligner on a weight dataset.")
+    parser.add_argument("--data", type=Path, required=True, help="a dataset folder from python -m train.pil_dataset")
+    parser.add_argument("--out", type=Path, required=True, help="model folder (stages resume or are skipped)")
+    parser.add_argument("--clip", default=defaults.clip)
+    parser.add_argument("--vae-steps", type=int, default=defaults.vae_steps)
+    parser.add_argument("--kl-weight", type=float, default=defaults.kl_weight)
+    parser.add_argument("--aligner-epochs", type=int, default=defaults.aligner_epochs)
+    args = parser.parse_args(argv)
+    try:
+        settings = PILTrainConfig(clip=args.clip, vae_steps=args.vae_steps, kl_weight=args.kl_weight,
+                                  aligner_epochs=args.aligner_epochs)  # fmt: skip
+        out = train_pil(args.data, args.out, settings)
+    except (ValueError, FileNotFoundError) as error:
+        parser.error(str(error))
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()

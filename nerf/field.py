@@ -189,6 +189,15 @@ class HashGridField(RadianceField):
         """This decoder with externally produced grid parameters `[B, n_params]`: a field of B objects."""
         return BoundField(self, params)
 
+    def with_params(self, params: Tensor) -> HashGridField:
+        """A field that owns a copy of this decoder and of the grids `params [B, n_params]` (to optimise
+        further: a warm start from an amortized model's output)."""
+        owned = HashGridField(self.config, num_objects=params.shape[0]).to(params.device)
+        owned.decoder.load_state_dict(self.decoder.state_dict())
+        with torch.no_grad():
+            owned.grid.params.copy_(params)
+        return owned
+
 
 class BoundField(RadianceField):
     """A shared field (decoder, activation) bound to a batch of parameters produced elsewhere (ATT3D's
@@ -212,6 +221,11 @@ class BoundField(RadianceField):
 
     def forward(self, points: Tensor) -> FieldOutput:
         return self.base(self.check_points(points), self.params)
+
+    def owned(self) -> RadianceField:
+        """A field that owns a detached copy of these objects' parameters (and of the base's own
+        weights): what per-prompt optimisation can start from."""
+        return self.base.with_params(self.params.detach().clone())
 
     def normals(self, points: Tensor, method: NormalMethod = "finite_difference", eps: float = 1e-2) -> Tensor:
         """The base's own normals where it has them (a voxel grid's), else the density gradient's."""
@@ -308,6 +322,13 @@ class VoxelGridField(RadianceField):
     def bind(self, params: Tensor) -> BoundField:
         """Externally produced grids, flat `[B, 4·R³]`, as a field of B objects."""
         return BoundField(self, params)
+
+    def with_params(self, params: Tensor) -> VoxelGridField:
+        """A field that owns a copy of the flat grids `params [B, 4·R³]` (to optimise further)."""
+        owned = VoxelGridField(self.config, num_objects=params.shape[0]).to(params.device)
+        with torch.no_grad():
+            owned.grid.copy_(self.grids(params))
+        return owned
 
 
 CONFIG_FILE, WEIGHTS_FILE = "config.json", "model.safetensors"

@@ -70,14 +70,15 @@ class PILGeneration:
 class PILPipeline:
     """A trained VAE and aligner, the CLIP they read, and the training scenes' view embeddings."""
 
-    def __init__(self, vae: WeightVAE, aligner: Aligner, clip: str | Path, scenes: Tensor, captions: list[str],
-                 device: str | torch.device = "cpu") -> None:  # fmt: skip
+    def __init__(self, vae: WeightVAE, aligner: Aligner, clip: str | Path, scenes: Tensor,
+                 scene_records: list[dict], device: str | torch.device = "cpu") -> None:  # fmt: skip
         self.vae = vae.eval().to(device)
         self.aligner = aligner.eval().to(device)
         self.clip, self.preprocess, self.tokenizer = load_clip(clip, device)
         self.nerf = MLPNeRF(vae.config.mlp, num_objects=None).to(device)
         self.scenes = torch.nn.functional.normalize(scenes.float(), dim=-1).to(device)  # [N, V, embed]
-        self.captions = captions
+        self.scene_records = scene_records  # per training scene: category, seed, caption, colour
+        self.captions = [record["caption"] for record in scene_records]
         self.device = torch.device(device)
 
     @classmethod
@@ -88,10 +89,9 @@ class PILPipeline:
             raise FileNotFoundError(f"{folder} is not a PIL model folder (no pil.json); train one with train.pil")
         settings = json.loads((folder / "pil.json").read_text())
         scenes = load_file(folder / "scenes.safetensors")["embeddings"]
-        captions = [record["caption"] for record in json.loads((folder / "scenes.json").read_text())]
-        clip = settings["clip"]
-        return cls(WeightVAE.from_pretrained(folder / "vae"), Aligner.from_pretrained(folder / "aligner"), clip,
-                   scenes, captions, device)  # fmt: skip
+        records = json.loads((folder / "scenes.json").read_text())
+        return cls(WeightVAE.from_pretrained(folder / "vae"), Aligner.from_pretrained(folder / "aligner"),
+                   settings["clip"], scenes, records, device)  # fmt: skip
 
     # --- embeddings ---
     @torch.no_grad()

@@ -107,6 +107,13 @@ class MLPNeRF(RadianceField):
         """Weight sets made elsewhere, flat `[B, n_params]`, as a field of B objects."""
         return BoundField(self, params)
 
+    def with_params(self, params: Tensor) -> MLPNeRF:
+        """A field that owns a copy of the weight sets `params [B, n_params]` (to optimise further)."""
+        owned = MLPNeRF(self.config, num_objects=params.shape[0]).to(params.device)
+        with torch.no_grad():
+            owned.params.copy_(params)
+        return owned
+
 
 def split_tokens(params: Tensor, config: MLPNeRFConfig) -> list[Tensor]:
     """Flat weight sets `[B, n_params]` → the 14 tokens, shaped: weight_i `[B, out, in]`, bias_i `[B, out]`."""

@@ -1,5 +1,5 @@
 """Per-prompt DreamFusion on tiny random toy models: outputs, exact resume, the convergence criterion,
-warm start, both backbones and the command line's checks. (Whether it makes the right object with
+warm start, the three backbones and the command line's checks. (Whether it makes the right object with
 the trained toy model is measured by `python -m bench.dreamfusion_toy64`, not here.)"""
 
 from __future__ import annotations
@@ -12,10 +12,13 @@ import torch
 from safetensors.torch import load_file
 from tiny_models import tiny_toy
 
+from att3d.generate import ATT3DPipeline
 from guidance import load_guidance
 from nerf.field import HashGridField, VoxelGridField, load_field
+from pil.mlp_nerf import MLPNeRF, MLPNeRFConfig
 from train import dreamfusion as df
 from train.dreamfusion import ConvergenceMonitor, DreamFusionConfig, dreamfusion, with_overrides
+from train.warm_start import load_trained_field
 
 FAST = {"render_every": 2, "checkpoint_every": 2, "num_samples": 16, "export_resolution": 32, "video_frames": 2,
         "video_size": 32}  # fmt: skip
@@ -43,7 +46,7 @@ def test_run_writes_field_mesh_renders_and_metrics(guidance, tmp_path: Path) -> 
     assert json.loads((tmp_path / "config.json").read_text())["prompt"] == "a red cube"
 
 
-@pytest.mark.parametrize("backbone", ["voxel", "hashgrid"])
+@pytest.mark.parametrize("backbone", ["voxel", "hashgrid", "mlp"])
 def test_resumed_run_equals_an_uninterrupted_one(guidance, tmp_path: Path, backbone: str) -> None:
     config = DreamFusionConfig(steps=4, backbone=backbone, **FAST)
     dreamfusion("a blue sphere", guidance, tmp_path / "straight", config, progress=False, export=False, video=False)
@@ -57,9 +60,8 @@ def test_resumed_run_equals_an_uninterrupted_one(guidance, tmp_path: Path, backb
     dreamfusion("a blue sphere", guidance, tmp_path / "resumed", config, progress=False, export=False, video=False)
     straight, resumed = weights(tmp_path / "straight"), weights(tmp_path / "resumed")
     assert straight.keys() == resumed.keys() and all(torch.equal(straight[k], resumed[k]) for k in straight)
-    assert isinstance(
-        load_field(tmp_path / "resumed" / "field"), HashGridField if backbone == "hashgrid" else VoxelGridField
-    )
+    kinds = {"voxel": VoxelGridField, "hashgrid": HashGridField, "mlp": MLPNeRF}
+    assert isinstance(load_trained_field(tmp_path / "resumed" / "field"), kinds[backbone])
 
 
 def test_convergence_monitor_counts_calm_epochs() -> None:
@@ -88,6 +90,24 @@ def test_warm_start_begins_from_the_given_field(guidance, tmp_path: Path) -> Non
     assert torch.allclose(first["grid"], warm["grid"], atol=1e-6) and first["grid"].abs().sum() > 0
 
 
+def test_warm_start_from_att3d_begins_at_its_output_for_the_prompt(guidance, tmp_path: Path) -> None:
+    expected = ATT3DPipeline.from_pretrained()("a red cube").field.params.view(1, 4, *(32,) * 3)
+    tiny_lr = DreamFusionConfig(steps=1, lr=1e-9, **FAST)
+    result = dreamfusion("a red cube", guidance, tmp_path, tiny_lr, init_from="att3d", progress=False, export=False,
+                         video=False)  # fmt: skip
+    assert isinstance(result.field, VoxelGridField)
+    torch.testing.assert_close(weights(tmp_path)["grid"], expected, atol=1e-6, rtol=0)
+
+
+def test_warm_start_from_a_field_object_leaves_it_untouched(guidance, tmp_path: Path) -> None:
+    start = MLPNeRF(MLPNeRFConfig(hidden_dim=16, num_frequencies=2), num_objects=1)
+    before = start.params.detach().clone()
+    result = dreamfusion("a red cube", guidance, tmp_path, DreamFusionConfig(steps=2, **FAST), init_from=start,
+                         progress=False, export=False, video=False)  # fmt: skip
+    assert torch.equal(start.params, before) and not torch.equal(result.field.params.cpu(), before)
+    assert json.loads((tmp_path / "config.json").read_text())["init_from"] == "MLPNeRF"
+
+
 def test_bad_configs_and_prompts_are_refused(guidance, tmp_path: Path) -> None:
     bad_configs = ({"steps": 0}, {"backbone": "mesh"}, {"resolution": 8}, {"t_min": 0.6, "t_max_end": 0.5},
                    {"albedo_probability": 0.9, "textureless_probability": 0.2}, {"guidance_scale": -1.0})  # fmt: skip
@@ -112,7 +132,8 @@ def test_settings_are_overridden_by_name_and_bad_ones_are_named() -> None:
 
 
 def test_command_line_checks_its_arguments(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
-    for arguments in (["--steps", "0"], ["--prompt", "", "--steps", "1"], ["--init-from", str(tmp_path)]):
+    for arguments in (["--steps", "0"], ["--prompt", "", "--steps", "1"], ["--init-from", str(tmp_path)],
+                      ["--init-from", "dreamfusion"]):  # fmt: skip
         with pytest.raises(SystemExit):
             df.main(["--prompt", "a red cube", "--out", str(tmp_path / "run"), *arguments])
     assert "must" in capsys.readouterr().err

@@ -26,6 +26,7 @@ from train.pil_dataset import (
     render_psnr,
     shard_path,
 )
+from train.warm_start import nearest_scene_field, warm_start_field
 
 TINY_MLP = MLPNeRFConfig(num_frequencies=2, hidden_dim=16)
 TINY = DatasetConfig(mlp=TINY_MLP, categories=("chair", "mug"), objects_per_category=10, steps=40,
@@ -132,3 +133,18 @@ def test_command_line_refuses_bad_input(model, tmp_path, capsys):
         with pytest.raises(SystemExit):
             main([*argv, "--model", str(model)])
         assert message in capsys.readouterr().err
+
+
+def test_warm_starts_from_pil_and_from_the_nearest_scene(model, dataset):
+    pipe = PILPipeline.from_pretrained(model)
+    expected = pipe(text="a red chair").field.params
+    start = warm_start_field(f"pil:{model}", "a red chair")
+    assert isinstance(start, MLPNeRF) and start.params.requires_grad
+    torch.testing.assert_close(start.params, expected)
+    scene = nearest_scene_field("a red chair", dataset[0], pil_model=str(model))
+    params, records, _ = load_weight_dataset(dataset[0], "train")
+    nearest = pipe.scene_records[pipe.nearest_scene(pipe.embed_text("a red chair"))[0]]
+    row = [(r["category"], r["seed"]) for r in records].index((nearest["category"], nearest["seed"]))
+    torch.testing.assert_close(scene.params[0], params[row])
+    with pytest.raises(ValueError, match="init-from must be"):
+        warm_start_field("dreamfusion", "a red chair")

@@ -12,6 +12,7 @@ function, for the app and the evaluations.
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import math
 import random
@@ -30,25 +31,19 @@ from guidance.prompts import MAX_PROMPT_CHARS
 from nerf.background import ConstantBackground, MLPBackground
 from nerf.cameras import CameraSampling, sample_cameras, turntable
 from nerf.export import ExportConfig, export_mesh
-from nerf.field import (
-    HashGridField,
-    HashGridFieldConfig,
-    SavableField,
-    VoxelGridField,
-    VoxelGridFieldConfig,
-    load_field,
-    save_field,
-)
+from nerf.field import HashGridField, HashGridFieldConfig, VoxelGridField, VoxelGridFieldConfig
 from nerf.iso_level import silhouette_iso_level
 from nerf.random import derived_seed
 from nerf.render import RenderConfig, Shading, render, sample_light_directions
 from nerf.video import render_turntable, save_image_grid, save_video
+from pil.mlp_nerf import MLPNeRF, MLPNeRFConfig
 from train.checkpoint import has_training_state, load_training_state, save_training_state
+from train.warm_start import WARM_STARTS, TrainableField, describe_warm_starts, save_trained_field, warm_start_field
 
 SET_HELP = "any other DreamFusionConfig setting, e.g. tv_weight=0.1 voxel.blob_radius=0.3 detach_normals=false"
-Backbone = Literal["voxel", "hashgrid"]
-BACKBONES: tuple[str, ...] = ("voxel", "hashgrid")
-DEFAULT_LR = {"voxel": 0.1, "hashgrid": 0.01}
+Backbone = Literal["voxel", "hashgrid", "mlp"]
+BACKBONES: tuple[str, ...] = ("voxel", "hashgrid", "mlp")
+DEFAULT_LR = {"voxel": 0.1, "hashgrid": 0.01, "mlp": 1e-3}
 
 
 # --- configuration ---------------------------------------------------------------------------------------
@@ -106,10 +101,13 @@ class DreamFusionConfig(SDSRunSettings):
     steps: int = 300
     resolution: int | None = None  # side of the training renders; None: the guidance model's own
     views: int = 4  # random views per step
-    backbone: Backbone = "voxel"  # "voxel" (dense grid) or "hashgrid" (Instant-NGP, what ATT3D amortizes)
-    lr: float | None = None  # None: the backbone's (0.1 for voxels, 0.01 for the hash grid)
+    # "voxel" (dense grid), "hashgrid" (Instant-NGP, what ATT3D amortizes) or "mlp" (PIL's MLP NeRF);
+    # a warm start brings its own kind of field and ignores this
+    backbone: Backbone = "voxel"
+    lr: float | None = None  # None: the backbone's (0.1 for voxels, 0.01 for the hash grid, 1e-3 for the MLP)
     voxel: VoxelGridFieldConfig = field(default_factory=VoxelGridFieldConfig)
     hashgrid: HashGridFieldConfig = field(default_factory=HashGridFieldConfig)
+    mlp: MLPNeRFConfig = field(default_factory=lambda: MLPNeRFConfig(blob_density=5.0))  # DreamFusion's blob
     seed: int = 0
     render_every: int = 50  # periodic preview renders (0: none)
     checkpoint_every: int = 50
@@ -138,7 +136,7 @@ class DreamFusionConfig(SDSRunSettings):
 
 @dataclass
 class DreamFusionResult:
-    field: SavableField
+    field: TrainableField
     steps: int  # iterations run in all (over resumes)
     converged_at: int | None  # the step at which the convergence criterion stopped the run
     seconds: float  # wall time of this call's optimisation
@@ -187,7 +185,7 @@ class ConvergenceMonitor(nn.Module):
         self.register_buffer("calm_epochs", torch.zeros((), dtype=torch.long))
 
     @torch.no_grad()
-    def views(self, field: SavableField, background: nn.Module, config: RenderConfig) -> Tensor:
+    def views(self, field: TrainableField, background: nn.Module, config: RenderConfig) -> Tensor:
         """Renders `[4, r, r, 3]` from the fixed views."""
         return render(field, self.cameras.to(field.device), config, "lambertian", background=background).rgb[0]
 
@@ -201,10 +199,16 @@ class ConvergenceMonitor(nn.Module):
 
 
 # --- the run ---------------------------------------------------------------------------------------------
-def new_field(config: DreamFusionConfig) -> SavableField:
+def new_field(config: DreamFusionConfig) -> TrainableField:
     if config.backbone == "voxel":
         return VoxelGridField(config.voxel, num_objects=1)
+    if config.backbone == "mlp":
+        return MLPNeRF(config.mlp, num_objects=1)
     return HashGridField(config.hashgrid, num_objects=1)
+
+
+def backbone_of(nerf: TrainableField) -> Backbone:
+    return "voxel" if isinstance(nerf, VoxelGridField) else "mlp" if isinstance(nerf, MLPNeRF) else "hashgrid"
 
 
 def dreamfusion(
@@ -212,7 +216,7 @@ def dreamfusion(
     guidance: Guidance,
     out: str | Path,
     config: DreamFusionConfig = DreamFusionConfig(),
-    init_from: str | Path | None = None,
+    init_from: str | Path | TrainableField | None = None,
     progress: bool = True,
     on_step: Callable[[int, int], None] | None = None,
     export: bool = True,
@@ -220,7 +224,8 @@ def dreamfusion(
 ) -> DreamFusionResult:
     """Optimise a NeRF for `prompt` into folder `out` (resumed if it holds a checkpoint).
 
-    `init_from`: a saved field to start from (a warm start) instead of DreamFusion's density blob.
+    `init_from`: where to start instead of DreamFusion's random field and density blob (a warm
+    start): a field, or anything `train.warm_start.warm_start_field` takes ("pil", "att3d", a folder).
     `on_step(step, total)` is called after every step, once its checkpoint (if due) is written: the
     app's progress bar, or a way to stop a run that a later call resumes.
     """
@@ -233,16 +238,22 @@ def dreamfusion(
     resolution = config.resolution or guidance.resolution
     with torch.random.fork_rng(devices=[]):  # the initial weights depend on the seed alone
         torch.manual_seed(config.seed)
-        nerf = (load_field(init_from) if init_from else new_field(config)).to(device)
+        if init_from is None:
+            nerf = new_field(config).to(device)
+        elif isinstance(init_from, nn.Module):
+            nerf = copy.deepcopy(init_from).to(device)
+        else:
+            nerf = warm_start_field(init_from, prompt, device)
     background = ConstantBackground(guidance.background) if guidance.background is not None else MLPBackground()
     monitor = ConvergenceMonitor(resolution)
     state = nn.ModuleDict({"field": nerf, "background": background.to(device), "monitor": monitor.to(device)})
-    lr = config.lr or DEFAULT_LR["voxel" if isinstance(nerf, VoxelGridField) else "hashgrid"]
+    lr = config.lr or DEFAULT_LR[backbone_of(nerf)]
     optimizer = torch.optim.Adam(state.parameters(), lr=lr, betas=(0.9, 0.99), eps=1e-15)
     checkpoint = out / "checkpoint"
     step, extra = load_training_state(checkpoint, state, optimizer) if has_training_state(checkpoint) else (0, {})
     converged_at = extra.get("converged_at")
-    (out / "config.json").write_text(json.dumps({"prompt": prompt, "init_from": str(init_from), **asdict(config)},
+    started_from = init_from if init_from is None or isinstance(init_from, (str, Path)) else type(init_from).__name__
+    (out / "config.json").write_text(json.dumps({"prompt": prompt, "init_from": str(started_from), **asdict(config)},
                                                 indent=2, default=str))  # fmt: skip
 
     train_render = RenderConfig(num_samples=config.num_samples, stratified=True, detach_normals=config.detach_normals)
@@ -289,7 +300,7 @@ def dreamfusion(
     bar.close()
     seconds = time.perf_counter() - started
 
-    save_field(nerf, out / "field")
+    save_trained_field(nerf, out / "field")
     metrics = {"prompt": prompt, "steps": step, "converged_at": converged_at, "seconds_this_run": round(seconds, 1),
                "guidance_scale": guidance_scale}  # fmt: skip
     if export:
@@ -325,7 +336,7 @@ def main(argv: list[str] | None = None) -> None:
         help="let shading's gradient reach the density through the normals, as DreamFusion did (hairy on voxels)",
     )
     parser.add_argument("--seed", type=int, default=defaults.seed)
-    parser.add_argument("--init-from", type=Path, default=None, help="a saved field folder to warm-start from")
+    parser.add_argument("--init-from", default=None, help=f"warm start: {describe_warm_starts()}")
     parser.add_argument("--converge-eps", type=float, default=None, help="stop once renders change less than this")
     parser.add_argument("--converge-patience", type=int, default=defaults.converge_patience)
     parser.add_argument("--device", default=None, help="cpu or cuda (default: cuda when present)")
@@ -342,8 +353,9 @@ def main(argv: list[str] | None = None) -> None:
         config = with_overrides(config, args.set)
     except ValueError as error:
         parser.error(str(error))
-    if args.init_from is not None and not (args.init_from / "config.json").exists():
-        parser.error(f"--init-from must be a saved field folder (with config.json), got {args.init_from}")
+    kind = str(args.init_from).partition(":")[0]
+    if args.init_from is not None and kind not in WARM_STARTS and not (Path(args.init_from) / "config.json").exists():
+        parser.error(f"--init-from must be {describe_warm_starts()}; got {args.init_from!r}")
     if not args.prompt.strip() or len(args.prompt) > MAX_PROMPT_CHARS:
         parser.error(f"--prompt must be 1..{MAX_PROMPT_CHARS} characters")
     guidance = load_guidance(args.guidance, device=args.device)

@@ -1,0 +1,79 @@
+"""Where a per-prompt DreamFusion run starts: DreamFusion's own random field, a saved field, or an
+amortized model's output for the prompt (Prompt2NeRF-PIL's warm start, and ATT3D's).
+
+    --init-from pil                 PIL's NeRF for the prompt (text through the nearest training scene)
+    --init-from pil:USER/REPO       ... from another PIL model (a Hub repo id or a folder)
+    --init-from att3d[:MODEL]       ATT3D's NeRF for the prompt
+    --init-from scene:DATASET       the fitted NeRF of the training scene nearest to the prompt in CLIP
+                                    space (the paper's baseline P), from a PIL weight dataset folder
+    --init-from FOLDER              a saved field (`field/` of an earlier run)
+
+Saved fields carry a `model_type` in their `config.json`: hash or voxel grids (`nerf.field`) or PIL's
+MLP NeRF (`pil.mlp_nerf`); `save_trained_field` / `load_trained_field` handle all three.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+
+from att3d.generate import ATT3DPipeline
+from nerf.field import SavableField, load_field, save_field
+from pil.generate import PILPipeline
+from pil.mlp_nerf import MODEL_TYPE as MLP_MODEL_TYPE
+from pil.mlp_nerf import MLPNeRF, load_mlp_nerf, save_mlp_nerf
+from train.pil_dataset import load_weight_dataset
+
+TrainableField = SavableField | MLPNeRF
+WARM_STARTS = ("pil", "att3d", "scene")
+
+
+def save_trained_field(field: TrainableField, folder: str | Path) -> Path:
+    return save_mlp_nerf(field, folder) if isinstance(field, MLPNeRF) else save_field(field, folder)
+
+
+def load_trained_field(folder: str | Path, device: str | torch.device = "cpu") -> TrainableField:
+    """A field written by `save_trained_field` (any of the three kinds)."""
+    config = Path(folder) / "config.json"
+    if not config.exists():
+        raise FileNotFoundError(f"{folder} holds no saved field (no config.json)")
+    if json.loads(config.read_text()).get("model_type") == MLP_MODEL_TYPE:
+        return load_mlp_nerf(folder, device)
+    return load_field(folder, device)
+
+
+def describe_warm_starts() -> str:
+    return "'pil', 'att3d' (optionally ':MODEL'), 'scene:DATASET_FOLDER', or a saved field folder"
+
+
+def warm_start_field(init: str | Path, prompt: str, device: str | torch.device = "cpu") -> TrainableField:
+    """The field a run for `prompt` starts from, owning its parameters (see the module docstring)."""
+    text = str(init)
+    kind, _, source = text.partition(":")
+    if kind == "pil":
+        return PILPipeline.from_pretrained(source or "toy", device)(text=prompt).field.owned()
+    if kind == "att3d":
+        return ATT3DPipeline.from_pretrained(source or "toy", device)(prompt).field.owned()
+    if kind == "scene":
+        if not source:
+            raise ValueError("scene: needs a PIL weight dataset folder, e.g. scene:data/pil-nerfs")
+        return nearest_scene_field(prompt, source, device)
+    if Path(text).is_dir():
+        return load_trained_field(text, device)
+    raise ValueError(f"--init-from must be {describe_warm_starts()}; got {text!r}")
+
+
+def nearest_scene_field(prompt: str, dataset: str | Path, device: str | torch.device = "cpu",
+                        pil_model: str = "toy") -> MLPNeRF:  # fmt: skip
+    """The dataset's fitted NeRF of the training scene nearest to `prompt` in CLIP space (by the PIL
+    model's view embeddings of its training scenes)."""
+    pipe = PILPipeline.from_pretrained(pil_model, device)
+    scene, _ = pipe.nearest_scene(pipe.embed_text(prompt))
+    params, records, config = load_weight_dataset(dataset, "train")
+    wanted = pipe.scene_records[scene]
+    rows = [i for i, r in enumerate(records) if (r["category"], r["seed"]) == (wanted["category"], wanted["seed"])]
+    if not rows:
+        raise ValueError(f"the nearest scene {wanted['caption']!r} is not in the dataset {dataset}")
+    return MLPNeRF(config.mlp, num_objects=None).with_params(params[rows[0] : rows[0] + 1]).to(device)

@@ -4,6 +4,7 @@ stages, the pipeline from the trained folder (image and text prompts, export) an
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -16,6 +17,8 @@ from nerf.analytic import SDFField, sphere_sdf
 from pil.generate import PILPipeline, main
 from pil.mlp_nerf import MLPNeRF, MLPNeRFConfig
 from pil.vae import WeightVAEConfig
+from train.evaluate_pil import ROUTES, frechet_distance
+from train.evaluate_pil import main as evaluate_main
 from train.pil import PILTrainConfig, train_pil
 from train.pil_dataset import (
     DatasetConfig,
@@ -25,6 +28,7 @@ from train.pil_dataset import (
     point_targets,
     render_psnr,
     shard_path,
+    shared_initialization,
 )
 from train.warm_start import nearest_scene_field, warm_start_field
 
@@ -60,10 +64,10 @@ def test_point_targets_sample_near_the_surface():
 
 
 def test_fitting_from_a_shared_start_learns_each_object():
-    config = DatasetConfig(mlp=TINY_MLP, steps=150, lr=1e-2, pool_points=4096, points_per_step=1024, eval_views=2,
-                           image_size=16, num_samples=32)  # fmt: skip
-    balls = [SDFField([(sphere_sdf((0, 0, 0), r), (0.9, 0.2, 0.1))]) for r in (0.2, 0.45)]
-    start = MLPNeRF(TINY_MLP, num_objects=1).params.detach()[0]
+    config = DatasetConfig(mlp=TINY_MLP, steps=150, pool_points=4096, points_per_step=1024, eval_views=2,
+                           image_size=16, num_samples=32, init_steps=100)  # fmt: skip
+    balls = [SDFField([(sphere_sdf((0, 0.1, 0), r), (0.9, 0.2, 0.1))]) for r in (0.2, 0.45)]
+    start = shared_initialization(config)  # the grey ball of radius 0.35
     fitted = fit_objects(start, balls, config, progress=False)
     psnr = render_psnr(fitted, balls, config)
     assert (psnr > render_psnr(start.expand(2, -1), balls, config) + 5).all()
@@ -148,3 +152,31 @@ def test_warm_starts_from_pil_and_from_the_nearest_scene(model, dataset):
     torch.testing.assert_close(scene.params[0], params[row])
     with pytest.raises(ValueError, match="init-from must be"):
         warm_start_field("dreamfusion", "a red chair")
+
+
+def test_frechet_distance_matches_the_closed_form_for_shifted_and_scaled_sets():
+    a = torch.randn(200, 5, dtype=torch.float64, generator=torch.Generator().manual_seed(0)) @ torch.randn(
+        5, 5, dtype=torch.float64, generator=torch.Generator().manual_seed(1))  # fmt: skip
+    shift = torch.tensor([1.0, -2.0, 0.5, 0.0, 3.0], dtype=torch.float64)
+    assert frechet_distance(a, a) == pytest.approx(0.0, abs=1e-6)
+    assert frechet_distance(a, a + shift) == pytest.approx(shift.square().sum().item(), rel=1e-6)
+    # b = 2a: Σb = 4Σa, so tr(Σa + Σb - 2(ΣaΣb)^½) = tr(Σa), plus |μa - 2μa|²
+    expected = torch.cov(a.T).trace().item() + a.mean(0).square().sum().item()
+    assert frechet_distance(a, 2 * a) == pytest.approx(expected, rel=1e-6)
+
+
+def test_evaluation_scores_every_route_and_draws_its_figures(model, dataset, tmp_path, tmp_path_factory):
+    random_data = tmp_path_factory.mktemp("pil-random")
+    build_dataset(replace(TINY, shared_init=False, objects_per_category=4, shard_size=4), random_data, progress=False)
+    evaluate_main(["--model", str(model), "--data", str(dataset[0]), "--out", str(tmp_path / "eval"),
+                   "--limit", "1", "--samples", "16", "--random-init-data", str(random_data),
+                   "--pca-categories", "chair", "mug"])  # fmt: skip
+    results = json.loads((tmp_path / "eval" / "results.json").read_text())
+    for split in ("test", "train"):
+        assert results[split]["objects"] == 1
+        for route in ROUTES:
+            scores = results[split][route]
+            assert 0 <= scores["iou"] <= 1 and scores["psnr"] > 0 and scores["clip_fd"] >= 0
+    assert set(results["pca_separation"]) == {"shared initialization", "random initialization"}
+    assert (tmp_path / "eval" / "pca.png").stat().st_size > 0
+    assert Image.open(tmp_path / "eval" / "interpolation.png").size == (7 * 96, 96)

@@ -12,12 +12,14 @@ import torch
 from gltf_validator import validate_gltf
 from PIL import Image
 from safetensors.torch import load_file
+from tiny_models import tiny_toy
 
 from nerf.analytic import SDFField, sphere_sdf
 from pil.generate import PILPipeline, main
 from pil.mlp_nerf import MLPNeRF, MLPNeRFConfig
 from pil.vae import WeightVAEConfig
-from train.evaluate_pil import ROUTES, frechet_distance
+from train import eval_warm_start as warm_start_experiment
+from train.evaluate_pil import ROUTES, PILJudge, frechet_distance
 from train.evaluate_pil import main as evaluate_main
 from train.pil import PILTrainConfig, train_pil
 from train.pil_dataset import (
@@ -145,7 +147,7 @@ def test_warm_starts_from_pil_and_from_the_nearest_scene(model, dataset):
     start = warm_start_field(f"pil:{model}", "a red chair")
     assert isinstance(start, MLPNeRF) and start.params.requires_grad
     torch.testing.assert_close(start.params, expected)
-    scene = nearest_scene_field("a red chair", dataset[0], pil_model=str(model))
+    scene = nearest_scene_field("a red chair", dataset[0], pipe)
     params, records, _ = load_weight_dataset(dataset[0], "train")
     nearest = pipe.scene_records[pipe.nearest_scene(pipe.embed_text("a red chair"))[0]]
     row = [(r["category"], r["seed"]) for r in records].index((nearest["category"], nearest["seed"]))
@@ -180,3 +182,16 @@ def test_evaluation_scores_every_route_and_draws_its_figures(model, dataset, tmp
     assert set(results["pca_separation"]) == {"shared initialization", "random initialization"}
     assert (tmp_path / "eval" / "pca.png").stat().st_size > 0
     assert Image.open(tmp_path / "eval" / "interpolation.png").size == (7 * 96, 96)
+
+
+def test_warm_start_experiment_runs_every_start_and_tabulates(model, dataset, tmp_path, monkeypatch):
+    tiny = tiny_toy(tmp_path / "toy")[0]
+    monkeypatch.setattr(warm_start_experiment, "PILJudge", lambda pipe: PILJudge(pipe, samples=16))
+    warm_start_experiment.main(["--dataset", str(dataset[0]), "--pil-model", str(model), "--guidance", str(tiny),
+                                "--out", str(tmp_path / "ws"), "--limit", "1", "--max-steps", "2",
+                                "--set", "converge_epoch=1", "num_samples=8", "resolution=16", "views=1",
+                                "mlp.hidden_dim=16", "mlp.num_frequencies=2"])  # fmt: skip
+    results = json.loads((tmp_path / "ws" / "results.json").read_text())["results"]
+    assert [r["init"] for r in results] == ["scratch", "scene", "pil"]
+    assert all(r["iterations"] == 2 and r["converged_at"] is None for r in results)
+    assert "**mean**" in (tmp_path / "ws" / "table.md").read_text()

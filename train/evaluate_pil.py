@@ -39,7 +39,7 @@ from nerf.render import RenderConfig, render
 from nerf.video import save_image_grid
 from pil.generate import PILPipeline
 from pil.mlp_nerf import MLPNeRF
-from toyworld.categories import pil_object
+from toyworld.categories import CategoryObject, pil_object
 from toyworld.render_gt import BACKGROUND, render_ground_truth
 from train.model_card import write_model_card
 from train.pil import embed_images, view_images
@@ -72,9 +72,9 @@ class PILJudge:
         self.background = ConstantBackground(BACKGROUND)
 
     @torch.no_grad()
-    def truth(self, category: str, seed: int) -> dict:
+    def truth(self, obj: CategoryObject) -> dict:
         """The object's true albedo and lit views, silhouettes and CLIP features."""
-        obj = pil_object(category, seed).field()
+        obj = obj.field()
         albedo, lit = render_ground_truth(obj, self.cameras, "albedo"), render_ground_truth(obj, self.cameras)
         return {"albedo": albedo.rgb, "mask": albedo.mask, "features": self.features(lit.rgb)}
 
@@ -130,7 +130,7 @@ def evaluate_split(pipe: PILPipeline, judge: PILJudge, data: Path, split: str, l
     rows: dict[str, list[dict]] = {route: [] for route in (*ROUTES, "truth")}
     features: dict[str, list[Tensor]] = {route: [] for route in (*ROUTES, "truth")}
     for weights, record in zip(params, records, strict=True):
-        truth = judge.truth(record["category"], record["seed"])
+        truth = judge.truth(pil_object(record["category"], record["seed"]))
         features["truth"].append(truth["features"])
         rows["truth"].append({"clip_similarity": judge.similarity(truth["features"], record["caption"])})
         for route, field in route_fields(pipe, weights, record).items():

@@ -59,21 +59,19 @@ def warm_start_field(init: str | Path, prompt: str, device: str | torch.device =
     if kind == "scene":
         if not source:
             raise ValueError("scene: needs a PIL weight dataset folder, e.g. scene:data/pil-nerfs")
-        return nearest_scene_field(prompt, source, device)
+        return nearest_scene_field(prompt, source, PILPipeline.from_pretrained("toy", device))
     if Path(text).is_dir():
         return load_trained_field(text, device)
     raise ValueError(f"--init-from must be {describe_warm_starts()}; got {text!r}")
 
 
-def nearest_scene_field(prompt: str, dataset: str | Path, device: str | torch.device = "cpu",
-                        pil_model: str = "toy") -> MLPNeRF:  # fmt: skip
-    """The dataset's fitted NeRF of the training scene nearest to `prompt` in CLIP space (by the PIL
-    model's view embeddings of its training scenes)."""
-    pipe = PILPipeline.from_pretrained(pil_model, device)
+def nearest_scene_field(prompt: str, dataset: str | Path, pipe: PILPipeline) -> MLPNeRF:
+    """The dataset's fitted NeRF of the training scene nearest to `prompt` in CLIP space (by the view
+    embeddings of the training scenes that `pipe`, a PIL model trained on that dataset, keeps)."""
     scene, _ = pipe.nearest_scene(pipe.embed_text(prompt))
     params, records, config = load_weight_dataset(dataset, "train")
     wanted = pipe.scene_records[scene]
     rows = [i for i, r in enumerate(records) if (r["category"], r["seed"]) == (wanted["category"], wanted["seed"])]
     if not rows:
         raise ValueError(f"the nearest scene {wanted['caption']!r} is not in the dataset {dataset}")
-    return MLPNeRF(config.mlp, num_objects=None).with_params(params[rows[0] : rows[0] + 1]).to(device)
+    return MLPNeRF(config.mlp, num_objects=None).with_params(params[rows[0] : rows[0] + 1]).to(pipe.device)

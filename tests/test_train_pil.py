@@ -27,6 +27,7 @@ from train.pil_dataset import (
     build_dataset,
     fit_objects,
     load_weight_dataset,
+    measure_supersampled,
     point_targets,
     render_psnr,
     shard_path,
@@ -195,3 +196,9 @@ def test_warm_start_experiment_runs_every_start_and_tabulates(model, dataset, tm
     assert [r["init"] for r in results] == ["scratch", "scene", "pil"]
     assert all(r["iterations"] == 2 and r["converged_at"] is None for r in results)
     assert "**mean**" in (tmp_path / "ws" / "table.md").read_text()
+
+
+def test_supersampled_psnr_is_measured(dataset):
+    quality = measure_supersampled(dataset[0], "test", supersample=2)
+    assert quality["objects"] == 2 and 0 < quality["psnr_min"] <= quality["psnr_mean"] < 60
+    assert json.loads((dataset[0] / "quality.json").read_text()) == quality

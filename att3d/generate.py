@@ -32,19 +32,13 @@ from att3d.interpolation import interpolate
 from att3d.model import ATT3D
 from guidance import Guidance, load_guidance
 from guidance.prompts import clean_prompt
-from nerf.cameras import orbit_cameras
 from nerf.export import EXPORT_RESOLUTIONS, MESH_FORMATS, export_rendered_surface
 from nerf.field import BoundField
-from nerf.render import RenderConfig, render
-from nerf.video import save_video
+from nerf.hub import model_folder
+from nerf.video import save_video, sweep_frames
 
 BUNDLED = Path(__file__).resolve().parent.parent / "checkpoints" / "toy-att3d"
 VIDEO_FORMATS = (".mp4", ".gif")
-
-
-def model_folder(source: str | Path) -> str | Path:
-    """ "toy" → the bundled checkpoint; anything else (a folder or a Hub repo id) as is."""
-    return BUNDLED if str(source) == "toy" else source
 
 
 def check_alpha(alpha: float) -> float:
@@ -76,7 +70,7 @@ class ATT3DPipeline:
     @classmethod
     def from_pretrained(cls, source: str | Path = "toy", device: str | torch.device = "cpu") -> ATT3DPipeline:
         """The model from "toy" (bundled), a local folder or a Hub repo id, with its text encoder."""
-        model = ATT3D.from_pretrained(model_folder(source)).to(device)
+        model = ATT3D.from_pretrained(model_folder(source, BUNDLED)).to(device)
         return cls(model, load_guidance(model.config.text_encoder, device=device))
 
     @torch.no_grad()
@@ -130,21 +124,6 @@ def export_generation(generation: Generation, path: str | Path, resolution: int 
         raise ValueError(f"{generation.prompts[0]!r}: {error}") from None
 
 
-@torch.no_grad()
-def interpolation_frames(generation: Generation, size: int = 128, turns: float = 1.0) -> np.ndarray:
-    """Frames `[F, size, size, 3]` uint8: object f (α_f) seen from a camera that orbits `turns` times."""
-    field = generation.field
-    count = field.num_objects
-    azimuth = torch.arange(count, dtype=torch.float32) * (360.0 * turns / count)
-    cameras = orbit_cameras(azimuth, 20.0, 3.0, 45.0, size, size).reshape(count, 1).to(field.device)
-    frames = []
-    for start in range(0, count, 8):  # a few objects at a time keeps memory flat
-        part = BoundField(field.base, field.params[start : start + 8])
-        out = render(part, cameras[start : start + 8], RenderConfig(num_samples=128), "lambertian")
-        frames.append((out.rgb[:, 0].clamp(0, 1) * 255).round().to(torch.uint8).cpu().numpy())
-    return np.concatenate(frames)
-
-
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Text → 3D in one forward pass of a trained ATT3D model.")
     parser.add_argument("prompt")
@@ -180,7 +159,7 @@ def main(argv: list[str] | None = None) -> None:
     started = time.perf_counter()
     if video:
         generation = pipe.interpolate(args.prompt, args.to, np.linspace(0.0, 1.0, args.frames))
-        save_video(interpolation_frames(generation), args.out)
+        save_video(sweep_frames(generation.field), args.out)
     else:
         generation = pipe.interpolate(args.prompt, args.to, [args.alpha]) if args.to else pipe(args.prompt)
         export_generation(generation, args.out, args.resolution)

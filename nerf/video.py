@@ -10,9 +10,9 @@ import numpy as np
 import torch
 from PIL import Image
 
-from nerf.cameras import turntable
+from nerf.cameras import orbit_cameras, turntable
 from nerf.checks import check_int_range
-from nerf.field import RadianceField
+from nerf.field import BoundField, RadianceField
 from nerf.occupancy import OccupancyGrid
 from nerf.render import RenderConfig, Shading, render
 
@@ -77,3 +77,18 @@ def save_image_grid(images: torch.Tensor, path: str | Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     Image.fromarray(np.ascontiguousarray(grid.numpy())).save(path)
     return path
+
+
+@torch.no_grad()
+def sweep_frames(field: BoundField, size: int = 128, turns: float = 1.0) -> np.ndarray:
+    """Frames `[F, size, size, 3]` uint8 of a batch of F objects (an interpolation's steps), object f
+    seen from a camera that orbits `turns` times over the F frames."""
+    count = field.num_objects
+    azimuth = torch.arange(count, dtype=torch.float32) * (360.0 * turns / count)
+    cameras = orbit_cameras(azimuth, 20.0, 3.0, 45.0, size, size).reshape(count, 1).to(field.device)
+    frames = []
+    for start in range(0, count, 8):  # a few objects at a time keeps memory flat
+        part = BoundField(field.base, field.params[start : start + 8])
+        out = render(part, cameras[start : start + 8], RenderConfig(num_samples=128), "lambertian")
+        frames.append((out.rgb[:, 0].clamp(0, 1) * 255).round().to(torch.uint8).cpu().numpy())
+    return np.concatenate(frames)

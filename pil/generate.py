@@ -27,7 +27,6 @@ from typing import Literal
 
 import numpy as np
 import torch
-from huggingface_hub import snapshot_download
 from PIL import Image
 from safetensors.torch import load_file
 from torch import Tensor
@@ -36,6 +35,7 @@ from guidance.prompts import clean_prompt
 from nerf.checks import check_range
 from nerf.export import EXPORT_RESOLUTIONS, MESH_FORMATS, export_rendered_surface
 from nerf.field import BoundField
+from nerf.hub import model_folder
 from pil.aligner import Aligner
 from pil.images import load_image
 from pil.mlp_nerf import MLPNeRF
@@ -46,15 +46,6 @@ BUNDLED = Path(__file__).resolve().parent.parent / "checkpoints" / "toy-pil"
 TextMode = Literal["nearest", "direct"]
 TEXT_MODES: tuple[str, ...] = ("nearest", "direct")
 IMAGE_SOURCE = str | Path | bytes | Image.Image
-
-
-def model_folder(source: str | Path) -> Path:
-    """ "toy" → the bundled model; a local folder as is; anything else is a Hub repo id, downloaded."""
-    if str(source) == "toy":
-        return BUNDLED
-    if Path(source).is_dir():
-        return Path(source)
-    return Path(snapshot_download(str(source)))
 
 
 @dataclass
@@ -84,7 +75,7 @@ class PILPipeline:
     @classmethod
     def from_pretrained(cls, source: str | Path = "toy", device: str | torch.device = "cpu") -> PILPipeline:
         """The model from "toy" (bundled), a local folder or a Hub repo id (`vae/`, `aligner/`, scenes, pil.json)."""
-        folder = model_folder(source)
+        folder = model_folder(source, BUNDLED)
         if not (folder / "pil.json").exists():
             raise FileNotFoundError(f"{folder} is not a PIL model folder (no pil.json); train one with train.pil")
         settings = json.loads((folder / "pil.json").read_text())

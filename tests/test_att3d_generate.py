@@ -12,10 +12,11 @@ import trimesh
 from gltf_validator import validate_gltf
 
 from att3d import ATT3D, ATT3DConfig
-from att3d.generate import ATT3DPipeline, interpolation_frames, main
+from att3d.generate import ATT3DPipeline, main
 from guidance import load_guidance
 from guidance.prompts import MAX_PROMPT_CHARS
 from nerf.field import VoxelGridFieldConfig
+from nerf.video import sweep_frames
 from train.interpolations import ALPHAS, chain
 
 
@@ -90,9 +91,9 @@ def test_exported_glb_passes_the_khronos_validator(pipe: ATT3DPipeline, tmp_path
     assert report["issues"]["numErrors"] == 0, report["issues"]["messages"]
 
 
-def test_interpolation_frames_orbit_the_chain(pipe: ATT3DPipeline) -> None:
+def test_sweep_frames_orbit_the_chain(pipe: ATT3DPipeline) -> None:
     generation = pipe.interpolate("a red cube", "a blue sphere", [0.0, 0.25, 0.5, 0.75, 1.0])
-    frames = interpolation_frames(generation, size=32)
+    frames = sweep_frames(generation.field, size=32)
     assert frames.shape == (5, 32, 32, 3) and frames.dtype.name == "uint8"
 
 

@@ -12,16 +12,14 @@ import torch
 from gltf_validator import validate_gltf
 from PIL import Image
 from safetensors.torch import load_file
-from tiny_models import tiny_toy
+from tiny_models import TINY_MLP, TINY_PIL_DATA, tiny_pil, tiny_toy
 
 from nerf.analytic import SDFField, sphere_sdf
 from pil.generate import PILPipeline, main
-from pil.mlp_nerf import MLPNeRF, MLPNeRFConfig
-from pil.vae import WeightVAEConfig
+from pil.mlp_nerf import MLPNeRF
 from train import eval_warm_start as warm_start_experiment
 from train.evaluate_pil import ROUTES, PILJudge, frechet_distance
 from train.evaluate_pil import main as evaluate_main
-from train.pil import PILTrainConfig, train_pil
 from train.pil_dataset import (
     DatasetConfig,
     build_dataset,
@@ -32,28 +30,26 @@ from train.pil_dataset import (
     render_psnr,
     shard_path,
     shared_initialization,
+    write_index,
 )
 from train.warm_start import nearest_scene_field, warm_start_field
 
-TINY_MLP = MLPNeRFConfig(num_frequencies=2, hidden_dim=16)
-TINY = DatasetConfig(mlp=TINY_MLP, categories=("chair", "mug"), objects_per_category=10, steps=40,
-                     pool_points=2048, points_per_step=512, eval_views=2, image_size=16, num_samples=24,
-                     shard_size=8, init_steps=40)  # fmt: skip
+TINY = TINY_PIL_DATA
 
 
 @pytest.fixture(scope="module")
-def dataset(tmp_path_factory):
-    out = tmp_path_factory.mktemp("pil-data")
-    summary = build_dataset(TINY, out, progress=False)
-    return out, summary
+def built(tmp_path_factory):
+    return tiny_pil(tmp_path_factory.mktemp("pil"))
 
 
 @pytest.fixture(scope="module")
-def model(dataset, tmp_path_factory):
-    out = tmp_path_factory.mktemp("pil-model")
-    settings = PILTrainConfig(views=2, vae=WeightVAEConfig(hidden_dim=16), vae_steps=30, vae_batch=8,
-                              aligner_epochs=3, aligner_batch=8)  # fmt: skip
-    return train_pil(dataset[0], out, settings, progress=False)
+def dataset(built):
+    return built[0], write_index(built[0], TINY)
+
+
+@pytest.fixture(scope="module")
+def model(built):
+    return built[1]
 
 
 def test_point_targets_sample_near_the_surface():

@@ -1,0 +1,57 @@
+"""The models the app serves, loaded once, on first use, from the bundled toy checkpoints or from the
+sources the deployer picks (`--att3d`, `--pil`, `--guidance`, or the `AMORTIZED3D_*` environment
+variables): a Hub repo id or a local folder each."""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TypeVar
+
+import torch
+
+from att3d.generate import ATT3DPipeline
+from guidance import Guidance, load_guidance
+from pil.generate import PILPipeline
+
+T = TypeVar("T")
+ENVIRONMENT = {"att3d": "AMORTIZED3D_ATT3D", "pil": "AMORTIZED3D_PIL", "guidance": "AMORTIZED3D_GUIDANCE"}
+
+
+@dataclass(frozen=True)
+class ModelSources:
+    att3d: str = "toy"
+    pil: str = "toy"
+    guidance: str = "toy"  # the diffusion model of the warm-start tab's DreamFusion
+
+    @classmethod
+    def from_environment(cls) -> ModelSources:
+        return cls(**{name: os.environ.get(variable, "toy") for name, variable in ENVIRONMENT.items()})
+
+
+class Models:
+    """Lazily loaded, shared pipelines. Loading is serialized (two first requests load once) and a
+    failure is not cached, so a fixed network lets the next request succeed."""
+
+    def __init__(self, sources: ModelSources = ModelSources(), device: str | None = None) -> None:
+        self.sources = sources
+        self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        self._loaded: dict[str, object] = {}
+        self._lock = threading.Lock()
+
+    def _get(self, name: str, load: Callable[[], T]) -> T:
+        with self._lock:
+            if name not in self._loaded:
+                self._loaded[name] = load()
+            return self._loaded[name]  # type: ignore[return-value]
+
+    def att3d(self) -> ATT3DPipeline:
+        return self._get("att3d", lambda: ATT3DPipeline.from_pretrained(self.sources.att3d, self.device))
+
+    def pil(self) -> PILPipeline:
+        return self._get("pil", lambda: PILPipeline.from_pretrained(self.sources.pil, self.device))
+
+    def guidance(self) -> Guidance:
+        return self._get("guidance", lambda: load_guidance(self.sources.guidance, device=self.device))

@@ -1,0 +1,80 @@
+"""What every tab shows for an object (a `.glb` for the 3D viewer and for download, a turntable video),
+and the checks that turn a user's bad input into a clear `gr.Error` instead of a traceback."""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import re
+import tempfile
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
+
+import gradio as gr
+
+from guidance.prompts import clean_prompt
+from nerf.export import export_rendered_surface
+from nerf.field import RadianceField
+from nerf.video import render_turntable, save_video
+
+RESOLUTION_RANGE = (32, 256)  # marching-cubes grids the app offers (the CLI goes to 512)
+DEFAULT_RESOLUTION = 128
+VIDEO_FRAMES, VIDEO_SIZE = 24, 128  # turntables and animations
+F = TypeVar("F", bound=Callable)
+USER_ERRORS = (ValueError, TypeError, FileNotFoundError, ConnectionError, PermissionError)
+
+
+def user_errors(function: F) -> F:
+    """Show the errors a user can cause (bad input, a missing or unreachable model) as `gr.Error` with
+    their message; anything else stays a bug and is raised as it is. Works on generators too."""
+    if inspect.isgeneratorfunction(function):
+
+        @functools.wraps(function)
+        def streaming(*args, **kwargs):
+            try:
+                yield from function(*args, **kwargs)
+            except USER_ERRORS as error:
+                raise gr.Error(str(error)) from None
+
+        return streaming  # type: ignore[return-value]
+
+    @functools.wraps(function)
+    def wrapper(*args, **kwargs):
+        try:
+            return function(*args, **kwargs)
+        except USER_ERRORS as error:
+            raise gr.Error(str(error)) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def prompt_text(prompt: str | None, name: str = "prompt") -> str:
+    """A cleaned prompt; an over-long one is cut with a warning shown in the app."""
+    if prompt is None:
+        raise ValueError(f"the {name} is empty: describe an object, e.g. 'a red cube'")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        text = clean_prompt(prompt)
+    for warning in caught:
+        gr.Warning(str(warning.message))
+    return text
+
+
+def checked_int(value: float | int | None, name: str, low: int, high: int) -> int:
+    """An integer setting from a slider or number box, within its bounds."""
+    if value is None or isinstance(value, bool) or not float(value).is_integer() or not low <= value <= high:
+        raise ValueError(f"{name} must be a whole number in {low}..{high}, got {value!r}")
+    return int(value)
+
+
+def object_outputs(field: RadianceField, name: str, resolution: int) -> tuple[str, str]:
+    """A one-object field → (`.glb` path, turntable `.mp4` path), in a fresh temporary folder that
+    Gradio serves from."""
+    resolution = checked_int(resolution, "resolution", *RESOLUTION_RANGE)
+    folder = Path(tempfile.mkdtemp(prefix="amortized3d-"))
+    stem = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:60] or "object"
+    mesh = export_rendered_surface(field, folder / f"{stem}.glb", resolution)
+    video = save_video(render_turntable(field, num_frames=VIDEO_FRAMES, size=VIDEO_SIZE), folder / f"{stem}.mp4")
+    return str(mesh), str(video)

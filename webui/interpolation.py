@@ -15,7 +15,15 @@ from nerf.field import BoundField
 from nerf.video import save_video, sweep_frames
 from webui import outputs
 from webui.models import Models
-from webui.outputs import DEFAULT_RESOLUTION, RESOLUTION_RANGE, checked_int, object_outputs, prompt_text, user_errors
+from webui.outputs import (
+    DEFAULT_RESOLUTION,
+    RESOLUTION_RANGE,
+    checked_int,
+    object_outputs,
+    on_gpu,
+    prompt_text,
+    user_errors,
+)
 
 METHODS = ("ATT3D", "PIL (latent walk between nearest scenes)")
 FRAMES = (8, 96)
@@ -60,6 +68,6 @@ def build(models: Models) -> None:
             viewer = gr.Model3D(label="Object at α", clear_color=(0.8, 0.8, 0.8, 1.0))
             download = gr.File(label="Download .glb")
             video = gr.Video(label="α from 0 to 1", autoplay=True, loop=True)
-    run = user_errors(lambda *values: generate(models, *values))
+    run = on_gpu(user_errors(lambda *values: generate(models, *values)))
     inputs = [first, second, alpha, method, resolution, frames]
     button.click(run, inputs, [viewer, download, video], api_name="interpolate")

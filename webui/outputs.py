@@ -50,6 +50,16 @@ def user_errors(function: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+def on_gpu(function: F) -> F:
+    """On a Hugging Face Space with ZeroGPU (the `spaces` package installed) run `function` with a GPU
+    attached (`spaces.GPU`); elsewhere it runs as it is."""
+    try:
+        import spaces
+    except ImportError:
+        return function
+    return spaces.GPU(function)
+
+
 def prompt_text(prompt: str | None, name: str = "prompt") -> str:
     """A cleaned prompt; an over-long one is cut with a warning shown in the app."""
     if prompt is None:

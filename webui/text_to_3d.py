@@ -6,7 +6,7 @@ import gradio as gr
 
 from nerf.field import BoundField
 from webui.models import Models
-from webui.outputs import DEFAULT_RESOLUTION, RESOLUTION_RANGE, object_outputs, prompt_text, user_errors
+from webui.outputs import DEFAULT_RESOLUTION, RESOLUTION_RANGE, object_outputs, on_gpu, prompt_text, user_errors
 
 METHODS = ("ATT3D", "PIL (nearest training scene)")
 EXAMPLES = [["a red cube", "ATT3D"], ["a green torus", "ATT3D"], ["a blue star", "ATT3D"],
@@ -43,7 +43,7 @@ def build(models: Models) -> None:
             download = gr.File(label="Download .glb")
             video = gr.Video(label="Turntable", autoplay=True, loop=True)
             note = gr.Markdown()
-    run = user_errors(lambda p, m, r: generate(models, p, m, r))
+    run = on_gpu(user_errors(lambda p, m, r: generate(models, p, m, r)))
     inputs, outputs = [prompt, method, resolution], [viewer, download, video, note]
     button.click(run, inputs, outputs, api_name="text_to_3d")
     prompt.submit(run, inputs, outputs, api_name=False)

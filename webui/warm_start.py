@@ -18,7 +18,15 @@ import gradio as gr
 
 from train.dreamfusion import DreamFusionConfig, DreamFusionResult, dreamfusion
 from webui.models import Models
-from webui.outputs import DEFAULT_RESOLUTION, RESOLUTION_RANGE, checked_int, object_outputs, prompt_text, user_errors
+from webui.outputs import (
+    DEFAULT_RESOLUTION,
+    RESOLUTION_RANGE,
+    checked_int,
+    object_outputs,
+    on_gpu,
+    prompt_text,
+    user_errors,
+)
 
 INITS = ("scratch", "PIL", "ATT3D")
 ITERATIONS = (10, 2000)
@@ -112,6 +120,7 @@ def build(models: Models) -> None:
             download = gr.File(label="Download .glb")
             video = gr.Video(label="Turntable", autoplay=True, loop=True)
 
+    @on_gpu
     @user_errors
     def stream(*values):
         yield from run(models, *values)

@@ -4,16 +4,22 @@ cubes, vertex colours, write the file), split into its parts; and text → `.glb
 training scene. And the dataset's fitting step: many MLP NeRFs forward and backward at once.
 
 `python -m bench.bench_pil [--model toy] [--resolutions 128 256]`
+`python -m bench.bench_pil --supervision-steps 400 --dataset data/pil-nerfs`: the dataset's two ways to
+fit a NeRF (3D points of the exact field, or rays of multi-view renders), same objects, same start.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import tempfile
+import time
+from dataclasses import replace
 from pathlib import Path
 
 import torch
 from PIL import Image
+from safetensors.torch import load_file
 
 from bench.common import print_table, seconds
 from nerf.cameras import turntable
@@ -22,6 +28,7 @@ from pil.generate import PILPipeline
 from pil.mlp_nerf import MLPNeRF, MLPNeRFConfig
 from toyworld.categories import pil_object
 from toyworld.render_gt import render_ground_truth
+from train.pil_dataset import CONFIG_FILE, INIT_FILE, DatasetConfig, fit_objects, render_psnr
 
 OBJECTS = (("chair", 9), ("airplane", 19), ("lamp", 29))  # test-split objects (seeds ending in 9)
 
@@ -51,12 +58,36 @@ def fitting_rows(device: str) -> list[list[object]]:
     return rows
 
 
+def supervision_rows(dataset: Path, steps: int, device: str) -> list[list[object]]:
+    """Seconds per object and PSNR (pixel-centre and 2×2 anti-aliased) of fitting chair 3 and mug 3
+    from the dataset's shared start with each supervision."""
+    config = DatasetConfig(**json.loads((dataset / CONFIG_FILE).read_text()))
+    start = load_file(dataset / INIT_FILE)["params"]
+    fields = [pil_object(category, 3).field() for category in ("chair", "mug")]
+    rows = []
+    for supervision in ("points", "views"):
+        began = time.perf_counter()
+        fitted = fit_objects(start, fields, replace(config, supervision=supervision, steps=steps), device, False)
+        seconds = (time.perf_counter() - began) / len(fields)
+        sharp, smooth = render_psnr(fitted, fields, config), render_psnr(fitted, fields, config, supersample=2)
+        rows.append([supervision, steps, seconds, " / ".join(f"{v:.1f}" for v in sharp.tolist()),
+                     " / ".join(f"{v:.1f}" for v in smooth.tolist())])  # fmt: skip
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="toy", help="'toy' (bundled), a folder or a Hub repo id")
     parser.add_argument("--resolutions", type=int, nargs="+", default=[128, 256])
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--supervision-steps", type=int, default=None, help="only compare the fitting supervisions")
+    parser.add_argument("--dataset", type=Path, default=Path("data/pil-nerfs"), help="for its settings and start")
     args = parser.parse_args()
+    if args.supervision_steps is not None:
+        print_table("Fitting one NeRF: 3D points vs multi-view renders (chair 3 / mug 3)",
+                    ["supervision", "steps", "s per object", "PSNR dB", "anti-aliased PSNR dB"],
+                    supervision_rows(args.dataset, args.supervision_steps, args.device))  # fmt: skip
+        return
     pipe = PILPipeline.from_pretrained(args.model, args.device)
     rows, text_rows = [], []
     with tempfile.TemporaryDirectory() as folder:

@@ -11,14 +11,31 @@ MAX_PROMPT_CHARS = 300  # longer prompts are cut (with a warning); the text enco
 def clean_prompt(prompt: str) -> str:
     """A prompt with control characters dropped and whitespace collapsed; empty ones refused, over-long
     ones cut with a warning."""
+    text = visible_prompt(prompt)
+    cut = shortened(text)
+    if cut != text:
+        warnings.warn(cut_message(text, cut), stacklevel=3)
+    return cut
+
+
+def visible_prompt(prompt: str) -> str:
+    """`prompt` with control and format characters turned into spaces and whitespace collapsed; an
+    empty result is refused."""
     if not isinstance(prompt, str):
         raise TypeError(f"a prompt must be a string, got {type(prompt).__name__}")
     visible = "".join(" " if unicodedata.category(c) in ("Cc", "Cf") else c for c in prompt)
     text = " ".join(visible.split())
     if not text:
         raise ValueError("the prompt is empty: describe an object, e.g. 'a red cube'")
-    if len(text) > MAX_PROMPT_CHARS:
-        cut = text[:MAX_PROMPT_CHARS].rsplit(" ", 1)[0] or text[:MAX_PROMPT_CHARS]
-        warnings.warn(f"the prompt has {len(text)} characters; using the first {len(cut)}", stacklevel=3)
-        text = cut
     return text
+
+
+def shortened(text: str) -> str:
+    """`text` cut to at most MAX_PROMPT_CHARS, at a word boundary when there is one."""
+    if len(text) <= MAX_PROMPT_CHARS:
+        return text
+    return text[:MAX_PROMPT_CHARS].rsplit(" ", 1)[0] or text[:MAX_PROMPT_CHARS]
+
+
+def cut_message(text: str, cut: str) -> str:
+    return f"the prompt has {len(text)} characters; using the first {len(cut)}"

@@ -7,14 +7,13 @@ import functools
 import inspect
 import re
 import tempfile
-import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
 import gradio as gr
 
-from guidance.prompts import clean_prompt
+from guidance.prompts import cut_message, shortened, visible_prompt
 from nerf.export import export_rendered_surface
 from nerf.field import RadianceField
 from nerf.video import render_turntable, save_video
@@ -61,15 +60,15 @@ def on_gpu(function: F) -> F:
 
 
 def prompt_text(prompt: str | None, name: str = "prompt") -> str:
-    """A cleaned prompt; an over-long one is cut with a warning shown in the app."""
+    """A cleaned prompt; an over-long one is cut, with a warning shown in the app (not through the
+    `warnings` module, whose filters are process-wide and the server is threaded)."""
     if prompt is None:
         raise ValueError(f"the {name} is empty: describe an object, e.g. 'a red cube'")
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        text = clean_prompt(prompt)
-    for warning in caught:
-        gr.Warning(str(warning.message))
-    return text
+    text = visible_prompt(prompt)
+    cut = shortened(text)
+    if cut != text:
+        gr.Warning(cut_message(text, cut))
+    return cut
 
 
 def checked_int(value: float | int | None, name: str, low: int, high: int) -> int:

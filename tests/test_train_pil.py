@@ -23,6 +23,7 @@ from train.evaluate_pil import main as evaluate_main
 from train.pil_dataset import (
     DatasetConfig,
     build_dataset,
+    explained_variance,
     fit_objects,
     load_weight_dataset,
     measure_supersampled,
@@ -198,3 +199,14 @@ def test_supersampled_psnr_is_measured(dataset):
     quality = measure_supersampled(dataset[0], "test", supersample=2)
     assert quality["objects"] == 2 and 0 < quality["psnr_min"] <= quality["psnr_mean"] < 60
     assert json.loads((dataset[0] / "quality.json").read_text()) == quality
+
+
+def test_explained_variance_of_a_known_subspace():
+    generator = torch.Generator().manual_seed(0)
+    basis = torch.linalg.qr(torch.randn(20, 3, generator=generator, dtype=torch.float64))[0].T  # [3, 20]
+    train = torch.randn(50, 3, generator=generator, dtype=torch.float64) @ basis
+    inside = torch.randn(10, 3, generator=generator, dtype=torch.float64) @ basis
+    assert explained_variance(train, inside, 3) == pytest.approx(1.0)
+    outside = torch.randn(10, 20, generator=generator, dtype=torch.float64)
+    outside = outside - outside @ basis.T @ basis  # orthogonal to everything the train set spans
+    assert explained_variance(train, outside + train.mean(0), 3) == pytest.approx(0.0, abs=1e-9)

@@ -276,8 +276,23 @@ def measure_supersampled(folder: str | Path, split: str = "test", supersample: i
                "psnr_mean": round(psnr.mean().item(), 2), "psnr_min": round(psnr.min().item(), 2),
                "share_above_28db": round((psnr >= 28).float().mean().item(), 3),
                "pixel_centre_psnr_mean": round(float(sum(r["psnr"] for r in records) / len(records)), 2)}  # fmt: skip
+    train, _, _ = load_weight_dataset(folder, "train")
+    quality["test_variance_explained_by_train_pca"] = {
+        str(k): round(explained_variance(train, load_weight_dataset(folder, "test")[0], k), 3) for k in (8, 32, 128)
+    }
     (Path(folder) / "quality.json").write_text(json.dumps(quality, indent=1))
     return quality
+
+
+def explained_variance(train: Tensor, test: Tensor, components: int) -> float:
+    """The share of the test weights' variance (around the train mean) that the train weights' top
+    `components` principal directions hold: how low-dimensional, and so how learnable from this many
+    objects, the weight space is (float64)."""
+    mean = train.double().mean(0)
+    centred, held_out = train.double() - mean, test.double() - mean
+    directions = torch.linalg.svd(centred, full_matrices=False)[2][:components]  # [k, n_params]
+    residual = held_out - held_out @ directions.T @ directions
+    return 1.0 - (residual.square().sum() / held_out.square().sum().clamp(min=1e-30)).item()
 
 
 def load_weight_dataset(folder: str | Path, split: str | None = None) -> tuple[Tensor, list[dict], DatasetConfig]:

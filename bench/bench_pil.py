@@ -18,7 +18,6 @@ from dataclasses import replace
 from pathlib import Path
 
 import torch
-from PIL import Image
 from safetensors.torch import load_file
 
 from bench.common import print_table, seconds
@@ -27,18 +26,8 @@ from nerf.render import RenderConfig, render
 from pil.generate import PILPipeline
 from pil.mlp_nerf import MLPNeRF, MLPNeRFConfig
 from toyworld.categories import pil_object
-from toyworld.render_gt import render_ground_truth
 from train.pil_dataset import CONFIG_FILE, INIT_FILE, DatasetConfig, fit_objects, render_psnr
-
-OBJECTS = (("chair", 9), ("airplane", 19), ("lamp", 29))  # test-split objects (seeds ending in 9)
-
-
-def prompt_image(category: str, seed: int, folder: Path) -> Path:
-    """A lit 64×64 view of a test object, saved as the PNG a user would upload."""
-    rgb = render_ground_truth(pil_object(category, seed).field(), turntable(1, 25.0, 3.0, 45.0, 64, 64)).rgb[0]
-    path = folder / f"{category}-{seed}.png"
-    Image.fromarray((rgb.clamp(0, 1) * 255).round().to(torch.uint8).numpy()).save(path)
-    return path
+from webui.image_to_3d import EXAMPLE_OBJECTS, example_images
 
 
 def fitting_rows(device: str) -> list[list[object]]:
@@ -92,8 +81,7 @@ def main() -> None:
     rows, text_rows = [], []
     with tempfile.TemporaryDirectory() as folder:
         out = Path(folder) / "bench.glb"
-        for category, seed in OBJECTS:
-            image = prompt_image(category, seed, Path(folder))
+        for (category, seed), image in zip(EXAMPLE_OBJECTS, example_images(), strict=True):  # the app's examples
             forward = seconds(lambda image=image: pipe(image=image), repeat=5)
             generation = pipe(image=image)
             for resolution in args.resolutions:

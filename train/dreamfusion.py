@@ -38,7 +38,7 @@ from nerf.render import RenderConfig, Shading, render, sample_light_directions
 from nerf.video import render_turntable, save_image_grid, save_video
 from pil.mlp_nerf import MLPNeRF, MLPNeRFConfig
 from train.checkpoint import has_training_state, load_training_state, save_training_state
-from train.warm_start import WARM_STARTS, TrainableField, describe_warm_starts, save_trained_field, warm_start_field
+from train.warm_start import WARM_START_FORMS, WARM_STARTS, TrainableField, save_trained_field, warm_start_field
 
 SET_HELP = "any other DreamFusionConfig setting, e.g. tv_weight=0.1 voxel.blob_radius=0.3 detach_normals=false"
 Backbone = Literal["voxel", "hashgrid", "mlp"]
@@ -336,7 +336,7 @@ def main(argv: list[str] | None = None) -> None:
         help="let shading's gradient reach the density through the normals, as DreamFusion did (hairy on voxels)",
     )
     parser.add_argument("--seed", type=int, default=defaults.seed)
-    parser.add_argument("--init-from", default=None, help=f"warm start: {describe_warm_starts()}")
+    parser.add_argument("--init-from", default=None, help=f"warm start: {WARM_START_FORMS}")
     parser.add_argument("--converge-eps", type=float, default=None, help="stop once renders change less than this")
     parser.add_argument("--converge-patience", type=int, default=defaults.converge_patience)
     parser.add_argument("--device", default=None, help="cpu or cuda (default: cuda when present)")
@@ -355,7 +355,7 @@ def main(argv: list[str] | None = None) -> None:
         parser.error(str(error))
     kind = str(args.init_from).partition(":")[0]
     if args.init_from is not None and kind not in WARM_STARTS and not (Path(args.init_from) / "config.json").exists():
-        parser.error(f"--init-from must be {describe_warm_starts()}; got {args.init_from!r}")
+        parser.error(f"--init-from must be {WARM_START_FORMS}; got {args.init_from!r}")
     if not args.prompt.strip() or len(args.prompt) > MAX_PROMPT_CHARS:
         parser.error(f"--prompt must be 1..{MAX_PROMPT_CHARS} characters")
     guidance = load_guidance(args.guidance, device=args.device)

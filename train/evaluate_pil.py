@@ -44,7 +44,7 @@ from toyworld.render_gt import BACKGROUND, render_ground_truth
 from train.model_card import write_model_card
 from train.pil import embed_images, view_images
 from train.pil_dataset import load_weight_dataset
-from train.toy_clip import normalise, text_features
+from train.toy_clip import text_features
 
 VIEW_SIZE = 64  # the toy CLIP's input size
 ROUTES = ("fitted", "vae", "image", "text-nearest", "text-direct")
@@ -81,7 +81,7 @@ class PILJudge:
     def features(self, rgb: Tensor) -> Tensor:
         """Unit toy-CLIP image features `[V, E]` of views `[V, H, W, 3]` in [0, 1]."""
         pixels = (rgb.clamp(0, 1) * 255).round().to(torch.uint8).permute(0, 3, 1, 2)
-        return self.clip.encode_image(normalise(pixels), normalize=True).float()
+        return embed_images(self.clip, pixels).float()
 
     def similarity(self, features: Tensor, caption: str) -> float:
         """Mean cosine similarity of view features `[V, E]` to the caption's text feature."""

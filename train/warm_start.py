@@ -28,6 +28,7 @@ from train.pil_dataset import load_weight_dataset
 
 TrainableField = SavableField | MLPNeRF
 WARM_STARTS = ("pil", "att3d", "scene")
+WARM_START_FORMS = "'pil', 'att3d' (optionally ':MODEL'), 'scene:DATASET_FOLDER', or a saved field folder"
 
 
 def save_trained_field(field: TrainableField, folder: str | Path) -> Path:
@@ -44,10 +45,6 @@ def load_trained_field(folder: str | Path, device: str | torch.device = "cpu") -
     return load_field(folder, device)
 
 
-def describe_warm_starts() -> str:
-    return "'pil', 'att3d' (optionally ':MODEL'), 'scene:DATASET_FOLDER', or a saved field folder"
-
-
 def warm_start_field(init: str | Path, prompt: str, device: str | torch.device = "cpu") -> TrainableField:
     """The field a run for `prompt` starts from, owning its parameters (see the module docstring)."""
     text = str(init)
@@ -62,7 +59,7 @@ def warm_start_field(init: str | Path, prompt: str, device: str | torch.device =
         return nearest_scene_field(prompt, source, PILPipeline.from_pretrained("toy", device))
     if Path(text).is_dir():
         return load_trained_field(text, device)
-    raise ValueError(f"--init-from must be {describe_warm_starts()}; got {text!r}")
+    raise ValueError(f"--init-from must be {WARM_START_FORMS}; got {text!r}")
 
 
 def nearest_scene_field(prompt: str, dataset: str | Path, pipe: PILPipeline) -> MLPNeRF:

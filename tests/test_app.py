@@ -3,46 +3,27 @@ error while the app stays up. Models: the bundled toy ATT3D, a tiny PIL model, a
 
 from __future__ import annotations
 
-import socket
 import time
 from pathlib import Path
 
 import numpy as np
 import pytest
+from app_server import serving_app
 from gltf_validator import validate_gltf
 from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 from PIL import Image
-from tiny_models import tiny_pil, tiny_toy
+from tiny_models import tiny_pil
 
-from app import build_app
-from webui import outputs
 from webui.image_to_3d import example_images
-from webui.models import Models, ModelSources
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
 def client(tmp_path_factory):
-    patch = pytest.MonkeyPatch()
-    patch.setattr(outputs, "VIDEO_FRAMES", 2)  # the server runs in this process: short, small videos
-    patch.setattr(outputs, "VIDEO_SIZE", 32)
     folder = tmp_path_factory.mktemp("app-models")
     _, pil_model = tiny_pil(folder / "pil")
-    diffusion, _ = tiny_toy(folder / "toy")
-    app = build_app(Models(ModelSources(att3d="toy", pil=str(pil_model), guidance=str(diffusion)), "cpu"))
-    port = free_port()
-    app.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
-    try:
-        yield Client(f"http://127.0.0.1:{port}/", verbose=False)
-    finally:
-        app.close()
-        patch.undo()
+    with serving_app(folder, pil=str(pil_model)) as url:
+        yield Client(url, verbose=False)
 
 
 def file_of(value) -> Path:
@@ -77,8 +58,8 @@ def test_interpolation_gives_the_object_at_alpha_and_an_animation(client):
 
 def test_warm_start_streams_progress_and_ends_with_a_glb(client):
     job = client.submit("a red chair", "PIL", 10, 0, 32, api_name="/warm_start")
-    status, _, viewer, _, video = job.result(timeout=300)
-    assert status.startswith("done: 10 steps") and file_of(viewer).suffix == ".glb" and file_of(video).exists()
+    status, _, mesh, video = job.result(timeout=300)
+    assert status.startswith("done: 10 steps") and file_of(mesh).suffix == ".glb" and file_of(video).exists()
     assert any(str(update[0]).startswith("step ") for update in job.outputs()[:-1])
 
 

@@ -16,7 +16,7 @@ from pil.images import load_image
 from toyworld.categories import pil_object
 from toyworld.render_gt import render_ground_truth
 from webui.models import Models
-from webui.outputs import DEFAULT_RESOLUTION, RESOLUTION_RANGE, object_outputs, on_gpu, user_errors
+from webui.outputs import DEFAULT_RESOLUTION, RESOLUTION_RANGE, object_outputs, on_gpu, result_components, user_errors
 
 EXAMPLES_FOLDER = Path(__file__).resolve().parent / "examples"
 EXAMPLE_OBJECTS = (("chair", 9), ("airplane", 19), ("lamp", 29), ("car", 39))  # seeds ending in 9: test split
@@ -55,9 +55,7 @@ def build(models: Models) -> None:
             button = gr.Button("Generate", variant="primary")
             gr.Examples(example_images(), [image])
         with gr.Column():
-            viewer = gr.Model3D(label="Object", clear_color=(0.8, 0.8, 0.8, 1.0))
-            download = gr.File(label="Download .glb")
-            video = gr.Video(label="Turntable", autoplay=True, loop=True)
+            viewer, download, video = result_components()
     run = on_gpu(user_errors(lambda i, r: generate(models, i, r)))
     button.click(run, [image, resolution], [viewer, download, video], api_name="image_to_3d")
 

@@ -22,6 +22,7 @@ from webui.outputs import (
     object_outputs,
     on_gpu,
     prompt_text,
+    result_components,
     user_errors,
 )
 
@@ -65,9 +66,7 @@ def build(models: Models) -> None:
             button = gr.Button("Interpolate", variant="primary")
             gr.Examples(EXAMPLES, [first, second, alpha, method])
         with gr.Column():
-            viewer = gr.Model3D(label="Object at α", clear_color=(0.8, 0.8, 0.8, 1.0))
-            download = gr.File(label="Download .glb")
-            video = gr.Video(label="α from 0 to 1", autoplay=True, loop=True)
+            viewer, download, video = result_components("Object at α", "α from 0 to 1")
     run = on_gpu(user_errors(lambda *values: generate(models, *values)))
     inputs = [first, second, alpha, method, resolution, frames]
     button.click(run, inputs, [viewer, download, video], api_name="interpolate")

@@ -21,6 +21,8 @@ from nerf.video import render_turntable, save_video
 RESOLUTION_RANGE = (32, 256)  # marching-cubes grids the app offers (the CLI goes to 512)
 DEFAULT_RESOLUTION = 128
 VIDEO_FRAMES, VIDEO_SIZE = 24, 128  # turntables and animations
+VIDEO_HEIGHT = 320  # pixels on the page: the video's own 128 px, enlarged, not the column's full width
+VIEWER_BACKGROUND = (0.8, 0.8, 0.8, 1.0)
 F = TypeVar("F", bound=Callable)
 USER_ERRORS = (ValueError, TypeError, FileNotFoundError, ConnectionError, PermissionError)
 
@@ -47,6 +49,17 @@ def user_errors(function: F) -> F:
             raise gr.Error(str(error)) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+def result_components(
+    object_label: str = "Object", video_label: str = "Turntable"
+) -> tuple[gr.Model3D, gr.File, gr.Video]:
+    """The three views of a result every tab shows (inside a `gr.Blocks`): a 3D viewer, the `.glb` to
+    download and a video."""
+    viewer = gr.Model3D(label=object_label, clear_color=VIEWER_BACKGROUND)
+    download = gr.File(label="Download .glb")
+    video = gr.Video(label=video_label, autoplay=True, loop=True, height=VIDEO_HEIGHT)
+    return viewer, download, video
 
 
 def on_gpu(function: F) -> F:

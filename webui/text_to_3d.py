@@ -6,7 +6,15 @@ import gradio as gr
 
 from nerf.field import BoundField
 from webui.models import Models
-from webui.outputs import DEFAULT_RESOLUTION, RESOLUTION_RANGE, object_outputs, on_gpu, prompt_text, user_errors
+from webui.outputs import (
+    DEFAULT_RESOLUTION,
+    RESOLUTION_RANGE,
+    object_outputs,
+    on_gpu,
+    prompt_text,
+    result_components,
+    user_errors,
+)
 
 METHODS = ("ATT3D", "PIL (nearest training scene)")
 EXAMPLES = [["a red cube", "ATT3D"], ["a green torus", "ATT3D"], ["a blue star", "ATT3D"],
@@ -39,9 +47,7 @@ def build(models: Models) -> None:
             button = gr.Button("Generate", variant="primary")
             gr.Examples(EXAMPLES, [prompt, method])
         with gr.Column():
-            viewer = gr.Model3D(label="Object", clear_color=(0.8, 0.8, 0.8, 1.0))
-            download = gr.File(label="Download .glb")
-            video = gr.Video(label="Turntable", autoplay=True, loop=True)
+            viewer, download, video = result_components()
             note = gr.Markdown()
     run = on_gpu(user_errors(lambda p, m, r: generate(models, p, m, r)))
     inputs, outputs = [prompt, method, resolution], [viewer, download, video, note]

@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 import gradio as gr
+from PIL import Image
 
 from train.dreamfusion import DreamFusionConfig, DreamFusionResult, dreamfusion
 from webui.models import Models
@@ -25,6 +26,7 @@ from webui.outputs import (
     object_outputs,
     on_gpu,
     prompt_text,
+    result_components,
     user_errors,
 )
 
@@ -32,6 +34,7 @@ INITS = ("scratch", "PIL", "ATT3D")
 ITERATIONS = (10, 2000)
 SEEDS = (0, 2**31 - 1)
 UPDATE_SECONDS = 0.5
+PREVIEW_HEIGHT = 192  # pixels on the page
 EXAMPLES = [["a pink chair", "PIL", 100], ["a red cube", "ATT3D", 100], ["a red cube", "scratch", 200]]
 
 
@@ -50,8 +53,19 @@ def start_field(models: Models, init: str, text: str):
     raise ValueError(f"init must be one of {', '.join(INITS)}, got {init!r}")
 
 
+def latest_render(folder: Path) -> Image.Image | None:
+    """The run's newest strip of renders, enlarged with square pixels: at the diffusion model's
+    resolution (tens of pixels) it would show as a speck."""
+    renders = sorted((folder / "renders").glob("step_*.png"))
+    if not renders:
+        return None
+    image = Image.open(renders[-1]).convert("RGB")
+    scale = max(1, PREVIEW_HEIGHT // image.height)
+    return image.resize((image.width * scale, image.height * scale), Image.Resampling.NEAREST)
+
+
 def run(models: Models, prompt: str, init: str, iterations: int, seed: int, resolution: int):
-    """Yields (status, latest render, viewer `.glb`, download `.glb`, turntable video) as the run goes."""
+    """Yields (status, latest render, `.glb`, turntable video) as the run goes."""
     text = prompt_text(prompt)
     iterations = checked_int(iterations, "iterations", *ITERATIONS)
     seed = checked_int(seed, "seed", *SEEDS)
@@ -85,8 +99,7 @@ def run(models: Models, prompt: str, init: str, iterations: int, seed: int, reso
                 step = steps.get(timeout=UPDATE_SECONDS / 2)
             # updates at a steady pace: a Stop (which Gradio delivers between updates) is felt at once
             if time.monotonic() - shown >= UPDATE_SECONDS:
-                renders = sorted((folder / "renders").glob("step_*.png"))
-                yield f"step {step} / {iterations}", str(renders[-1]) if renders else None, None, None, None
+                yield f"step {step} / {iterations}", latest_render(folder), None, None
                 shown = time.monotonic()
     finally:
         stop.set()  # the user left or pressed Stop: end the run at its next step
@@ -95,9 +108,8 @@ def run(models: Models, prompt: str, init: str, iterations: int, seed: int, reso
         raise outcome["error"]
     result: DreamFusionResult = outcome["result"]
     mesh, video = object_outputs(result.field, text, resolution)
-    renders = sorted((folder / "renders").glob("step_*.png"))
     status = f"done: {result.steps} steps in {result.seconds:.0f} s from {init}"
-    yield status, str(renders[-1]) if renders else None, mesh, mesh, video
+    yield status, latest_render(folder), mesh, video
 
 
 def build(models: Models) -> None:
@@ -115,10 +127,8 @@ def build(models: Models) -> None:
             gr.Examples(EXAMPLES, [prompt, init, iterations])
         with gr.Column():
             status = gr.Markdown()
-            preview = gr.Image(label="Latest renders", type="filepath", interactive=False)
-            viewer = gr.Model3D(label="Object", clear_color=(0.8, 0.8, 0.8, 1.0))
-            download = gr.File(label="Download .glb")
-            video = gr.Video(label="Turntable", autoplay=True, loop=True)
+            preview = gr.Image(label="Latest renders", interactive=False, height=PREVIEW_HEIGHT)
+            viewer, download, video = result_components()
 
     @on_gpu
     @user_errors
@@ -126,5 +136,7 @@ def build(models: Models) -> None:
         yield from run(models, *values)
 
     event = button.click(stream, [prompt, init, iterations, seed, resolution],
-                         [status, preview, viewer, download, video], api_name="warm_start")  # fmt: skip
+                         [status, preview, download, video], api_name="warm_start")  # fmt: skip
+    # the viewer is filled after the stream ends: a gr.Model3D that is a streaming event's output draws nothing
+    event.success(lambda mesh: mesh, download, viewer, api_name=False)
     stop.click(None, None, None, cancels=[event], api_name=False)

@@ -1,0 +1,42 @@
+"""The Gradio app served on 127.0.0.1 for the tests that talk to it over HTTP (`gradio_client`, a browser).
+
+Models: the bundled toy ATT3D and PIL, and a tiny random diffusion model for the warm-start tab (the
+tests check the app's plumbing, not the diffusion model's taste). Videos are short and small.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from tiny_models import tiny_toy
+
+from app import build_app
+from webui import outputs
+from webui.models import Models, ModelSources
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def serving_app(folder: Path, video_frames: int = 2, video_size: int = 32, pil: str = "toy") -> Iterator[str]:
+    """Serve the app in this process for the duration of the block; yields its URL."""
+    patch = pytest.MonkeyPatch()
+    patch.setattr(outputs, "VIDEO_FRAMES", video_frames)
+    patch.setattr(outputs, "VIDEO_SIZE", video_size)
+    diffusion, _ = tiny_toy(folder / "toy")
+    app = build_app(Models(ModelSources(att3d="toy", pil=pil, guidance=str(diffusion)), "cpu"))
+    port = free_port()
+    app.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
+    try:
+        yield f"http://127.0.0.1:{port}/"
+    finally:
+        app.close()
+        patch.undo()

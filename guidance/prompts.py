@@ -18,15 +18,15 @@ def clean_prompt(prompt: str) -> str:
     return cut
 
 
-def visible_prompt(prompt: str) -> str:
+def visible_prompt(prompt: str, name: str = "prompt") -> str:
     """`prompt` with control and format characters turned into spaces and whitespace collapsed; an
-    empty result is refused."""
+    empty result is refused (the message calls it `name`)."""
     if not isinstance(prompt, str):
-        raise TypeError(f"a prompt must be a string, got {type(prompt).__name__}")
+        raise TypeError(f"the {name} must be a string, got {type(prompt).__name__}")
     visible = "".join(" " if unicodedata.category(c) in ("Cc", "Cf") else c for c in prompt)
     text = " ".join(visible.split())
     if not text:
-        raise ValueError("the prompt is empty: describe an object, e.g. 'a red cube'")
+        raise ValueError(f"the {name} is empty: describe an object, e.g. 'a red cube'")
     return text
 
 

@@ -52,7 +52,11 @@ def test_image_to_3d_from_an_example_and_refuses_a_non_image(client, tmp_path):
 
 
 def test_interpolation_gives_the_object_at_alpha_and_an_animation(client):
-    viewer, _, video = client.predict("a red cube", "a blue sphere", 0.25, "ATT3D", 32, 8, api_name="/interpolate")
+    viewer, _, video = client.predict("a red cube", "a blue sphere", "", 0.25, "ATT3D", 32, 8, api_name="/interpolate")
+    assert file_of(viewer).suffix == ".glb" and file_of(video).stat().st_size > 0
+    path = ("a red cube", "a blue sphere", "a green torus")
+    viewer, _, video = client.predict(*path, 0.75, "PIL (latent walk between nearest scenes)", 32, 8,
+                                      api_name="/interpolate")  # fmt: skip
     assert file_of(viewer).suffix == ".glb" and file_of(video).stat().st_size > 0
 
 

@@ -6,8 +6,10 @@ import sys
 import types
 
 import gradio as gr
+import numpy as np
 import pytest
 
+from webui.interpolation import legs, path_prompts
 from webui.outputs import checked_int, on_gpu, prompt_text, user_errors
 
 
@@ -66,3 +68,26 @@ def _refusing(name, real_import):
         return real_import(module, *args, **kwargs)
 
     return importer
+
+
+def test_a_path_of_prompts_splits_alpha_into_equal_legs():
+    alphas = np.array([0.0, 0.25, 0.5, 0.75, 1.0])
+    split = legs(alphas, stops=3)
+    assert [k for k, _ in split] == [0, 1]
+    np.testing.assert_allclose(split[0][1], [0.0, 0.5])
+    np.testing.assert_allclose(split[1][1], [0.0, 0.5, 1.0])  # α = 1 is the last stop, not a third leg
+    ((leg, local),) = legs(np.array([0.3]), stops=2)
+    assert leg == 0 and local[0] == pytest.approx(0.3)
+    for alpha in np.linspace(0, 1, 41):  # each α lands on one leg, inside it, at the right place on the path
+        ((leg, local),) = legs(np.array([alpha]), stops=4)
+        assert 0 <= local[0] <= 1 and (leg + local[0]) / 3 == pytest.approx(alpha)
+
+
+def test_a_path_takes_two_to_six_prompts():
+    assert path_prompts("a red cube", "a blue sphere", "\n a green torus \n\n") == [
+        "a red cube", "a blue sphere", "a green torus"
+    ]  # fmt: skip
+    with pytest.raises(ValueError, match="at most 6 prompts, got 7"):
+        path_prompts("a", "b", "c\nd\ne\nf\ng")
+    with pytest.raises(ValueError, match="second prompt is empty"):
+        path_prompts("a red cube", "", None)

@@ -75,9 +75,7 @@ def on_gpu(function: F) -> F:
 def prompt_text(prompt: str | None, name: str = "prompt") -> str:
     """A cleaned prompt; an over-long one is cut, with a warning shown in the app (not through the
     `warnings` module, whose filters are process-wide and the server is threaded)."""
-    if prompt is None:
-        raise ValueError(f"the {name} is empty: describe an object, e.g. 'a red cube'")
-    text = visible_prompt(prompt)
+    text = visible_prompt("" if prompt is None else prompt, name)
     cut = shortened(text)
     if cut != text:
         gr.Warning(cut_message(text, cut))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import imageio.v2
@@ -67,7 +68,8 @@ def save_video(frames: np.ndarray, path: str | Path, fps: int = 12) -> Path:
 
 
 def save_image_grid(images: torch.Tensor, path: str | Path) -> Path:
-    """Tile images `[rows, cols, H, W, 3]` with values in [0, 1] into one PNG (previews, sample grids)."""
+    """Tile images `[rows, cols, H, W, 3]` with values in [0, 1] into one PNG (previews, sample grids).
+    Written atomically: a reader (the app's live preview) never sees half a file."""
     if images.ndim != 5 or images.shape[-1] != 3:
         raise ValueError(f"images must be [rows, cols, H, W, 3], got shape {tuple(images.shape)}")
     rows, cols, height, width, _ = images.shape
@@ -75,7 +77,9 @@ def save_image_grid(images: torch.Tensor, path: str | Path) -> Path:
     grid = pixels.permute(0, 2, 1, 3, 4).reshape(rows * height, cols * width, 3)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(np.ascontiguousarray(grid.numpy())).save(path)
+    partial = path.with_name(f".{path.name}.partial")
+    Image.fromarray(np.ascontiguousarray(grid.numpy())).save(partial, format="PNG")
+    os.replace(partial, path)
     return path
 
 

@@ -14,7 +14,7 @@ from torch import Tensor
 
 from nerf.cameras import Cameras
 from nerf.field import RadianceField
-from nerf.render import RenderConfig, ray_samples, render
+from nerf.render import RenderConfig, ray_samples
 
 
 @torch.no_grad()
@@ -29,21 +29,22 @@ def silhouette_iso_level(
     the rendered masks (opacity > `opacity_cut`); inf for an object whose renders show nothing.
 
     `opacity` `[B, V, H, W]`: the field's rendered opacity from these cameras with this config, if
-    the caller has it already (it is the same in every shading mode); rendered here otherwise.
+    the caller has it already (it is the same in every shading mode); otherwise it is composited here
+    from the same samples the peaks come from (one pass over the field, not a render and a pass).
     """
     if len(cameras.shape) != 1:
         raise ValueError(f"cameras must have shape [V], got {tuple(cameras.shape)}")
-    if opacity is None:
-        opacity = render(field, cameras, config).opacity
-    masks = opacity.flatten(1) > opacity_cut  # [B, V*H*W]
-    batch = masks.shape[0]
-    origins, directions = (rays.reshape(1, -1, 3).expand(batch, -1, -1) for rays in cameras.rays())
-    peaks = []
+    origins, directions = (rays.reshape(1, -1, 3).expand(field.num_objects or 1, -1, -1) for rays in cameras.rays())
+    peaks, opacities = [], []
     for start in range(0, origins.shape[1], config.chunk_rays):
         o, d = origins[:, start : start + config.chunk_rays], directions[:, start : start + config.chunk_rays]
-        t, _, points = ray_samples(o, d, field.bound, config)
-        peaks.append(field.query(points).density.view(t.shape).amax(dim=-1))
+        t, step, points = ray_samples(o, d, field.bound, config)
+        density = field.query(points).density.view(t.shape)
+        peaks.append(density.amax(dim=-1))
+        opacities.append(1.0 - torch.exp(-(density * step).sum(dim=-1)))  # what `render` composites: one pass
     peaks = torch.cat(peaks, dim=1)  # [B, V*H*W]
+    masks = (torch.cat(opacities, dim=1) if opacity is None else opacity.flatten(1)) > opacity_cut
+    batch = masks.shape[0]
     levels = torch.full((batch,), float("inf"))
     for index in range(batch):
         inside = masks[index]

@@ -26,13 +26,14 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def serving_app(folder: Path, video_frames: int = 2, video_size: int = 32, pil: str = "toy") -> Iterator[str]:
-    """Serve the app in this process for the duration of the block; yields its URL."""
+def serving_app(folder: Path, video_frames: int = 2, video_size: int = 32) -> Iterator[str]:
+    """Serve the app in this process for the duration of the block; yields its URL. `folder` holds the
+    tiny diffusion model."""
     patch = pytest.MonkeyPatch()
     patch.setattr(outputs, "VIDEO_FRAMES", video_frames)
     patch.setattr(outputs, "VIDEO_SIZE", video_size)
     diffusion, _ = tiny_toy(folder / "toy")
-    app = build_app(Models(ModelSources(att3d="toy", pil=pil, guidance=str(diffusion)), "cpu"))
+    app = build_app(Models(ModelSources(att3d="toy", pil="toy", guidance=str(diffusion)), "cpu"))
     port = free_port()
     app.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
     try:

@@ -1,5 +1,5 @@
 """The Gradio app over HTTP with `gradio_client`: every tab's API, and bad input answered by a clear
-error while the app stays up. Models: the bundled toy ATT3D, a tiny PIL model, a tiny diffusion model."""
+error while the app stays up. Models: see `app_server`."""
 
 from __future__ import annotations
 
@@ -13,16 +13,13 @@ from gltf_validator import validate_gltf
 from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 from PIL import Image
-from tiny_models import tiny_pil
 
 from webui.image_to_3d import example_images
 
 
 @pytest.fixture(scope="module")
 def client(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("app-models")
-    _, pil_model = tiny_pil(folder / "pil")
-    with serving_app(folder, pil=str(pil_model)) as url:
+    with serving_app(tmp_path_factory.mktemp("app-models")) as url:
         yield Client(url, verbose=False)
 
 

@@ -18,7 +18,6 @@ from pathlib import Path
 import pytest
 from app_server import serving_app
 from gltf_validator import validate_gltf
-from tiny_models import tiny_pil
 
 REQUIRE_ENV = "REQUIRE_BROWSER"
 # root in a container needs --no-sandbox; swiftshader is WebGL without a GPU, so the 3D viewer draws
@@ -50,8 +49,7 @@ def page(tmp_path_factory):
     from playwright.sync_api import sync_playwright
 
     folder = tmp_path_factory.mktemp("browser-models")
-    _, pil_model = tiny_pil(folder / "pil")
-    with serving_app(folder, video_frames=8, video_size=96, pil=str(pil_model)) as url, sync_playwright() as p:
+    with serving_app(folder, video_frames=8, video_size=96) as url, sync_playwright() as p:
         browser = p.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport=VIEWPORT, accept_downloads=True)
         page.set_default_timeout(WAIT_MS)

@@ -216,7 +216,19 @@ def markdown_table(results: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def bundle(model: Path, folder: Path, results: dict, command: list[str]) -> None:
+def recipe(args: argparse.Namespace) -> str:
+    """One shell line that rebuilds a bundled model from nothing: the dataset (and the ablation's), the
+    training (its settings: train_config.json) and this evaluation."""
+    steps = [f"python -m train.pil_dataset --out {shlex.quote(str(args.data))}"]
+    if args.random_init_data is not None:
+        steps.append(f"python -m train.pil_dataset --out {shlex.quote(str(args.random_init_data))} --random-init "
+                     f"--categories {shlex.join(args.pca_categories)} --objects-per-category 20")  # fmt: skip
+    steps.append(f"python -m train.pil --data {shlex.quote(str(args.data))} --out {shlex.quote(str(args.model))}")
+    steps.append(shlex.join(["python", "-m", "train.evaluate_pil", *sys.argv[1:]]))
+    return " && ".join(steps)
+
+
+def bundle(model: Path, folder: Path, results: dict, recipe: str) -> None:
     """Copy the trained model to `folder` in fp16 (VAE and aligner; scenes already fp16) with a model card."""
     pipe = PILPipeline.from_pretrained(model)
     pipe.vae.half().save_pretrained(folder / "vae")
@@ -227,11 +239,11 @@ def bundle(model: Path, folder: Path, results: dict, command: list[str]) -> None
     summary = ("Prompt2NeRF-PIL in the toy world: a VAE per weight token of a 7-layer MLP NeRF and a "
                "Transformer from toy-CLIP image embeddings to the 14 token latents. Image or text → NeRF in one "
                "forward pass.")  # fmt: skip
-    notes = (f"Evaluated with `{shlex.join(command)}` (test split: held-out objects). Trained with "
-             "`python -m train.pil`; its settings are in train_config.json. See docs/PIL.md.")  # fmt: skip
+    notes = ("Scores are on held-out objects (test) and training objects (train); the VAE and aligner "
+             "weights are stored in fp16. Training settings are in train_config.json. See docs/PIL.md.")  # fmt: skip
     metrics = {"size_mb": round(size, 1), "test": results["test"], "train": results["train"]}
     write_model_card(folder, "Toy-world Prompt2NeRF-PIL", summary, metrics, "amortized-3d",
-                     ("image-to-3d", "text-to-3d", "nerf", "prompt2nerf-pil"), command, notes)  # fmt: skip
+                     ("image-to-3d", "text-to-3d", "nerf", "prompt2nerf-pil"), recipe, notes)  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -260,7 +272,7 @@ def main(argv: list[str] | None = None) -> None:
     (args.out / "results.json").write_text(json.dumps(results, indent=1))
     (args.out / "table.md").write_text(markdown_table(results))
     if args.bundle is not None:
-        bundle(args.model, args.bundle, results, ["python", "-m", "train.evaluate_pil", *sys.argv[1:]])
+        bundle(args.model, args.bundle, results, recipe(args))
     print(markdown_table(results))
 
 

@@ -16,13 +16,15 @@ def write_model_card(
     metrics: dict,
     library: str,
     tags: tuple[str, ...] = (),
-    command: list[str] | None = None,
+    command: list[str] | str | None = None,
     notes: str = "",
 ) -> Path:
-    """Write `folder/README.md`. `command` defaults to this process's own command line (the recipe)."""
+    """Write `folder/README.md`. `command` (the recipe: an argument list, or a shell line such as several
+    commands joined by `&&`) defaults to this process's own command line."""
     command = command if command is not None else [Path(sys.executable).name, "-m", _module(), *sys.argv[1:]]
+    recipe = command if isinstance(command, str) else shlex.join(command)
     front = ["---", f"library_name: {library}", "license: apache-2.0", "tags:", *[f"- {t}" for t in tags], "---"]
-    lines = [*front, "", f"# {title}", "", summary, "", "## Recipe", "", "```bash", shlex.join(command), "```", "",
+    lines = [*front, "", f"# {title}", "", summary, "", "## Recipe", "", "```bash", recipe, "```", "",
              "## Measured", "", "```json", json.dumps(metrics, indent=2), "```"]  # fmt: skip
     if notes:
         lines += ["", "## Notes", "", notes]

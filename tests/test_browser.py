@@ -84,14 +84,21 @@ def downloaded_glb(page, panel, folder: Path) -> Path:
     return path
 
 
+def valid_download_then_screenshot(page, panel, folder: Path, screenshot: Path) -> Path:
+    """The tab's `.glb`, downloaded and checked by the glTF validator; then the page as a user sees it."""
+    glb = downloaded_glb(page, panel, folder)
+    assert validate_gltf(glb)["issues"]["numErrors"] == 0
+    page.wait_for_timeout(1000)  # the viewer's first frames
+    page.screenshot(path=screenshot, full_page=True)
+    return glb
+
+
 def test_text_to_3d_from_a_typed_prompt_to_a_valid_download(page, screenshots, tmp_path):
     panel = open_tab(page, "Text → 3D")
     panel.get_by_label("Prompt").fill("a red cube")
     panel.get_by_role("button", name="Generate").click()
-    glb = downloaded_glb(page, panel, tmp_path)
-    assert glb.name == "a-red-cube.glb" and validate_gltf(glb)["issues"]["numErrors"] == 0
-    page.wait_for_timeout(1000)  # the viewer's first frames
-    page.screenshot(path=screenshots / "text_to_3d.png", full_page=True)
+    glb = valid_download_then_screenshot(page, panel, tmp_path, screenshots / "text_to_3d.png")
+    assert glb.name == "a-red-cube.glb"
 
 
 def test_an_empty_prompt_shows_an_error_and_the_page_keeps_working(page, tmp_path):
@@ -108,21 +115,16 @@ def test_image_to_3d_from_an_example(page, screenshots, tmp_path):
     panel = open_tab(page, "Image → 3D")
     panel.locator(".gallery-item, [data-testid=examples] button, table tbody tr").first.click()
     panel.get_by_role("button", name="Generate").click()
-    glb = downloaded_glb(page, panel, tmp_path)
-    assert validate_gltf(glb)["issues"]["numErrors"] == 0
-    page.wait_for_timeout(1000)
-    page.screenshot(path=screenshots / "image_to_3d.png", full_page=True)
+    valid_download_then_screenshot(page, panel, tmp_path, screenshots / "image_to_3d.png")
 
 
-def test_interpolation_between_two_prompts(page, screenshots, tmp_path):
+def test_interpolation_along_three_prompts(page, screenshots, tmp_path):
     panel = open_tab(page, "Interpolation")
     panel.get_by_role("textbox", name="From", exact=True).fill("a red cube")
     panel.get_by_role("textbox", name="To", exact=True).fill("a blue sphere")
+    panel.get_by_role("textbox", name="Then").fill("a green torus")
     panel.get_by_role("button", name="Interpolate").click()
-    glb = downloaded_glb(page, panel, tmp_path)
-    assert validate_gltf(glb)["issues"]["numErrors"] == 0
-    page.wait_for_timeout(1000)
-    page.screenshot(path=screenshots / "interpolation.png", full_page=True)
+    valid_download_then_screenshot(page, panel, tmp_path, screenshots / "interpolation.png")
 
 
 def test_warm_start_runs_to_a_download(page, screenshots, tmp_path):
@@ -132,8 +134,5 @@ def test_warm_start_runs_to_a_download(page, screenshots, tmp_path):
     iterations.fill("20")
     iterations.press("Enter")
     panel.get_by_role("button", name="Optimise").click()
-    glb = downloaded_glb(page, panel, tmp_path)
-    assert validate_gltf(glb)["issues"]["numErrors"] == 0
+    valid_download_then_screenshot(page, panel, tmp_path, screenshots / "warm_start.png")
     assert panel.get_by_text("done: 20 steps").is_visible()
-    page.wait_for_timeout(1000)
-    page.screenshot(path=screenshots / "warm_start.png", full_page=True)

@@ -14,7 +14,7 @@ from torch import Tensor
 
 from nerf.cameras import Cameras
 from nerf.field import RadianceField
-from nerf.render import RenderConfig, ray_samples
+from nerf.render import RenderConfig, composite_weights, ray_samples
 
 
 @torch.no_grad()
@@ -41,7 +41,7 @@ def silhouette_iso_level(
         t, step, points = ray_samples(o, d, field.bound, config)
         density = field.query(points).density.view(t.shape)
         peaks.append(density.amax(dim=-1))
-        opacities.append(1.0 - torch.exp(-(density * step).sum(dim=-1)))  # what `render` composites: one pass
+        opacities.append(composite_weights(density, step.expand(t.shape)).sum(dim=-1))  # as `render` composites
     peaks = torch.cat(peaks, dim=1)  # [B, V*H*W]
     masks = (torch.cat(opacities, dim=1) if opacity is None else opacity.flatten(1)) > opacity_cut
     batch = masks.shape[0]

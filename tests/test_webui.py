@@ -76,6 +76,10 @@ def test_a_path_of_prompts_splits_alpha_into_equal_legs():
     assert [k for k, _ in split] == [0, 1]
     np.testing.assert_allclose(split[0][1], [0.0, 0.5])
     np.testing.assert_allclose(split[1][1], [0.0, 0.5, 1.0])  # α = 1 is the last stop, not a third leg
+    unordered = legs(np.array([0.75, 0.0, 0.25]), stops=3)  # runs in the given order, so results line up
+    assert [k for k, _ in unordered] == [1, 0]
+    np.testing.assert_allclose(unordered[0][1], [0.5])
+    np.testing.assert_allclose(unordered[1][1], [0.0, 0.5])
     ((leg, local),) = legs(np.array([0.3]), stops=2)
     assert leg == 0 and local[0] == pytest.approx(0.3)
     for alpha in np.linspace(0, 1, 41):  # each α lands on one leg, inside it, at the right place on the path

@@ -5,9 +5,6 @@ whole path, each leg taking an equal share; the animation sweeps it from 0 to 1 
 
 from __future__ import annotations
 
-import tempfile
-from pathlib import Path
-
 import gradio as gr
 import numpy as np
 import torch
@@ -21,7 +18,7 @@ from webui.outputs import (
     DEFAULT_RESOLUTION,
     RESOLUTION_RANGE,
     checked_int,
-    object_outputs,
+    mesh_output,
     on_gpu,
     prompt_text,
     result_components,
@@ -46,10 +43,11 @@ def path_prompts(first: str, second: str, more: str | None) -> list[str]:
 
 def legs(alphas: np.ndarray, stops: int) -> list[tuple[int, np.ndarray]]:
     """Path positions α ∈ [0, 1] as (leg k between stops k and k+1, local α on that leg), consecutive
-    positions on the same leg grouped, in order."""
+    positions on the same leg grouped, in order (in any order of `alphas`)."""
     position = alphas * (stops - 1)
     leg = np.minimum(position.astype(int), stops - 2)
-    return [(k, position[leg == k] - k) for k in dict.fromkeys(leg.tolist())]
+    runs = np.flatnonzero(np.diff(leg)) + 1
+    return [(int(k[0]), p - k[0]) for k, p in zip(np.split(leg, runs), np.split(position, runs), strict=True)]
 
 
 def walk(models: Models, method: str, texts: list[str], alphas: np.ndarray) -> BoundField:
@@ -72,12 +70,12 @@ def generate(models: Models, first: str, second: str, more: str, alpha: float, m
     texts = path_prompts(first, second, more)
     alpha = check_alpha(alpha)
     frames = checked_int(frames, "frames", *FRAMES)
-    mesh, _ = object_outputs(walk(models, method, texts, np.array([alpha])), f"{' to '.join(texts)} {alpha:.2f}",
-                             resolution)  # fmt: skip
-    animation = Path(tempfile.mkdtemp(prefix="amortized3d-")) / "interpolation.mp4"
-    save_video(sweep_frames(walk(models, method, texts, np.linspace(0.0, 1.0, frames)), size=outputs.VIDEO_SIZE),
-               animation)  # fmt: skip
-    return mesh, mesh, str(animation)
+    # one walk (each stop made once): the object at α, then the animation's frames
+    objects = walk(models, method, texts, np.concatenate([[alpha], np.linspace(0.0, 1.0, frames)]))
+    mesh = mesh_output(BoundField(objects.base, objects.params[:1]), f"{' to '.join(texts)} {alpha:.2f}", resolution)
+    sweep = BoundField(objects.base, objects.params[1:])
+    animation = save_video(sweep_frames(sweep, size=outputs.VIDEO_SIZE), mesh.with_name("interpolation.mp4"))
+    return str(mesh), str(mesh), str(animation)
 
 
 def build(models: Models) -> None:

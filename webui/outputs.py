@@ -89,12 +89,17 @@ def checked_int(value: float | int | None, name: str, low: int, high: int) -> in
     return int(value)
 
 
-def object_outputs(field: RadianceField, name: str, resolution: int) -> tuple[str, str]:
-    """A one-object field → (`.glb` path, turntable `.mp4` path), in a fresh temporary folder that
-    Gradio serves from."""
+def mesh_output(field: RadianceField, name: str, resolution: int) -> Path:
+    """A one-object field → its `.glb`, named after `name`, in a fresh temporary folder that Gradio
+    serves from."""
     resolution = checked_int(resolution, "resolution", *RESOLUTION_RANGE)
     folder = Path(tempfile.mkdtemp(prefix="amortized3d-"))
     stem = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:60] or "object"
-    mesh = export_rendered_surface(field, folder / f"{stem}.glb", resolution)
-    video = save_video(render_turntable(field, num_frames=VIDEO_FRAMES, size=VIDEO_SIZE), folder / f"{stem}.mp4")
+    return export_rendered_surface(field, folder / f"{stem}.glb", resolution)
+
+
+def object_outputs(field: RadianceField, name: str, resolution: int) -> tuple[str, str]:
+    """A one-object field → (`.glb` path, turntable `.mp4` path beside it)."""
+    mesh = mesh_output(field, name, resolution)
+    video = save_video(render_turntable(field, num_frames=VIDEO_FRAMES, size=VIDEO_SIZE), mesh.with_suffix(".mp4"))
     return str(mesh), str(video)

@@ -75,9 +75,25 @@ def test_convergence_monitor_counts_calm_epochs() -> None:
 def test_convergence_criterion_stops_the_run(guidance, tmp_path: Path) -> None:
     config = DreamFusionConfig(steps=50, converge_epoch=1, converge_eps=1e9, converge_patience=2, **FAST)
     result = dreamfusion("a red cube", guidance, tmp_path, config, progress=False, export=False, video=False)
-    # epoch 1 has nothing to compare with; epochs 2 and 3 are calm: stop after step 3
-    assert result.converged_at == 3 and result.steps == 3
-    assert json.loads((tmp_path / "metrics.json").read_text())["converged_at"] == 3
+    # the start is the reference for epoch 1; epochs 1 and 2 are calm: stop after step 2
+    assert result.converged_at == 2 and result.steps == 2
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert metrics["converged_at"] == 2
+    assert [step for step, _ in result.render_changes] == [1, 2] and metrics["render_changes"] == [
+        list(pair) for pair in result.render_changes
+    ]
+
+
+def test_render_changes_survive_a_resume(guidance, tmp_path: Path) -> None:
+    never = {"converge_epoch": 1, "converge_eps": 1e-30, **FAST}
+    straight = dreamfusion("a red cube", guidance, tmp_path / "straight", DreamFusionConfig(steps=4, **never),
+                           progress=False, export=False, video=False)  # fmt: skip
+    for steps in (2, 4):
+        resumed = dreamfusion("a red cube", guidance, tmp_path / "resumed", DreamFusionConfig(steps=steps, **never),
+                              progress=False, export=False, video=False)  # fmt: skip
+    assert straight.converged_at is None and [step for step, _ in straight.render_changes] == [1, 2, 3, 4]
+    assert all(change > 0 for _, change in straight.render_changes)
+    assert resumed.render_changes == pytest.approx(straight.render_changes)
 
 
 def test_warm_start_begins_from_the_given_field(guidance, tmp_path: Path) -> None:

@@ -184,15 +184,32 @@ def test_evaluation_scores_every_route_and_draws_its_figures(model, dataset, tmp
 
 def test_warm_start_experiment_runs_every_start_and_tabulates(model, dataset, tmp_path, monkeypatch):
     tiny = tiny_toy(tmp_path / "toy")[0]
-    monkeypatch.setattr(warm_start_experiment, "PILJudge", lambda pipe: PILJudge(pipe, samples=16))
-    warm_start_experiment.main(["--dataset", str(dataset[0]), "--pil-model", str(model), "--guidance", str(tiny),
-                                "--out", str(tmp_path / "ws"), "--limit", "1", "--max-steps", "2",
-                                "--set", "converge_epoch=1", "num_samples=8", "resolution=16", "views=1",
-                                "mlp.hidden_dim=16", "mlp.num_frequencies=2"])  # fmt: skip
+    monkeypatch.setattr(warm_start_experiment, "PILJudge", lambda pipe, samples: PILJudge(pipe, samples=16))
+    arguments = ["--dataset", str(dataset[0]), "--pil-model", str(model), "--guidance", str(tiny),
+                 "--out", str(tmp_path / "ws"), "--limit", "1", "--max-steps", "3", "--report-eps", "1e9",
+                 "--set", "converge_epoch=1", "field_every=2", "num_samples=8", "resolution=16", "views=1",
+                 "mlp.hidden_dim=16", "mlp.num_frequencies=2"]  # fmt: skip
+    warm_start_experiment.main(arguments)
     results = json.loads((tmp_path / "ws" / "results.json").read_text())["results"]
     assert [r["init"] for r in results] == ["scratch", "scene", "pil"]
-    assert all(r["iterations"] == 2 and r["converged_at"] is None for r in results)
-    assert "**mean**" in (tmp_path / "ws" / "table.md").read_text()
+    for r in results:
+        # kept at the start, every 2 steps and at the end; changes at every 1-step epoch, all below 1e9
+        assert r["iterations"] == 3 and r["converged_at"] is None and sorted(map(int, r["curve"])) == [0, 2, 3]
+        assert [step for step, _ in r["render_changes"]] == [1, 2, 3] and r["calm_step"] == {"1000000000.0": 3}
+    scratch = results[0]
+    assert scratch["steps_to_scratch_final_clip"] <= 3  # (S) reaches its own final similarity by its end
+    scores = json.loads((tmp_path / "ws" / "scratch" / scratch["prompt"].replace(" ", "-") / "scores.json").read_text())
+    assert scores == scratch["curve"]
+    assert (tmp_path / "ws" / "curves.png").stat().st_size > 0 and "| pil |" in (
+        tmp_path / "ws" / "table.md"
+    ).read_text()
+
+
+def test_calm_step_needs_patience_epochs_in_a_row():
+    changes = [(100, 0.5), (200, 0.1), (300, 0.1), (400, 0.5), (500, 0.1), (600, 0.1), (700, 0.1)]
+    assert warm_start_experiment.calm_step(changes, eps=0.2, patience=3) == 700
+    assert warm_start_experiment.calm_step(changes, eps=0.2, patience=2) == 300
+    assert warm_start_experiment.calm_step(changes, eps=0.05, patience=1) is None
 
 
 def test_supersampled_psnr_is_measured(dataset):

@@ -110,9 +110,10 @@ class DreamFusionConfig(SDSRunSettings):
     mlp: MLPNeRFConfig = field(default_factory=lambda: MLPNeRFConfig(blob_density=5.0))  # DreamFusion's blob
     seed: int = 0
     render_every: int = 50  # periodic preview renders (0: none)
+    field_every: int = 0  # keep the field at the start and every this many steps in fields/ (0: never)
     checkpoint_every: int = 50
     converge_epoch: int = 100  # the convergence criterion's epoch, in steps
-    converge_eps: float | None = None  # stop when renders change less than this (mean squared) ...
+    converge_eps: float | None = None  # stop when renders change less than this (mean squared; 0: only record) ...
     converge_patience: int = 3  # ... for this many epochs in a row
     export_resolution: int = 128  # marching-cubes grid of model.glb
     video_frames: int = 24  # turntable.mp4
@@ -139,6 +140,7 @@ class DreamFusionResult:
     field: TrainableField
     steps: int  # iterations run in all (over resumes)
     converged_at: int | None  # the step at which the convergence criterion stopped the run
+    render_changes: list[tuple[int, float]]  # (step, the criterion's render change) at each epoch after the first
     seconds: float  # wall time of this call's optimisation
     out: Path
 
@@ -174,8 +176,9 @@ def _with_setting(config, name: str, value: object, full_name: str):
 
 # --- convergence (Prompt2NeRF-PIL) ------------------------------------------------------------------------
 class ConvergenceMonitor(nn.Module):
-    """Mean squared change of renders from fixed views between successive epochs; converged once it
-    stays below eps for `patience` epochs. Its state is buffers, so it is checkpointed with the field."""
+    """Mean squared change of renders from fixed views between successive epochs (the start, then every
+    `converge_epoch` steps); converged once it stays below eps for `patience` epochs. Its state is
+    buffers, so it is checkpointed with the field."""
 
     def __init__(self, resolution: int) -> None:
         super().__init__()
@@ -252,6 +255,7 @@ def dreamfusion(
     checkpoint = out / "checkpoint"
     step, extra = load_training_state(checkpoint, state, optimizer) if has_training_state(checkpoint) else (0, {})
     converged_at = extra.get("converged_at")
+    render_changes = [tuple(pair) for pair in extra.get("render_changes", [])]
     started_from = init_from if init_from is None or isinstance(init_from, (str, Path)) else type(init_from).__name__
     (out / "config.json").write_text(json.dumps({"prompt": prompt, "init_from": str(started_from), **asdict(config)},
                                                 indent=2, default=str))  # fmt: skip
@@ -261,6 +265,10 @@ def dreamfusion(
     guidance_scale = config.guidance_scale_for(guidance)
     sampling, generator, draws = CameraSampling(), torch.Generator(), random.Random()
     started = time.perf_counter()
+    if config.converge_eps is not None and int(monitor.epochs) == 0:  # the start is the first epoch's reference
+        monitor.update(monitor.views(nerf, background, eval_render), config.converge_eps)
+    if config.field_every and step == 0:
+        save_trained_field(nerf, out / "fields" / "step_00000")
     bar = tqdm(total=config.steps, initial=step, desc=prompt[:40], disable=not progress)
     while step < config.steps and converged_at is None:
         step_seed = derived_seed(config.seed, step)  # a step's randomness depends on (seed, step) alone
@@ -288,13 +296,18 @@ def dreamfusion(
         if config.converge_eps is not None and step % config.converge_epoch == 0:
             change = monitor.update(monitor.views(nerf, background, eval_render), config.converge_eps)
             bar.set_postfix(change=f"{change:.2e}")
+            if math.isfinite(change):
+                render_changes.append((step, change))
             if int(monitor.calm_epochs) >= config.converge_patience:
                 converged_at = step
+        if config.field_every and (step % config.field_every == 0 or step == config.steps or converged_at is not None):
+            save_trained_field(nerf, out / "fields" / f"step_{step:05d}")
         if config.render_every and (step % config.render_every == 0 or step == config.steps):
             views = monitor.views(nerf, background, eval_render)
             save_image_grid(views.unsqueeze(0), out / "renders" / f"step_{step:05d}.png")
         if step % config.checkpoint_every == 0 or step == config.steps or converged_at is not None:
-            save_training_state(checkpoint, state, optimizer, step, {"converged_at": converged_at})
+            extra = {"converged_at": converged_at, "render_changes": render_changes}
+            save_training_state(checkpoint, state, optimizer, step, extra)
         if on_step is not None:
             on_step(step, config.steps)
     bar.close()
@@ -302,7 +315,7 @@ def dreamfusion(
 
     save_trained_field(nerf, out / "field")
     metrics = {"prompt": prompt, "steps": step, "converged_at": converged_at, "seconds_this_run": round(seconds, 1),
-               "guidance_scale": guidance_scale}  # fmt: skip
+               "guidance_scale": guidance_scale, "render_changes": render_changes}  # fmt: skip
     if export:
         # the mesh is the surface the renders show: SDS often leaves density below a fixed threshold
         level = float(silhouette_iso_level(nerf, turntable(8, 20.0, 3.0, 45.0, 64, 64).to(device))[0])
@@ -313,7 +326,7 @@ def dreamfusion(
         frames = render_turntable(nerf, num_frames=config.video_frames, size=config.video_size)
         save_video(frames, out / "turntable.mp4")
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
-    return DreamFusionResult(nerf, step, converged_at, seconds, out)
+    return DreamFusionResult(nerf, step, converged_at, render_changes, seconds, out)
 
 
 # --- command line ----------------------------------------------------------------------------------------

@@ -2,25 +2,31 @@
 the toy world, on prompts outside PIL's dataset (its left-out categories, sofa and stool, and its
 left-out colours, pink and cyan) that the toy diffusion model knows.
 
-For each prompt, DreamFusion on PIL's MLP NeRF runs until the convergence criterion (mean squared
-change of 4 fixed renders between 100-step epochs below ε for 3 epochs in a row) or `--max-steps`,
-starting from:
+For each prompt, DreamFusion on PIL's MLP NeRF runs for `--max-steps` (or until the convergence
+criterion, mean squared change of 4 fixed renders between 100-step epochs below `--converge-eps` for
+3 epochs in a row), keeping its field every epoch, starting from:
 - `scratch` (S): default random weights and DreamFusion's density blob;
 - `scene` (P): the dataset's fitted NeRF of the training scene nearest to the prompt in CLIP space;
 - `pil`: PIL's output for the prompt (text through the nearest scene);
 - `att3d` (optional): ATT3D's output (a voxel grid: another backbone, so its iterations compare loosely).
-Each result is judged like PIL's own outputs (`train.evaluate_pil.PILJudge`) against the object whose
-caption is the prompt: toy-CLIP similarity, mask IoU and PSNR. (A caption fixes an object's category,
-colour and features but not its exact proportions, so IoU and PSNR against that one object understate
-any other valid answer alike for every start.)
+Every kept field is judged like PIL's own outputs (`train.evaluate_pil.PILJudge`) against the object
+whose caption is the prompt: toy-CLIP similarity, mask IoU and PSNR. (A caption fixes an object's
+category, colour and features but not its exact proportions, so IoU and PSNR against that one object
+understate any other valid answer alike for every start.)
 
-    python -m train.eval_warm_start --dataset data/pil-nerfs --out runs/warm-start --converge-eps 2e-4
+Two measures of speed come out: the iterations each start needs to reach the toy-CLIP similarity that
+(S) ends with, and the criterion's step for each ε of `--report-eps`, read from the recorded render
+changes (a step's randomness depends on (seed, step) alone, so a run that stops there is this run cut
+short). Runs, kept fields and scores resume; `table.md`, `results.json` and `curves.png` come last.
+
+    python -m train.eval_warm_start --dataset data/pil-nerfs --out runs/warm-start --max-steps 600
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 from dataclasses import asdict
 from pathlib import Path
 
@@ -31,7 +37,7 @@ from pil.generate import PILPipeline
 from toyworld.categories import CategoryObject, sample_object
 from train.dreamfusion import SET_HELP, DreamFusionConfig, dreamfusion, with_overrides
 from train.evaluate_pil import PILJudge
-from train.warm_start import TrainableField, nearest_scene_field
+from train.warm_start import TrainableField, load_trained_field, nearest_scene_field
 
 INITS = ("scratch", "scene", "pil", "att3d")
 # (category, seed, colour): objects with a category or a colour that PIL's dataset leaves out, the two
@@ -54,23 +60,103 @@ def start_field(init: str, prompt: str, pipe: PILPipeline, dataset: Path) -> Tra
     return {"scratch": None, "att3d": "att3d"}[init]
 
 
-def markdown_table(results: list[dict], inits: list[str]) -> str:
-    lines = ["| prompt | " + " | ".join(f"{i}: iterations / CLIP sim / IoU" for i in inits) + " |",
+def calm_step(render_changes: list[tuple[int, float]], eps: float, patience: int) -> int | None:
+    """The step at which the convergence criterion at `eps` would have stopped the run, if it did."""
+    calm = 0
+    for step, change in render_changes:
+        calm = calm + 1 if change < eps else 0
+        if calm >= patience:
+            return step
+    return None
+
+
+def judge_kept_fields(run: Path, judge: PILJudge, truth: dict, caption: str) -> dict[int, dict]:
+    """Scores of the fields the run kept (`fields/step_N`), by step; cached in `scores.json`."""
+    cache = run / "scores.json"
+    scores = {int(k): v for k, v in json.loads(cache.read_text()).items()} if cache.exists() else {}
+    for folder in sorted((run / "fields").glob("step_*")):
+        step = int(folder.name.removeprefix("step_"))
+        if step not in scores:
+            scores[step] = judge(load_trained_field(folder), truth, caption)[0]
+            partial = cache.with_suffix(".partial")
+            partial.write_text(json.dumps(scores, indent=1))
+            os.replace(partial, cache)
+    return dict(sorted(scores.items()))
+
+
+def steps_to_reach(curve: dict[int, dict], target: float) -> int | None:
+    """The first kept step whose toy-CLIP similarity reaches `target`."""
+    return next((step for step, scores in curve.items() if scores["clip_similarity"] >= target), None)
+
+
+def summarise(results: list[dict], report_eps: list[float], patience: int) -> None:
+    """Adds to each result the iterations to reach (S)'s final similarity and the criterion's steps."""
+    for r in results:
+        scratch = next((s for s in results if s["prompt"] == r["prompt"] and s["init"] == "scratch"), None)
+        target = scratch["curve"][max(scratch["curve"])]["clip_similarity"] if scratch else None
+        r["steps_to_scratch_final_clip"] = steps_to_reach(r["curve"], target) if scratch else None
+        r["calm_step"] = {str(eps): calm_step(r["render_changes"], eps, patience) for eps in report_eps}
+
+
+def mean(values: list[float | None]) -> str:
+    known = [v for v in values if v is not None]
+    missing = len(values) - len(known)
+    return (f"{np.mean(known):.3g}" if known else "-") + (f" ({missing} never)" if missing else "")
+
+
+def markdown_table(results: list[dict], inits: list[str], report_eps: list[float]) -> str:
+    """Per prompt: each start's final scores and its iterations to (S)'s final similarity; then means."""
+    lines = ["| prompt | " + " | ".join(f"{i}: CLIP at start → end / IoU / PSNR / iterations to S's CLIP"
+                                       for i in inits) + " |",
              "| --- |" + " --- |" * len(inits)]  # fmt: skip
     for prompt in dict.fromkeys(r["prompt"] for r in results):
         cells = []
         for init in inits:
             r = next(r for r in results if r["prompt"] == prompt and r["init"] == init)
-            mark = "" if r["converged_at"] else " (not converged)"
-            cells.append(f"{r['iterations']}{mark} / {r['clip_similarity']:.3f} / {r['iou']:.2f}")
+            first, last = r["curve"][min(r["curve"])], r["curve"][max(r["curve"])]
+            reached = r["steps_to_scratch_final_clip"]
+            cells.append(f"{first['clip_similarity']:.3f} → {last['clip_similarity']:.3f} / {last['iou']:.2f} / "
+                         f"{last['psnr']:.1f} / {'never' if reached is None else reached}")  # fmt: skip
         lines.append(f"| {prompt} | " + " | ".join(cells) + " |")
-    means = []
+    lines += ["", "| start | CLIP at start | final CLIP | final IoU | final PSNR | iterations to S's final CLIP | "
+              + " | ".join(f"criterion's step at ε = {eps:g}" for eps in report_eps) + " |",
+              "| --- |" + " --- |" * (5 + len(report_eps))]  # fmt: skip
     for init in inits:
         rows = [r for r in results if r["init"] == init]
-        iterations, similarity, iou = (np.mean([r[k] for r in rows]) for k in ("iterations", "clip_similarity", "iou"))
-        means.append(f"**{iterations:.0f}** / {similarity:.3f} / {iou:.2f}")
-    lines.append("| **mean** | " + " | ".join(means) + " |")
+        final = [r["curve"][max(r["curve"])] for r in rows]
+        cells = [mean([r["curve"][min(r["curve"])]["clip_similarity"] for r in rows]),
+                 *(mean([f[k] for f in final]) for k in ("clip_similarity", "iou", "psnr")),
+                 mean([r["steps_to_scratch_final_clip"] for r in rows]),
+                 *(mean([r["calm_step"][str(eps)] for r in rows]) for eps in report_eps)]  # fmt: skip
+        lines.append(f"| {init} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
+
+
+def plot_curves(results: list[dict], inits: list[str], path: Path) -> None:
+    """Mean toy-CLIP similarity, mask IoU and render change against iterations, one line per start."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(1, 3, figsize=(13.5, 3.8))
+    for init in inits:
+        rows = [r for r in results if r["init"] == init]
+        steps = sorted(set.intersection(*(set(r["curve"]) for r in rows)))
+        for axis, key in zip(axes[:2], ("clip_similarity", "iou"), strict=True):
+            axis.plot(steps, [np.mean([r["curve"][s][key] for r in rows]) for s in steps], marker="o", label=init)
+        changes = sorted(set.intersection(*({s for s, _ in r["render_changes"]} for r in rows)))
+        by_step = [dict(r["render_changes"]) for r in rows]
+        axes[2].plot(changes, [np.mean([b[s] for b in by_step]) for s in changes], marker="o", label=init)
+    for axis, title in zip(axes, ("toy-CLIP similarity to the prompt", "mask IoU", "render change per epoch"),
+                           strict=True):  # fmt: skip
+        axis.set_title(f"{title} (mean of {len(results) // len(inits)} prompts)")
+        axis.set_xlabel("iterations")
+        axis.legend()
+    axes[2].set_yscale("log")
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -80,37 +166,42 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--inits", nargs="+", choices=INITS, default=["scratch", "scene", "pil"])
     parser.add_argument("--guidance", default="toy")
     parser.add_argument("--pil-model", default="toy", help="the PIL model (trained on --dataset)")
-    parser.add_argument("--max-steps", type=int, default=3000)
-    parser.add_argument("--converge-eps", type=float, default=2e-4)
+    parser.add_argument("--max-steps", type=int, default=600)
+    parser.add_argument("--converge-eps", type=float, default=0.0, help="stop at this ε (0: run every start on)")
+    parser.add_argument("--report-eps", type=float, nargs="+", default=[2e-3, 5e-3], help="criterion steps to report")
     parser.add_argument("--limit", type=int, default=None, help="only the first N prompts")
+    parser.add_argument("--skip", type=int, default=0, help="leave out the first N prompts (to share runs out)")
     parser.add_argument("--set", nargs="+", default=[], metavar="NAME=VALUE", help=SET_HELP)
     args = parser.parse_args(argv)
     try:
         base = DreamFusionConfig(backbone="mlp", steps=args.max_steps, converge_eps=args.converge_eps,
-                                 render_every=0, checkpoint_every=100)  # fmt: skip
+                                 render_every=0, checkpoint_every=100, field_every=100)  # fmt: skip
         base = with_overrides(base, args.set)
     except ValueError as error:
         parser.error(str(error))
     guidance = load_guidance(args.guidance, device="cpu")
     pipe = PILPipeline.from_pretrained(args.pil_model)
-    judge = PILJudge(pipe)
+    judge = PILJudge(pipe, samples=64)
     results = []
-    for obj in warm_start_prompts()[: args.limit]:
+    for obj in warm_start_prompts()[args.skip : args.limit]:
         truth = judge.truth(obj)
         for init in args.inits:
             run = args.out / init / obj.caption.replace(" ", "-")
             start = start_field(init, obj.caption, pipe, args.dataset)
             result = dreamfusion(obj.caption, guidance, run, base, init_from=start, progress=False, export=False,
                                  video=False)  # fmt: skip
-            scores, _, _ = judge(result.field, truth, obj.caption)
             results.append({"prompt": obj.caption, "init": init, "iterations": result.steps,
-                            "converged_at": result.converged_at, **scores})  # fmt: skip
-            print(json.dumps(results[-1]), flush=True)
+                            "converged_at": result.converged_at, "render_changes": result.render_changes,
+                            "curve": judge_kept_fields(run, judge, truth, obj.caption)})  # fmt: skip
+            print(json.dumps({k: v for k, v in results[-1].items() if k != "render_changes"}), flush=True)
+    summarise(results, args.report_eps, base.converge_patience)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "results.json").write_text(json.dumps({"arguments": vars(args), "config": asdict(base),
                                                        "results": results}, indent=2, default=str))  # fmt: skip
-    (args.out / "table.md").write_text(markdown_table(results, args.inits))
-    print(markdown_table(results, args.inits))
+    table = markdown_table(results, args.inits, args.report_eps)
+    (args.out / "table.md").write_text(table)
+    plot_curves(results, args.inits, args.out / "curves.png")
+    print(table)
 
 
 if __name__ == "__main__":

@@ -200,9 +200,14 @@ def test_warm_start_experiment_runs_every_start_and_tabulates(model, dataset, tm
     assert scratch["steps_to_scratch_final_clip"] <= 3  # (S) reaches its own final similarity by its end
     scores = json.loads((tmp_path / "ws" / "scratch" / scratch["prompt"].replace(" ", "-") / "scores.json").read_text())
     assert scores == scratch["curve"]
-    assert (tmp_path / "ws" / "curves.png").stat().st_size > 0 and "| pil |" in (
-        tmp_path / "ws" / "table.md"
-    ).read_text()
+    assert (tmp_path / "ws" / "curves.png").stat().st_size > 0
+    assert "| pil |" in (tmp_path / "ws" / "table.md").read_text()
+    # a smaller budget reads the same runs up to it
+    warm_start_experiment.main([*arguments[:11], "2", *arguments[12:]])
+    shorter = json.loads((tmp_path / "ws" / "results.json").read_text())["results"]
+    for r, longer in zip(shorter, results, strict=True):
+        assert r["iterations"] == 2 and sorted(map(int, r["curve"])) == [0, 2]
+        assert r["render_changes"] == longer["render_changes"][:2] and r["curve"]["2"] == longer["curve"]["2"]
 
 
 def test_calm_step_needs_patience_epochs_in_a_row():

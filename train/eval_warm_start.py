@@ -17,9 +17,10 @@ understate any other valid answer alike for every start.)
 Two measures of speed come out: the iterations each start needs to reach the toy-CLIP similarity that
 (S) ends with, and the criterion's step for each ε of `--report-eps`, read from the recorded render
 changes (a step's randomness depends on (seed, step) alone, so a run that stops there is this run cut
-short). Runs, kept fields and scores resume; `table.md`, `results.json` and `curves.png` come last.
+short, and a run with a longer budget is read up to `--max-steps`). Runs, kept fields and scores
+resume; `table.md`, `results.json` and `curves.png` come last.
 
-    python -m train.eval_warm_start --dataset data/pil-nerfs --out runs/warm-start --max-steps 600
+    python -m train.eval_warm_start --dataset data/pil-nerfs --out runs/warm-start --max-steps 400
 """
 
 from __future__ import annotations
@@ -70,18 +71,18 @@ def calm_step(render_changes: list[tuple[int, float]], eps: float, patience: int
     return None
 
 
-def judge_kept_fields(run: Path, judge: PILJudge, truth: dict, caption: str) -> dict[int, dict]:
-    """Scores of the fields the run kept (`fields/step_N`), by step; cached in `scores.json`."""
+def judge_kept_fields(run: Path, judge: PILJudge, truth: dict, caption: str, last: int) -> dict[int, dict]:
+    """Scores of the fields the run kept (`fields/step_N`) up to step `last`, by step; cached in `scores.json`."""
     cache = run / "scores.json"
     scores = {int(k): v for k, v in json.loads(cache.read_text()).items()} if cache.exists() else {}
     for folder in sorted((run / "fields").glob("step_*")):
         step = int(folder.name.removeprefix("step_"))
-        if step not in scores:
+        if step <= last and step not in scores:
             scores[step] = judge(load_trained_field(folder), truth, caption)[0]
             partial = cache.with_suffix(".partial")
             partial.write_text(json.dumps(scores, indent=1))
             os.replace(partial, cache)
-    return dict(sorted(scores.items()))
+    return {step: scores[step] for step in sorted(scores) if step <= last}
 
 
 def steps_to_reach(curve: dict[int, dict], target: float) -> int | None:
@@ -166,7 +167,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--inits", nargs="+", choices=INITS, default=["scratch", "scene", "pil"])
     parser.add_argument("--guidance", default="toy")
     parser.add_argument("--pil-model", default="toy", help="the PIL model (trained on --dataset)")
-    parser.add_argument("--max-steps", type=int, default=600)
+    parser.add_argument("--max-steps", type=int, default=400)
     parser.add_argument("--converge-eps", type=float, default=0.0, help="stop at this ε (0: run every start on)")
     parser.add_argument("--report-eps", type=float, nargs="+", default=[2e-3, 5e-3], help="criterion steps to report")
     parser.add_argument("--limit", type=int, default=None, help="only the first N prompts")
@@ -190,9 +191,13 @@ def main(argv: list[str] | None = None) -> None:
             start = start_field(init, obj.caption, pipe, args.dataset)
             result = dreamfusion(obj.caption, guidance, run, base, init_from=start, progress=False, export=False,
                                  video=False)  # fmt: skip
-            results.append({"prompt": obj.caption, "init": init, "iterations": result.steps,
-                            "converged_at": result.converged_at, "render_changes": result.render_changes,
-                            "curve": judge_kept_fields(run, judge, truth, obj.caption)})  # fmt: skip
+            # a run that went further (an earlier, longer budget) is read up to --max-steps: its first
+            # steps are those of a run with this budget
+            stopped = result.converged_at if result.converged_at and result.converged_at <= args.max_steps else None
+            results.append({"prompt": obj.caption, "init": init, "iterations": min(result.steps, args.max_steps),
+                            "converged_at": stopped,
+                            "render_changes": [(s, c) for s, c in result.render_changes if s <= args.max_steps],
+                            "curve": judge_kept_fields(run, judge, truth, obj.caption, args.max_steps)})  # fmt: skip
             print(json.dumps({k: v for k, v in results[-1].items() if k != "render_changes"}), flush=True)
     summarise(results, args.report_eps, base.converge_patience)
     args.out.mkdir(parents=True, exist_ok=True)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import os
 import resource
-import socket
 import statistics
 import threading
 import time
@@ -20,15 +19,10 @@ from gradio_client import Client
 
 from app import build_app
 from bench.common import print_table
+from webui.local_server import launch_locally
 from webui.models import Models, ModelSources
 
 PROMPTS = ("a red cube", "a green torus", "a blue cone", "a yellow star", "a purple sphere", "a cyan cross")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def resident_mb() -> float:
@@ -56,9 +50,7 @@ def main() -> None:
     parser.add_argument("--resolution", type=int, default=64)
     args = parser.parse_args()
     app = build_app(Models(ModelSources()))
-    port = free_port()
-    app.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
-    url = f"http://127.0.0.1:{port}/"
+    url = launch_locally(app)
     try:
         before = resident_mb()
         client_session(url, 2, args.resolution, 0, [], [])  # loads the models once

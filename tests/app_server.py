@@ -7,7 +7,6 @@ tests check the app's plumbing, not the diffusion model's taste). Videos are sho
 from __future__ import annotations
 
 import contextlib
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,13 +15,8 @@ from tiny_models import tiny_toy
 
 from app import build_app
 from webui import outputs
+from webui.local_server import launch_locally
 from webui.models import Models, ModelSources
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @contextlib.contextmanager
@@ -34,10 +28,9 @@ def serving_app(folder: Path, video_frames: int = 2, video_size: int = 32) -> It
     patch.setattr(outputs, "VIDEO_SIZE", video_size)
     diffusion, _ = tiny_toy(folder / "toy")
     app = build_app(Models(ModelSources(att3d="toy", pil="toy", guidance=str(diffusion)), "cpu"))
-    port = free_port()
-    app.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
+    url = launch_locally(app)
     try:
-        yield f"http://127.0.0.1:{port}/"
+        yield url
     finally:
         app.close()
         patch.undo()

@@ -6,7 +6,6 @@ offline. Also: private repos and the token (never shown), offline, missing repos
 from __future__ import annotations
 
 import logging
-import socket
 import subprocess
 import sys
 import time
@@ -23,6 +22,7 @@ from pil.mlp_nerf import MLPNeRFConfig
 from pil.vae import WeightVAE, WeightVAEConfig
 from train.model_card import write_model_card
 from train.push import main as push
+from webui.local_server import free_port
 
 
 @pytest.fixture
@@ -71,12 +71,6 @@ def messages(error: BaseException | None) -> str:
         text += [str(error), repr(error)]
         error = error.__cause__ or error.__context__
     return "\n".join(text)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 # --- round trips -------------------------------------------------------------------------------------------

@@ -41,6 +41,7 @@ from train.evaluate_pil import PILJudge
 from train.warm_start import TrainableField, load_trained_field, nearest_scene_field
 
 INITS = ("scratch", "scene", "pil", "att3d")
+COLLAPSED_IOU = 0.05  # a run whose final silhouettes share less than this with the object's emptied the scene
 # (category, seed, colour): objects with a category or a colour that PIL's dataset leaves out, the two
 # kinds alternating (so that `--limit N` takes both)
 OUT_OF_DISTRIBUTION = (("sofa", 1001, "red"), ("chair", 1005, "pink"), ("stool", 1002, "blue"),
@@ -91,11 +92,16 @@ def steps_to_reach(curve: dict[int, dict], target: float) -> int | None:
 
 
 def summarise(results: list[dict], report_eps: list[float], patience: int) -> None:
-    """Adds to each result the iterations to reach (S)'s final similarity and the criterion's steps."""
+    """Adds to each result whether it collapsed, the iterations to reach (S)'s final similarity (no
+    target where (S) collapsed: an empty scene's similarity is no quality to reach) and the criterion's
+    steps."""
+    for r in results:
+        r["collapsed"] = r["curve"][max(r["curve"])]["iou"] < COLLAPSED_IOU
     for r in results:
         scratch = next((s for s in results if s["prompt"] == r["prompt"] and s["init"] == "scratch"), None)
-        target = scratch["curve"][max(scratch["curve"])]["clip_similarity"] if scratch else None
-        r["steps_to_scratch_final_clip"] = steps_to_reach(r["curve"], target) if scratch else None
+        valid = scratch is not None and not scratch["collapsed"]
+        r["scratch_final_clip"] = scratch["curve"][max(scratch["curve"])]["clip_similarity"] if valid else None
+        r["steps_to_scratch_final_clip"] = steps_to_reach(r["curve"], r["scratch_final_clip"]) if valid else None
         r["calm_step"] = {str(eps): calm_step(r["render_changes"], eps, patience) for eps in report_eps}
 
 
@@ -116,18 +122,21 @@ def markdown_table(results: list[dict], inits: list[str], report_eps: list[float
             r = next(r for r in results if r["prompt"] == prompt and r["init"] == init)
             first, last = r["curve"][min(r["curve"])], r["curve"][max(r["curve"])]
             reached = r["steps_to_scratch_final_clip"]
+            reached = "n/a" if r["scratch_final_clip"] is None else "never" if reached is None else reached
             cells.append(f"{first['clip_similarity']:.3f} → {last['clip_similarity']:.3f} / {last['iou']:.2f} / "
-                         f"{last['psnr']:.1f} / {'never' if reached is None else reached}")  # fmt: skip
+                         f"{last['psnr']:.1f} / {reached}")  # fmt: skip
         lines.append(f"| {prompt} | " + " | ".join(cells) + " |")
-    lines += ["", "| start | CLIP at start | final CLIP | final IoU | final PSNR | iterations to S's final CLIP | "
+    lines += ["", "| start | collapsed | CLIP at start | final CLIP | final IoU | final PSNR | "
+              "iterations to S's final CLIP (prompts where S did not collapse) | "
               + " | ".join(f"criterion's step at ε = {eps:g}" for eps in report_eps) + " |",
-              "| --- |" + " --- |" * (5 + len(report_eps))]  # fmt: skip
+              "| --- |" + " --- |" * (6 + len(report_eps))]  # fmt: skip
     for init in inits:
         rows = [r for r in results if r["init"] == init]
         final = [r["curve"][max(r["curve"])] for r in rows]
-        cells = [mean([r["curve"][min(r["curve"])]["clip_similarity"] for r in rows]),
+        cells = [f"{sum(r['collapsed'] for r in rows)}/{len(rows)}",
+                 mean([r["curve"][min(r["curve"])]["clip_similarity"] for r in rows]),
                  *(mean([f[k] for f in final]) for k in ("clip_similarity", "iou", "psnr")),
-                 mean([r["steps_to_scratch_final_clip"] for r in rows]),
+                 mean([r["steps_to_scratch_final_clip"] for r in rows if r["scratch_final_clip"] is not None]),
                  *(mean([r["calm_step"][str(eps)] for r in rows]) for eps in report_eps)]  # fmt: skip
         lines.append(f"| {init} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
@@ -201,8 +210,8 @@ def main(argv: list[str] | None = None) -> None:
             print(json.dumps({k: v for k, v in results[-1].items() if k != "render_changes"}), flush=True)
     summarise(results, args.report_eps, base.converge_patience)
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "results.json").write_text(json.dumps({"arguments": vars(args), "config": asdict(base),
-                                                       "results": results}, indent=2, default=str))  # fmt: skip
+    record = {"arguments": vars(args), "config": asdict(base), "results": results}
+    (args.out / "results.json").write_text(json.dumps(record, indent=2, default=str))
     table = markdown_table(results, args.inits, args.report_eps)
     (args.out / "table.md").write_text(table)
     plot_curves(results, args.inits, args.out / "curves.png")

@@ -198,7 +198,7 @@ def test_warm_start_experiment_runs_every_start_and_tabulates(model, dataset, tm
         assert [step for step, _ in r["render_changes"]] == [1, 2, 3] and r["calm_step"] == {"1000000000.0": 3}
     scratch = results[0]
     if not scratch["collapsed"]:  # (S) reaches its own final similarity by its end
-        assert scratch["steps_to_scratch_final_clip"] <= 3
+        assert scratch["steps_to_target"] <= 3
     scores = json.loads((tmp_path / "ws" / "scratch" / scratch["prompt"].replace(" ", "-") / "scores.json").read_text())
     assert scores == scratch["curve"]
     assert (tmp_path / "ws" / "curves.png").stat().st_size > 0
@@ -224,8 +224,9 @@ def test_speed_is_measured_against_scratch_unless_it_collapsed():
                result("b", "scene", (0.5, 0.6, 0.7), (0.5, 0.5, 0.01))]  # fmt: skip
     warm_start_experiment.summarise(results, report_eps=[0.05], patience=1)
     assert [r["collapsed"] for r in results] == [False, False, False, True, False, True]
-    assert [r["steps_to_scratch_final_clip"] for r in results] == [200, 100, None, None, None, None]
-    assert [r["scratch_final_clip"] for r in results] == [0.8, 0.8, 0.8, None, None, None]
+    assert [r["steps_to_target"] for r in results] == [200, 100, None, None, None, None]  # target: 95 % of 0.8
+    targets = [r["target_clip"] for r in results]
+    assert targets[:3] == pytest.approx([0.76] * 3) and targets[3:] == [None] * 3
     assert all(r["calm_step"] == {"0.05": 200} for r in results)
     table = warm_start_experiment.markdown_table(results, ["scratch", "pil", "scene"], [0.05])
     assert "0.500 → 0.750 / 0.50 / 10.0 / never" in table and "0.500 → 0.900 / 0.50 / 10.0 / n/a" in table

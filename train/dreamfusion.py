@@ -140,7 +140,7 @@ class DreamFusionResult:
     field: TrainableField
     steps: int  # iterations run in all (over resumes)
     converged_at: int | None  # the step at which the convergence criterion stopped the run
-    render_changes: list[tuple[int, float]]  # (step, the criterion's render change) at each epoch after the first
+    render_changes: list[tuple[int, float]]  # (step, the criterion's render change since the last epoch), each epoch
     seconds: float  # wall time of this call's optimisation
     out: Path
 

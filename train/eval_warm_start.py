@@ -16,10 +16,10 @@ understate any other valid answer alike for every start.)
 
 Two measures of speed come out: the iterations each start needs to reach 95 % of the toy-CLIP
 similarity that (S) ends with (where (S) did not collapse to an empty scene), and the criterion's
-step for each ε of `--report-eps`, read from the recorded render
-changes (a step's randomness depends on (seed, step) alone, so a run that stops there is this run cut
-short, and a run with a longer budget is read up to `--max-steps`). Runs, kept fields and scores
-resume; `table.md`, `results.json` and `curves.png` come last.
+step for each ε of `--report-eps`, read from the recorded render changes (a step's randomness
+depends on (seed, step) alone, so a run that stops there is this run cut short, and a run with a
+longer budget is read up to `--max-steps`). Runs, kept fields and scores resume; `table.md`,
+`results.json` and `curves.png` come last.
 
     python -m train.eval_warm_start --dataset data/pil-nerfs --out runs/warm-start --max-steps 400
 """
@@ -44,7 +44,7 @@ from train.warm_start import TrainableField, load_trained_field, nearest_scene_f
 INITS = ("scratch", "scene", "pil", "att3d")
 # the quality target: this fraction of (S)'s final toy-CLIP similarity (epoch-to-epoch noise is ~0.03)
 TARGET_FRACTION = 0.95
-COLLAPSED_IOU = 0.05  # a run whose final silhouettes share less than this with the object's emptied the scene
+COLLAPSED_IOU = 0.05  # a run whose final silhouettes share less than this with the object's lost it
 # (category, seed, colour): objects with a category or a colour that PIL's dataset leaves out, the two
 # kinds alternating (so that `--limit N` takes both)
 OUT_OF_DISTRIBUTION = (("sofa", 1001, "red"), ("chair", 1005, "pink"), ("stool", 1002, "blue"),
@@ -116,7 +116,7 @@ def mean(values: list[float | None]) -> str:
 
 
 def markdown_table(results: list[dict], inits: list[str], report_eps: list[float]) -> str:
-    """Per prompt: each start's final scores and its iterations to (S)'s final similarity; then means."""
+    """Per prompt: each start's first and final scores and its iterations to the target; then means."""
     lines = ["| prompt | " + " | ".join(f"{i}: CLIP at start → end / IoU / PSNR / iterations to target"
                                        for i in inits) + " |",
              "| --- |" + " --- |" * len(inits)]  # fmt: skip

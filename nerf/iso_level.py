@@ -41,7 +41,8 @@ def silhouette_iso_level(
         t, step, points = ray_samples(o, d, field.bound, config)
         density = field.query(points).density.view(t.shape)
         peaks.append(density.amax(dim=-1))
-        opacities.append(composite_weights(density, step.expand(t.shape)).sum(dim=-1))  # as `render` composites
+        if opacity is None:  # composited as `render` does
+            opacities.append(composite_weights(density, step.expand(t.shape)).sum(dim=-1))
     peaks = torch.cat(peaks, dim=1)  # [B, V*H*W]
     masks = (torch.cat(opacities, dim=1) if opacity is None else opacity.flatten(1)) > opacity_cut
     batch = masks.shape[0]

@@ -189,13 +189,11 @@ def test_through_olah_serving_a_local_git_repo_offline(tmp_path: Path, monkeypat
 # --- errors ----------------------------------------------------------------------------------------------
 
 
-def test_offline_is_said_plainly_and_fast(tmp_path: Path, monkeypatch, model, capsys) -> None:
+def test_offline_is_said_plainly(tmp_path: Path, monkeypatch, model, capsys) -> None:
     point_hub_client(monkeypatch, f"http://127.0.0.1:{free_port()}", tmp_path / "hf-home", timeout=2)
-    started = time.perf_counter()
     said = r"cannot reach the Hugging Face Hub to download user/model: .*refused.* use a local folder or 'toy'\)"
     with pytest.raises(ConnectionError, match=said) as error:
         model_folder("user/model", bundled=tmp_path)
-    assert time.perf_counter() - started < 5
     assert "(offline? use a local folder or 'toy')" in str(error.value)
 
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)

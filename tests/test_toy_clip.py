@@ -1,8 +1,10 @@
 """The toy CLIP: built by open_clip from the shipped config, saved and loaded in open_clip's Hub
-layout, and the contrastive loss and retrieval metric against hand-made cases."""
+layout, the contrastive loss and retrieval metric against hand-made cases, and the training command
+(killed and resumed equals unbroken)."""
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 
@@ -10,10 +12,12 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from killed_run import Killed, assert_same_training_state, kill_after_checkpoint
 
 from toyworld.clip import BUNDLED, load_clip, model_source, new_toy_clip, save_clip
-from toyworld.dataset import DatasetConfig, render_sample
+from toyworld.dataset import DatasetConfig, build, render_sample
 from toyworld.prompts import toy64
+from train import toy_clip
 from train.toy_clip import multi_positive_loss, retrieval_scores, retrieval_top1
 
 MIN_TOY64_TOP1 = 0.85  # measured 0.9375 (60 of 64) on these renders; see checkpoints/toy-clip/README.md
@@ -112,3 +116,20 @@ def test_bundled_toy_clip_retrieves_captions_of_fresh_renders() -> None:
     samples = [render_sample(p.text, p.field(), index, config) for index, p in enumerate(toy64().prompts)]
     images = torch.from_numpy(np.stack([image for image, _ in samples])).permute(0, 3, 1, 2).contiguous()
     assert retrieval_top1(model, tokenizer, images, [record["prompt"] for _, record in samples]) >= MIN_TOY64_TOP1
+
+
+def test_training_command_resumes_exactly(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    build(tmp_path / "data", DatasetConfig(set="toy64", views=1, size=64, supersample=1), limit=6, progress=False)
+
+    def train(run: str) -> None:
+        toy_clip.main(["--data", str(tmp_path / "data"), "--out", str(tmp_path / run), "--steps", "4", "--batch", "4",
+                       "--warmup", "3", "--checkpoint-every", "1"])  # fmt: skip
+
+    train("unbroken")
+    with monkeypatch.context() as dying:
+        kill_after_checkpoint(dying, toy_clip, step=2)
+        with pytest.raises(Killed):
+            train("killed")
+    train("killed")  # resumes at step 2: the last warm-up step, then the first of the cosine
+    assert_same_training_state(tmp_path / "unbroken" / "checkpoint", tmp_path / "killed" / "checkpoint")
+    assert json.loads((tmp_path / "killed" / "metrics.json").read_text())["steps"] == 4

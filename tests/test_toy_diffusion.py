@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from killed_run import Killed, assert_same_training_state, kill_after_checkpoint
 from tiny_models import TINY_TOY_UNET
 
 from toyworld.clip import load_clip, new_toy_clip, save_clip
@@ -68,19 +69,28 @@ def test_caption_conditions_are_the_clips_token_states_and_unit_text_embedding()
     assert labels.shape == (2, 4 + 128) and torch.equal(labels[:, :4], torch.zeros(2, 4))
 
 
-def test_training_command_runs_resumes_and_evaluates(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_training_command_runs_resumes_exactly_and_evaluates(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     build(tmp_path / "data", DatasetConfig(set="toy64", views=1, size=16, supersample=1), limit=8, progress=False)
     clip, _ = new_toy_clip(seed=0)
     save_clip(clip, tmp_path / "clip")
     monkeypatch.setattr(toy_diffusion, "new_unet", lambda seed: new_unet(seed, **TINY_TOY_UNET))
-    arguments = ["--data", str(tmp_path / "data"), "--clip", str(tmp_path / "clip"), "--out", str(tmp_path / "run"),
-                 "--batch", "4", "--sample-steps", "2", "--checkpoint-every", "1"]  # fmt: skip
-    toy_diffusion.main([*arguments, "--steps", "2"])
-    toy_diffusion.main([*arguments, "--steps", "3"])  # resumes at step 2
-    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
-    assert metrics["steps"] == 3 and 0 <= metrics["toy64_r_precision"] <= 1
-    assert (tmp_path / "run" / "samples_toy64.png").exists()
-    loaded, _ = load_diffusion(tmp_path / "run" / "model")
+
+    def train(run: str) -> None:
+        toy_diffusion.main(["--data", str(tmp_path / "data"), "--clip", str(tmp_path / "clip"), "--out",
+                            str(tmp_path / run), "--batch", "4", "--sample-steps", "2", "--checkpoint-every", "1",
+                            "--steps", "4"])  # fmt: skip
+
+    train("unbroken")
+    with monkeypatch.context() as dying:
+        kill_after_checkpoint(dying, toy_diffusion, step=2)
+        with pytest.raises(Killed):
+            train("killed")
+    train("killed")  # resumes at step 2, inside the warm-up, where the learning rate changes every step
+    assert_same_training_state(tmp_path / "unbroken" / "checkpoint", tmp_path / "killed" / "checkpoint")
+    metrics = json.loads((tmp_path / "killed" / "metrics.json").read_text())
+    assert metrics["steps"] == 4 and 0 <= metrics["toy64_r_precision"] <= 1
+    assert (tmp_path / "killed" / "samples_toy64.png").exists()
+    loaded, _ = load_diffusion(tmp_path / "killed" / "model")
     assert loaded.config.sample_size == 16
 
 

@@ -114,7 +114,8 @@ def test_two_processes_make_the_same_update_as_one(tiny, tmp_path) -> None:
         [sys.executable, *cli(guidance_source(tiny), tmp_path / "one", 2)], env=env, check=True, capture_output=True
     )
     # torchrun starts the processes; Accelerate reads their ranks from the environment and uses gloo on the CPU
-    launch = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29517"]
+    # --standalone: a local rendezvous on a port the OS picks, free whatever else runs on this machine
+    launch = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"]
     result = subprocess.run(
         [*launch, *cli(guidance_source(tiny), tmp_path / "two", 2)], env=env, capture_output=True, text=True
     )

@@ -10,16 +10,19 @@ import numpy as np
 import pytest
 import torch
 from gltf_validator import validate_gltf
+from killed_run import Killed, assert_same_training_state, kill_after_checkpoint
 from PIL import Image
 from safetensors.torch import load_file
-from tiny_models import TINY_MLP, TINY_PIL_DATA, tiny_pil, tiny_toy
+from tiny_models import TINY_MLP, TINY_PIL_DATA, TINY_PIL_TRAINING, tiny_pil, tiny_toy
 
 from nerf.analytic import SDFField, sphere_sdf
 from pil.generate import PILPipeline, main
 from pil.mlp_nerf import MLPNeRF
 from train import eval_warm_start as warm_start_experiment
+from train import pil as pil_training
 from train.evaluate_pil import ROUTES, PILJudge, frechet_distance
 from train.evaluate_pil import main as evaluate_main
+from train.pil import train_aligner, train_vae
 from train.pil_dataset import (
     DatasetConfig,
     build_dataset,
@@ -257,3 +260,30 @@ def test_explained_variance_of_a_known_subspace():
     outside = torch.randn(10, 20, generator=generator, dtype=torch.float64)
     outside = outside - outside @ basis.T @ basis  # orthogonal to everything the train set spans
     assert explained_variance(train, outside + train.mean(0), 3) == pytest.approx(0.0, abs=1e-9)
+
+
+def test_both_stages_resume_exactly_after_a_kill(tmp_path, monkeypatch):
+    settings = replace(TINY_PIL_TRAINING, vae_steps=6, aligner_epochs=4, checkpoint_every=2)
+    config = replace(settings.vae, mlp=TINY_MLP, latent_dim=8)
+    params = torch.randn(12, MLPNeRF(TINY_MLP).params.shape[-1], generator=torch.Generator().manual_seed(0))
+    embeddings = torch.randn(12, 3, 8, generator=torch.Generator().manual_seed(1))
+    aligner = replace(settings.aligner, embed_dim=8, latent_dim=8, num_tokens=len(TINY_MLP.token_sizes), d_model=16,
+                      feedforward_dim=32, encoder_layers=1, decoder_layers=1)  # fmt: skip
+    settings = replace(settings, aligner=aligner)
+    latents = torch.randn(12, aligner.num_tokens, 8, generator=torch.Generator().manual_seed(2))
+
+    def stages(run: str) -> None:
+        train_vae(params, config, settings, tmp_path / run / "vae", progress=False)
+        train_aligner(embeddings, latents, settings, tmp_path / run / "aligner", progress=False)
+
+    stages("unbroken")
+    # the VAE writes checkpoints at steps 2, 4, 6 and the aligner at epochs 1, 2, 3, 4: 2 kills the VAE, 3 the aligner
+    for killed_at in (2, 3):
+        with monkeypatch.context() as dying:
+            kill_after_checkpoint(dying, pil_training, step=killed_at)
+            with pytest.raises(Killed):
+                stages(f"killed-at-{killed_at}")
+        stages(f"killed-at-{killed_at}")
+        for part in ("vae", "aligner"):
+            checkpoints = [tmp_path / run / part / "checkpoint" for run in ("unbroken", f"killed-at-{killed_at}")]
+            assert_same_training_state(*checkpoints)

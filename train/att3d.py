@@ -42,7 +42,7 @@ from nerf.random import derived_seed, object_generators
 from nerf.render import RenderConfig, render, sample_light_directions
 from nerf.video import save_image_grid
 from toyworld.prompts import prompt_set
-from train.checkpoint import has_training_state, load_training_state, save_training_state
+from train.checkpoint import resume, save_training_state
 from train.dreamfusion import MAX_PROMPT_CHARS, SDSRunSettings, with_overrides
 from train.schedules import warmup_cosine
 
@@ -258,10 +258,7 @@ def train_att3d(
     training, held_out = training_prompts(config.prompts, config.split)
     trainer = Trainer(config, guidance, training, accelerator)
     checkpoint = out / "checkpoint"
-    step = 0
-    if has_training_state(checkpoint):
-        step, _ = load_training_state(checkpoint, trainer.model, trainer.optimizer)  # the optimizer holds its lr
-        trainer.schedule.last_epoch = step
+    step = resume(checkpoint, trainer.model, trainer.optimizer, trainer.schedule)
     main = accelerator.is_main_process
     if main:
         out.mkdir(parents=True, exist_ok=True)
@@ -291,7 +288,7 @@ def train_att3d(
         if step in config.snapshot_steps:
             trainer.model.save_pretrained(out / "snapshots" / f"step_{step:05d}")
         if step % config.checkpoint_every == 0 or step == config.steps or step == end:
-            save_training_state(checkpoint, trainer.model, trainer.optimizer, step)
+            save_training_state(checkpoint, trainer.model, trainer.optimizer, step, schedule=trainer.schedule)
     bar.close()
     accelerator.wait_for_everyone()
     if main and step == config.steps:

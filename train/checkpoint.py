@@ -1,5 +1,7 @@
 """Resumable training state on disk, without pickles: model and optimizer tensors in safetensors,
-everything else (step, hyperparameters, RNG states) in JSON. Written to a temporary folder and
+everything else (step, hyperparameters, the learning-rate schedule's own state, RNG states) in JSON.
+Every trainer resumes through `save_training_state` / `load_training_state`, so a killed and resumed
+run makes the same updates as an unbroken one. Written to a temporary folder and
 renamed into place, so a run killed at any moment (even by SIGKILL) leaves the last whole checkpoint.
 """
 
@@ -41,10 +43,19 @@ def _unflatten_optimizer(tensors: dict[str, torch.Tensor], rest: dict) -> dict:
     return {"state": state, "param_groups": rest["param_groups"]}
 
 
+Schedule = torch.optim.lr_scheduler.LRScheduler
+
+
 def save_training_state(
-    folder: Path, model: nn.Module, optimizer: torch.optim.Optimizer, step: int, extra: dict | None = None
+    folder: Path,
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    step: int,
+    extra: dict | None = None,
+    schedule: Schedule | None = None,
 ) -> None:
-    """Atomically write `folder` with the model, the optimizer, the step, torch's RNG state and `extra`."""
+    """Atomically write `folder` with the model, the optimizer, the step, torch's RNG state, the
+    learning-rate schedule's `state_dict` (when the run has one) and `extra`."""
     folder = Path(folder)
     partial = folder.with_name(folder.name + ".partial")
     shutil.rmtree(partial, ignore_errors=True)
@@ -55,6 +66,8 @@ def save_training_state(
     tensors["rng.cpu"] = torch.get_rng_state()
     save_file(tensors, partial / TENSORS_FILE)
     state = {"step": step, "optimizer": optimizer_rest, "extra": extra or {}}
+    if schedule is not None:
+        state["schedule"] = schedule.state_dict()
     (partial / STATE_FILE).write_text(json.dumps(state, indent=1))
     previous = folder.with_name(folder.name + ".previous")
     shutil.rmtree(previous, ignore_errors=True)
@@ -64,9 +77,12 @@ def save_training_state(
     shutil.rmtree(previous, ignore_errors=True)
 
 
-def load_training_state(folder: Path, model: nn.Module, optimizer: torch.optim.Optimizer) -> tuple[int, dict]:
-    """Restore model, optimizer and RNG from `folder`; returns (step, extra). Falls back to the
-    `.previous` copy if a crash hit between the two renames of `save_training_state`."""
+def load_training_state(
+    folder: Path, model: nn.Module, optimizer: torch.optim.Optimizer, schedule: Schedule | None = None
+) -> tuple[int, dict]:
+    """Restore model, optimizer, RNG and (when given) the learning-rate schedule from `folder`; returns
+    (step, extra). Falls back to the `.previous` copy if a crash hit between the two renames of
+    `save_training_state`."""
     folder = Path(folder)
     if not (folder / STATE_FILE).exists() and folder.with_name(folder.name + ".previous").exists():
         folder = folder.with_name(folder.name + ".previous")
@@ -75,6 +91,10 @@ def load_training_state(folder: Path, model: nn.Module, optimizer: torch.optim.O
     model.load_state_dict({k[len("model.") :]: v for k, v in tensors.items() if k.startswith("model.")})
     optimizer.load_state_dict(_unflatten_optimizer(tensors, state["optimizer"]))
     torch.set_rng_state(tensors["rng.cpu"])
+    if schedule is not None:
+        if "schedule" not in state:
+            raise ValueError(f"{folder} holds no learning-rate schedule: it was written without one")
+        schedule.load_state_dict(state["schedule"])
     return state["step"], state["extra"]
 
 
@@ -83,14 +103,11 @@ def has_training_state(folder: Path) -> bool:
     return (folder / STATE_FILE).exists() or (folder.with_name(folder.name + ".previous") / STATE_FILE).exists()
 
 
-def resume(
-    folder: Path, model: nn.Module, optimizer: torch.optim.Optimizer, schedule: torch.optim.lr_scheduler.LRScheduler
-) -> int:
+def resume(folder: Path, model: nn.Module, optimizer: torch.optim.Optimizer, schedule: Schedule | None = None) -> int:
     """The step a run continues from: 0 for a new run, else the checkpoint's, with the model, optimizer,
     RNG and learning-rate schedule restored to it."""
     if not has_training_state(folder):
         return 0
-    step, _ = load_training_state(folder, model, optimizer)
-    schedule.last_epoch = step - 1
+    step, _ = load_training_state(folder, model, optimizer, schedule)
     print(f"resumed at step {step}")
     return step

@@ -31,7 +31,7 @@ from pil.vae import WeightVAE, WeightVAEConfig
 from toyworld.categories import PIL_CATEGORIES, pil_object
 from toyworld.clip import load_clip
 from toyworld.render_gt import render_ground_truth
-from train.checkpoint import has_training_state, load_training_state, save_training_state
+from train.checkpoint import resume, save_training_state
 from train.pil_dataset import load_weight_dataset
 from train.toy_clip import normalise
 
@@ -113,10 +113,11 @@ def train_vae(
     vae.set_statistics(params)
     optimizer = torch.optim.Adam(vae.parameters(), lr=settings.vae_lr)
     checkpoint = out / "checkpoint"
-    step = load_training_state(checkpoint, vae, optimizer)[0] if has_training_state(checkpoint) else 0
-    generator = torch.Generator().manual_seed(derived_seed(settings.seed, step))
+    step = resume(checkpoint, vae, optimizer)
+    generator = torch.Generator()
     bar = tqdm(total=settings.vae_steps, initial=step, desc="stage 1: VAE", disable=not progress)
     while step < settings.vae_steps:
+        generator.manual_seed(derived_seed(settings.seed, step))  # a step depends on its number alone: resumable
         batch = params[torch.randint(len(params), (settings.vae_batch,), generator=generator)]
         out_ = vae(batch, generator=generator)
         loss, mse, kl = vae.loss(batch, out_, settings.kl_weight)
@@ -143,7 +144,7 @@ def train_aligner(
     aligner = Aligner(settings.aligner)
     optimizer = torch.optim.Adam(aligner.parameters(), lr=settings.aligner_lr)
     checkpoint = out / "checkpoint"
-    epoch = load_training_state(checkpoint, aligner, optimizer)[0] if has_training_state(checkpoint) else 0
+    epoch = resume(checkpoint, aligner, optimizer)
     count, views = embeddings.shape[:2]
     bar = tqdm(total=settings.aligner_epochs, initial=epoch, desc="stage 2: aligner", disable=not progress)
     aligner.train()

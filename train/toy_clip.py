@@ -144,7 +144,7 @@ def main(argv: list[str] | None = None) -> None:
         progress.update(1)
         progress.set_postfix(loss=f"{loss.item():.3f}")
         if step % args.checkpoint_every == 0 or step == args.steps:
-            save_training_state(checkpoint, model, optimizer, step)
+            save_training_state(checkpoint, model, optimizer, step, schedule=schedule)
     progress.close()
 
     model.eval()

@@ -169,7 +169,7 @@ def main(argv: list[str] | None = None) -> None:
         progress.update(1)
         progress.set_postfix(loss=f"{loss.item():.4f}")
         if step % args.checkpoint_every == 0 or step == args.steps:
-            save_training_state(checkpoint, both, optimizer, step)
+            save_training_state(checkpoint, both, optimizer, step, schedule=schedule)
     progress.close()
 
     ema.eval()

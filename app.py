@@ -1,5 +1,5 @@
 """The Gradio app: text → 3D, image → 3D, interpolation and DreamFusion warm start, each result as an
-interactive 3D view, a `.glb` to download and a turntable video.
+interactive 3D view and a `.glb` to download at once, then a turntable video.
 
     python app.py                                   # the bundled toy models, offline, on a CPU
     python app.py --att3d user/att3d-sd --pil ./runs/pil/toy --guidance stable-diffusion-v1-5/stable-diffusion-v1-5
@@ -24,10 +24,13 @@ from webui.models import Models, ModelSources
 
 CONCURRENCY = 2  # requests a CPU serves at once; more only queue up behind each other's threads
 QUEUE_SIZE = 64
+# Gradio's copies of uploads and results: every 10 minutes, those older than an hour are deleted (and all of
+# them when the app stops); the app's own files are bounded by webui.outputs.STORE
+DELETE_CACHE = (600, 3600)
 
 
-def build_app(models: Models) -> gr.Blocks:
-    with gr.Blocks(title="Amortized 3D", analytics_enabled=False) as app:
+def build_app(models: Models, delete_cache: tuple[int, int] = DELETE_CACHE) -> gr.Blocks:
+    with gr.Blocks(title="Amortized 3D", analytics_enabled=False, delete_cache=delete_cache) as app:
         gr.Markdown("# Amortized 3D\nText or image → 3D in one forward pass (ATT3D, Prompt2NeRF-PIL), "
                     "or per-prompt score distillation warm-started from them.")  # fmt: skip
         with gr.Tab("Text → 3D"):

@@ -36,6 +36,7 @@ from nerf.cameras import turntable
 from nerf.checks import check_int_range, check_range
 from nerf.field import RadianceField
 from nerf.iso_level import silhouette_iso_level
+from nerf.occupancy import OccupancyGrid
 from nerf.render import RenderConfig
 from nerf.sparse import pack_rows
 
@@ -45,6 +46,7 @@ EXPORT_RESOLUTIONS = (32, 512)  # marching-cubes grids a user may ask for
 # the surface level is measured from a few small renders (nerf.iso_level): cheap next to the export
 ISO_CAMERAS = turntable(4, 20.0, 3.0, 45.0, 48, 48)
 ISO_RENDER = RenderConfig(num_samples=96)
+ISO_OCCUPANCY = 32  # cells per axis of the occupancy grid those renders skip empty space with
 
 
 @dataclass(frozen=True)
@@ -256,15 +258,27 @@ def export_mesh(field: RadianceField, path: str | Path, config: ExportConfig = E
     return mesh
 
 
-def export_rendered_surface(field: RadianceField, path: str | Path, resolution: int = 128) -> Path:
-    """A one-object field as a mesh file at the surface its renders show (the iso-level that matches
-    its silhouettes, `nerf.iso_level`), coarse-to-fine at `resolution`: what generators hand to users."""
+def rendered_surface_mesh(
+    field: RadianceField, resolution: int = 128, target_faces: int | None = None
+) -> trimesh.Trimesh:
+    """A one-object field's mesh at the surface its renders show (the iso-level that matches its
+    silhouettes, `nerf.iso_level`), coarse-to-fine at `resolution`, decimated to at most `target_faces`
+    faces when given: what generators hand to users."""
     low, high = EXPORT_RESOLUTIONS
     if isinstance(resolution, bool) or not isinstance(resolution, int) or not low <= resolution <= high:
         raise ValueError(f"resolution must be an integer in {low}..{high}, got {resolution!r}")
-    path = mesh_path(path)
-    level = float(silhouette_iso_level(field, ISO_CAMERAS.to(field.device), ISO_RENDER)[0])
+    occupancy = OccupancyGrid.from_field(field, resolution=ISO_OCCUPANCY)  # the iso renders skip empty space
+    level = float(silhouette_iso_level(field, ISO_CAMERAS.to(field.device), ISO_RENDER, occupancy=occupancy)[0])
     if not np.isfinite(level):
         raise ValueError("the object is empty: no view shows anything")
-    config = ExportConfig(resolution=resolution, threshold=level, coarse_resolution=min(32, resolution))
-    return save_mesh(extract_mesh(field, config), path)
+    config = ExportConfig(resolution=resolution, threshold=level, coarse_resolution=min(32, resolution),
+                          target_faces=target_faces)  # fmt: skip
+    return extract_mesh(field, config)
+
+
+def export_rendered_surface(
+    field: RadianceField, path: str | Path, resolution: int = 128, target_faces: int | None = None
+) -> Path:
+    """`rendered_surface_mesh` written to a mesh file at `path` (format by suffix)."""
+    path = mesh_path(path)
+    return save_mesh(rendered_surface_mesh(field, resolution, target_faces), path)

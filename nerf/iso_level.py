@@ -14,7 +14,9 @@ from torch import Tensor
 
 from nerf.cameras import Cameras
 from nerf.field import RadianceField
+from nerf.occupancy import OccupancyGrid
 from nerf.render import RenderConfig, composite_weights, ray_samples
+from nerf.sparse import evaluate_where
 
 
 @torch.no_grad()
@@ -24,6 +26,7 @@ def silhouette_iso_level(
     config: RenderConfig = RenderConfig(num_samples=128),
     opacity_cut: float = 0.5,
     opacity: Tensor | None = None,
+    occupancy: OccupancyGrid | None = None,
 ) -> Tensor:
     """Per object `[B]`: the density level whose silhouettes from `cameras` `[V]` have the best IoU with
     the rendered masks (opacity > `opacity_cut`); inf for an object whose renders show nothing.
@@ -31,6 +34,8 @@ def silhouette_iso_level(
     `opacity` `[B, V, H, W]`: the field's rendered opacity from these cameras with this config, if
     the caller has it already (it is the same in every shading mode); otherwise it is composited here
     from the same samples the peaks come from (one pass over the field, not a render and a pass).
+    `occupancy`: the field is queried only in its occupied cells (empty space holds no peak and adds
+    no opacity), as `render` does with one.
     """
     if len(cameras.shape) != 1:
         raise ValueError(f"cameras must have shape [V], got {tuple(cameras.shape)}")
@@ -39,7 +44,11 @@ def silhouette_iso_level(
     for start in range(0, origins.shape[1], config.chunk_rays):
         o, d = origins[:, start : start + config.chunk_rays], directions[:, start : start + config.chunk_rays]
         t, step, points = ray_samples(o, d, field.bound, config)
-        density = field.query(points).density.view(t.shape)
+        if occupancy is None:
+            density = field.query(points).density.view(t.shape)
+        else:
+            density = evaluate_where(occupancy.occupied(points), points, lambda p: (field.query(p).density,))[0]
+            density = density.view(t.shape)
         peaks.append(density.amax(dim=-1))
         if opacity is None:  # composited as `render` does
             opacities.append(composite_weights(density, step.expand(t.shape)).sum(dim=-1))

@@ -1,4 +1,5 @@
-"""Turntable renders of a field, writing frames as MP4 or GIF, and tiling images into a PNG."""
+"""Turntable renders of a field or of an exported mesh, writing frames as MP4 or GIF, and tiling images
+into a PNG."""
 
 from __future__ import annotations
 
@@ -9,12 +10,14 @@ import imageio.v2
 import imageio.v3 as iio
 import numpy as np
 import torch
+import trimesh
 from PIL import Image
 
 from nerf.cameras import orbit_cameras, turntable
 from nerf.checks import check_int_range
 from nerf.field import BoundField, RadianceField
 from nerf.occupancy import OccupancyGrid
+from nerf.raster import shade_mesh
 from nerf.render import RenderConfig, Shading, render
 
 VIDEO_FORMATS = (".mp4", ".gif")
@@ -44,6 +47,33 @@ def render_turntable(
         out = render(field, cameras[frame : frame + 1].to(device), config, shading=shading, occupancy=occupancy)
         frames.append((out.rgb[object_index, 0].clamp(0, 1) * 255).round().to(torch.uint8).cpu().numpy())
     return np.stack(frames)
+
+
+@torch.no_grad()
+def mesh_turntable(
+    mesh: trimesh.Trimesh,
+    num_frames: int = 24,
+    size: int = 256,
+    elevation_deg: float = 20.0,
+    fov_y_deg: float = 40.0,
+    fill: float = 0.85,
+    background: tuple[float, float, float] = (1.0, 1.0, 1.0),
+) -> np.ndarray:
+    """Frames `[F, size, size, 3]` uint8 of a mesh with vertex colours orbiting once, framed so that its
+    bounding sphere fills `fill` of the frame, lit from the camera's side: what the `.glb` looks like."""
+    check_int_range(size, "size", 16, 2048)
+    if len(mesh.faces) == 0:
+        raise ValueError("the mesh is empty: nothing to render")
+    vertices = torch.as_tensor(np.asarray(mesh.vertices), dtype=torch.float32)
+    centre = vertices.amin(0).add(vertices.amax(0)).mul(0.5)
+    radius = float((vertices - centre).norm(dim=1).max())
+    distance = radius / (fill * np.tan(np.radians(fov_y_deg) / 2))
+    colours = torch.as_tensor(np.asarray(mesh.visual.vertex_colors)[:, :3], dtype=torch.float32) / 255
+    normals = torch.as_tensor(np.asarray(mesh.vertex_normals), dtype=torch.float32)
+    faces = torch.as_tensor(np.asarray(mesh.faces), dtype=torch.long)
+    cameras = turntable(num_frames, elevation_deg, distance, fov_y_deg, size, size)
+    images = shade_mesh(vertices - centre, faces, colours, normals, cameras, background)
+    return (images.clamp(0, 1) * 255).round().to(torch.uint8).numpy()
 
 
 def save_video(frames: np.ndarray, path: str | Path, fps: int = 12) -> Path:

@@ -51,11 +51,14 @@ _DECODE_ERRORS = (
 _ALPHA_MODES = ("RGBA", "RGBa", "LA", "La", "PA")
 
 
-def load_image(source: str | Path | bytes | PIL.Image.Image, background: float = 0.8) -> PIL.Image.Image:
+def load_image(
+    source: str | Path | bytes | PIL.Image.Image, background: float = 0.8, name: str | None = None
+) -> PIL.Image.Image:
     """Any image the user gives -> an 8-bit RGB PIL image.
 
     source: a path to an image file, the file's bytes, or a PIL image (opened lazily or not).
     background: the grey, 0..1, that transparent pixels are composited onto (0.8 -> 204).
+    name: what the messages call the file (default: its path); a server names the user's own file.
     Raises FileNotFoundError for a missing path and ValueError for anything else that is wrong: a
     directory, a file or image too large, something that is not a readable image, a bad `background`.
     """
@@ -71,12 +74,13 @@ def load_image(source: str | Path | bytes | PIL.Image.Image, background: float =
         return _open_and_decode(io.BytesIO(data), "the image data", grey)
     if isinstance(source, str | Path):
         path = Path(source).expanduser()
+        name = repr(str(path)) if name is None else name
         if not path.exists():
-            raise FileNotFoundError(f"image file not found: {str(path)!r}")
+            raise FileNotFoundError(f"image file not found: {name}")
         if path.is_dir():
-            raise ValueError(f"{str(path)!r} is a directory, not an image file")
-        _check_file_size(path.stat().st_size, repr(str(path)))
-        return _open_and_decode(path, repr(str(path)), grey)
+            raise ValueError(f"{name} is a directory, not an image file")
+        _check_file_size(path.stat().st_size, name)
+        return _open_and_decode(path, name, grey)
     raise TypeError(f"source must be a path, bytes or a PIL image, got {type(source).__name__}")
 
 
@@ -95,8 +99,13 @@ def _check_file_size(n_bytes: int, name: str) -> None:
         )
 
 
-def _not_readable(name: str, error: BaseException) -> ValueError:
-    return ValueError(f"{name} is not a readable image ({_FORMATS}): {type(error).__name__}: {error}")
+def _not_readable(name: str, error: BaseException, fp: Path | io.BytesIO | None = None) -> ValueError:
+    """Pillow's reason, with the file called `name` where Pillow names its path (a server's upload
+    folder is nobody's business)."""
+    reason = str(error)
+    if isinstance(fp, Path):
+        reason = reason.replace(repr(str(fp)), name).replace(str(fp), name)
+    return ValueError(f"{name} is not a readable image ({_FORMATS}): {type(error).__name__}: {reason}")
 
 
 def _open_and_decode(fp: Path | io.BytesIO, name: str, grey: int) -> PIL.Image.Image:
@@ -107,7 +116,7 @@ def _open_and_decode(fp: Path | io.BytesIO, name: str, grey: int) -> PIL.Image.I
     except Image.DecompressionBombError as error:  # > 2x Pillow's limit: refused before we see the size
         raise ValueError(f"{name} is too large to decode ({error}); the limit is {MAX_IMAGE_PIXELS:,} pixels") from None
     except _DECODE_ERRORS as error:
-        raise _not_readable(name, error) from None
+        raise _not_readable(name, error, fp) from None
     with image:
         return _decode(image, name, grey)
 

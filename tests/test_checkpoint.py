@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import torch
 from safetensors.torch import load_file
 
@@ -42,6 +43,7 @@ def run(folder: Path, steps: int, pause: float = 0.0) -> subprocess.Popen:
                             stdout=subprocess.PIPE, text=True, env=env)  # fmt: skip
 
 
+@pytest.mark.slow
 def test_sigkill_and_resume_equals_an_unbroken_run(tmp_path: Path) -> None:
     unbroken, killed = tmp_path / "unbroken", tmp_path / "killed"
     assert run(unbroken, 12).wait(timeout=120) == 0

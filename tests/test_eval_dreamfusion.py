@@ -49,6 +49,7 @@ def test_a_soft_field_is_judged_by_the_surface_its_renders_show(judge: Judge) ->
     assert scores["shape_ok"] and scores["colour_ok"] and scores["iso_level"] < 5
 
 
+@pytest.mark.slow
 def test_a_stack_scores_its_parts() -> None:
     prompts = stacks()
     prompt, judge = prompts.prompts[1234], Judge(prompts)

@@ -10,6 +10,7 @@ import torch
 from nerf.cameras import turntable
 from nerf.field import FieldOutput, RadianceField
 from nerf.iso_level import silhouette_iso_level
+from nerf.occupancy import OccupancyGrid
 from nerf.render import RenderConfig, render
 
 WIDTH = 0.25  # standard deviation of the balls' density (world units)
@@ -43,6 +44,13 @@ def test_level_is_where_the_ray_integral_is_ln2_and_empty_objects_get_inf() -> N
     assert levels[2] == math.inf
     shaded = render(balls, cameras, config, "lambertian")  # a caller's own render: any shading has this opacity
     assert torch.equal(silhouette_iso_level(balls, cameras, config, opacity=shaded.opacity), levels)
+    # skipping empty space: what it skips holds density below the grid's threshold (0.01), whose faint
+    # opacity can move a boundary pixel across the mask's cut, and with it the best level, a little
+    occupancy = OccupancyGrid.from_field(balls, resolution=32)
+    assert not occupancy.mask.all()
+    skipping = silhouette_iso_level(balls, cameras, config, occupancy=occupancy)
+    assert skipping[:2].tolist() == pytest.approx(levels[:2].tolist(), rel=0.03) and skipping[2] == math.inf
+    assert skipping[:2].tolist() == pytest.approx([expected, expected], rel=0.1)
 
 
 def test_rejects_per_object_cameras() -> None:

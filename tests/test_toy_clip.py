@@ -118,6 +118,7 @@ def test_bundled_toy_clip_retrieves_captions_of_fresh_renders() -> None:
     assert retrieval_top1(model, tokenizer, images, [record["prompt"] for _, record in samples]) >= MIN_TOY64_TOP1
 
 
+@pytest.mark.slow
 def test_training_command_resumes_exactly(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     build(tmp_path / "data", DatasetConfig(set="toy64", views=1, size=64, supersample=1), limit=6, progress=False)
 

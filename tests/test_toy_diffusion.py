@@ -69,6 +69,7 @@ def test_caption_conditions_are_the_clips_token_states_and_unit_text_embedding()
     assert labels.shape == (2, 4 + 128) and torch.equal(labels[:, :4], torch.zeros(2, 4))
 
 
+@pytest.mark.slow
 def test_training_command_runs_resumes_exactly_and_evaluates(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     build(tmp_path / "data", DatasetConfig(set="toy64", views=1, size=16, supersample=1), limit=8, progress=False)
     clip, _ = new_toy_clip(seed=0)
@@ -98,6 +99,7 @@ BUNDLED_GUIDANCE = 2.0  # the bundled model's best scale for sampling (see its m
 MIN_BUNDLED_R_PRECISION = 0.7  # measured 0.875 (14 of 16) with seed 0, 0.9375 with seed 1
 
 
+@pytest.mark.slow
 def test_bundled_model_samples_what_it_is_asked_for() -> None:
     """Regression guard on `checkpoints/toy-diffusion`: one sample of each of 16 toy64 prompts (every
     shape and colour twice), retrieved by the bundled toy CLIP among all 64 prompts."""

@@ -82,6 +82,7 @@ def test_resumed_run_is_the_uninterrupted_run(tiny, tmp_path, monkeypatch) -> No
     assert model.config.text_encoder == guidance_source(tiny)
 
 
+@pytest.mark.slow
 def test_run_killed_with_sigkill_resumes_where_it_was(tiny, tmp_path) -> None:
     env = environment(tmp_path / "cache")
     steps = 6
@@ -108,6 +109,7 @@ def test_run_killed_with_sigkill_resumes_where_it_was(tiny, tmp_path) -> None:
     assert_same_weights(final_weights(tmp_path / "whole"), final_weights(killed))
 
 
+@pytest.mark.slow
 def test_two_processes_make_the_same_update_as_one(tiny, tmp_path) -> None:
     env = environment(tmp_path / "cache")
     subprocess.run(
@@ -137,6 +139,7 @@ def test_batch_must_split_evenly_and_bad_settings_are_refused(capsys) -> None:
         assert "error:" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_evaluation_of_snapshots_against_per_prompt_budgets(tiny, tmp_path, monkeypatch) -> None:
     monkeypatch.setenv("AMORTIZED3D_CACHE", str(tmp_path / "cache"))
     run = tmp_path / "run"
@@ -189,6 +192,7 @@ def test_hash_grid_backbone_trains_mapping_and_shared_decoder(tiny, tmp_path, mo
         assert not torch.equal(initial[name], trained[name]), f"{name} did not train"
 
 
+@pytest.mark.slow
 def test_bundle_is_fp16_with_a_card_and_scores_like_the_run(tiny, tmp_path, monkeypatch) -> None:
     monkeypatch.setenv("AMORTIZED3D_CACHE", str(tmp_path / "cache"))
     run, folder = tmp_path / "run", tmp_path / "bundle"

@@ -168,6 +168,7 @@ def test_frechet_distance_matches_the_closed_form_for_shifted_and_scaled_sets():
     assert frechet_distance(a, 2 * a) == pytest.approx(expected, rel=1e-6)
 
 
+@pytest.mark.slow
 def test_evaluation_scores_every_route_and_draws_its_figures(model, dataset, tmp_path, tmp_path_factory):
     random_data = tmp_path_factory.mktemp("pil-random")
     build_dataset(replace(TINY, shared_init=False, objects_per_category=4, shard_size=4), random_data, progress=False)
@@ -185,6 +186,7 @@ def test_evaluation_scores_every_route_and_draws_its_figures(model, dataset, tmp
     assert Image.open(tmp_path / "eval" / "interpolation.png").size == (7 * 96, 96)
 
 
+@pytest.mark.slow
 def test_warm_start_experiment_runs_every_start_and_tabulates(model, dataset, tmp_path, monkeypatch):
     tiny = tiny_toy(tmp_path / "toy")[0]
     monkeypatch.setattr(warm_start_experiment, "PILJudge", lambda pipe, samples: PILJudge(pipe, samples=16))
@@ -262,6 +264,7 @@ def test_explained_variance_of_a_known_subspace():
     assert explained_variance(train, outside + train.mean(0), 3) == pytest.approx(0.0, abs=1e-9)
 
 
+@pytest.mark.slow
 def test_both_stages_resume_exactly_after_a_kill(tmp_path, monkeypatch):
     settings = replace(TINY_PIL_TRAINING, vae_steps=6, aligner_epochs=4, checkpoint_every=2)
     config = replace(settings.vae, mlp=TINY_MLP, latent_dim=8)

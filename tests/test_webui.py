@@ -1,4 +1,5 @@
-"""The app's shared pieces without a server: error mapping, input checks, ZeroGPU wrapping."""
+"""The app's shared pieces without a server: error mapping, input checks, ZeroGPU wrapping, the bounded
+caches."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import gradio as gr
 import numpy as np
 import pytest
 
+from webui.cache import FileStore, LRUCache
 from webui.interpolation import legs, path_prompts
 from webui.outputs import checked_int, on_gpu, prompt_text, user_errors
 
@@ -56,9 +58,9 @@ def test_on_gpu_uses_spaces_only_when_installed(monkeypatch):
     assert on_gpu(work) is work
     monkeypatch.undo()
     fake = types.ModuleType("spaces")
-    fake.GPU = lambda function: lambda *a, **k: ("on gpu", function(*a, **k))
+    fake.GPU = lambda function, duration=60: lambda *a, **k: ("on gpu", duration, function(*a, **k))
     monkeypatch.setitem(sys.modules, "spaces", fake)
-    assert on_gpu(work)() == ("on gpu", "done")
+    assert on_gpu(work, duration=20)() == ("on gpu", 20, "done")
 
 
 def _refusing(name, real_import):
@@ -95,3 +97,40 @@ def test_a_path_takes_two_to_six_prompts():
         path_prompts("a", "b", "c\nd\ne\nf\ng")
     with pytest.raises(ValueError, match="second prompt is empty"):
         path_prompts("a red cube", "", None)
+
+
+def test_lru_cache_keeps_the_most_recently_used_and_hands_out_the_rest():
+    evicted = []
+    cache = LRUCache(2, on_evict=evicted.append)
+    cache.put("a", 1)
+    cache.put("b", 2)
+    assert cache.get("a") == 1  # "a" is now the most recent
+    cache.put("c", 3)
+    assert evicted == [2] and cache.get("b") is None and len(cache) == 2
+    assert cache.get_or_make("a", lambda: pytest.fail("made again")) == 1
+    cache.put("a", 10)  # replaced: the old value is handed out too
+    assert evicted == [2, 1] and cache.get("a") == 10
+    with pytest.raises(ValueError, match="capacity"):
+        LRUCache(0)
+
+
+def test_file_store_deletes_the_folders_of_results_it_no_longer_keeps(tmp_path):
+    store = FileStore(capacity=2)
+
+    def write(text):
+        return lambda folder: (folder / "result.txt").write_text(text) and folder / "result.txt"
+
+    first = store.get_or_make("first", write("one"))
+    assert store.get_or_make("first", lambda folder: pytest.fail("made again")) == first
+    second = store.get_or_make("second", write("two"))
+    third = store.get_or_make("third", write("three"))
+    assert not first.exists() and second.read_text() == "two" and third.read_text() == "three"
+    assert store.disk_bytes() == len("twothree")
+    with pytest.raises(RuntimeError, match="failed"):
+        store.get_or_make("broken", lambda folder: (folder / "half").write_text("x") and _fail())
+    assert sorted(p.name for p in store.root.rglob("*") if p.is_file()) == ["result.txt", "result.txt"]
+    assert store.get_or_make("first", write("again")).read_text() == "again"  # made anew once dropped
+
+
+def _fail():
+    raise RuntimeError("failed")

@@ -1,7 +1,8 @@
 """Tab: interpolation along a path of two or more prompts. Between two stops ATT3D mixes their text
 embeddings, `(1-α)·c1 + α·c2`, and makes the object at any α in one pass; PIL walks the straight line
 between the two objects' latents (each prompt through its nearest training scene). α runs over the
-whole path, each leg taking an equal share; the animation sweeps it from 0 to 1 while orbiting."""
+whole path, each leg taking an equal share. Moving the α slider redraws the object at once (on release);
+the animation, which sweeps α from 0 to 1 while orbiting, is a separate action."""
 
 from __future__ import annotations
 
@@ -13,12 +14,17 @@ from att3d.generate import check_alpha
 from nerf.field import BoundField
 from nerf.video import save_video, sweep_frames
 from webui import outputs
+from webui.cache import LRUCache
 from webui.models import Models
 from webui.outputs import (
+    DEFAULT_FACES,
     DEFAULT_RESOLUTION,
+    FACES_RANGE,
     RESOLUTION_RANGE,
+    STORE,
     checked_int,
-    mesh_output,
+    file_stem,
+    mesh_file,
     on_gpu,
     prompt_text,
     result_components,
@@ -50,32 +56,46 @@ def legs(alphas: np.ndarray, stops: int) -> list[tuple[int, np.ndarray]]:
     return [(int(k[0]), p - k[0]) for k, p in zip(np.split(leg, runs), np.split(position, runs), strict=True)]
 
 
+PIL_STOPS: LRUCache[list] = LRUCache(64)  # a path's PIL generations, made once per path, not once per α
+
+
 def walk(models: Models, method: str, texts: list[str], alphas: np.ndarray) -> BoundField:
     """The objects at path positions `alphas`, one per position, in one bound field."""
     if method == METHODS[0]:
-        pipe = models.att3d()
+        pipe = models.att3d()  # its text encoder keeps each prompt's embedding: once per path, not per α
         parts = [pipe.interpolate(texts[k], texts[k + 1], local).field for k, local in legs(alphas, len(texts))]
     elif method == METHODS[1]:
         pipe = models.pil()
-        stops = [pipe(text=t) for t in texts]
+        stops = PIL_STOPS.get_or_make((models.sources.pil, tuple(texts)), lambda: [pipe(text=t) for t in texts])
         parts = [pipe.interpolate(stops[k], stops[k + 1], local).field for k, local in legs(alphas, len(texts))]
     else:
         raise ValueError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
     return BoundField(parts[0].base, torch.cat([part.params for part in parts]))
 
 
-def generate(models: Models, first: str, second: str, more: str, alpha: float, method: str, resolution: int,
-             frames: int):  # fmt: skip
-    """(viewer `.glb` at α, download `.glb`, animation over α ∈ [0, 1])."""
+def object_at(models: Models, first: str, second: str, more: str | None, alpha: float, model: str, resolution: int,
+              faces: int) -> tuple[str, str, str]:  # fmt: skip
+    """(viewer `.glb`, download `.glb`, mesh statistics) of the object at α along the path."""
     texts = path_prompts(first, second, more)
     alpha = check_alpha(alpha)
+    source = models.sources.att3d if model == METHODS[0] else models.sources.pil
+    mesh = mesh_file(("interpolation", model, source, tuple(texts), alpha),
+                     lambda: walk(models, model, texts, np.array([alpha])), f"{' to '.join(texts)} {alpha:.2f}",
+                     resolution, faces)  # fmt: skip
+    return str(mesh.path), str(mesh.path), mesh.stats()
+
+
+def animation(models: Models, first: str, second: str, more: str | None, model: str, frames: int) -> str:
+    """An `.mp4` sweeping α over the whole path from 0 to 1 while orbiting (one object per frame)."""
+    texts = path_prompts(first, second, more)
     frames = checked_int(frames, "frames", *FRAMES)
-    # one walk (each stop made once): the object at α, then the animation's frames
-    objects = walk(models, method, texts, np.concatenate([[alpha], np.linspace(0.0, 1.0, frames)]))
-    mesh = mesh_output(BoundField(objects.base, objects.params[:1]), f"{' to '.join(texts)} {alpha:.2f}", resolution)
-    sweep = BoundField(objects.base, objects.params[1:])
-    animation = save_video(sweep_frames(sweep, size=outputs.VIDEO_SIZE), mesh.with_name("interpolation.mp4"))
-    return str(mesh), str(mesh), str(animation)
+    source = models.sources.att3d if model == METHODS[0] else models.sources.pil
+
+    def make(folder):
+        sweep = walk(models, model, texts, np.linspace(0.0, 1.0, frames))
+        return save_video(sweep_frames(sweep, size=outputs.VIDEO_SIZE), folder / f"{file_stem(' to '.join(texts))}.mp4")
+
+    return str(STORE.get_or_make(("animation", model, source, tuple(texts), frames, outputs.VIDEO_SIZE), make))
 
 
 def build(models: Models) -> None:
@@ -85,15 +105,28 @@ def build(models: Models) -> None:
             second = gr.Textbox(label="To", placeholder="a blue sphere", max_lines=2)
             more = gr.Textbox(label="Then (optional: more prompts, one per line)", lines=2,
                               placeholder="a green torus")  # fmt: skip
-            alpha = gr.Slider(0.0, 1.0, value=0.5, step=0.05, label="α along the path (0: first, 1: last)")
             method = gr.Radio(list(METHODS), value=METHODS[0], label="Model")
+            button = gr.Button("Interpolate", variant="primary")
+            alpha = gr.Slider(0.0, 1.0, value=0.5, step=0.05, label="α along the path (0: first, 1: last); "
+                              "moving it redraws the object")  # fmt: skip
             with gr.Accordion("Settings", open=False):
                 resolution = gr.Slider(*RESOLUTION_RANGE, value=DEFAULT_RESOLUTION, step=16, label="Mesh resolution")
+                faces = gr.Slider(*FACES_RANGE, value=DEFAULT_FACES, step=1000, label="Most faces")
                 frames = gr.Slider(*FRAMES, value=24, step=1, label="Animation frames")
-            button = gr.Button("Interpolate", variant="primary")
+            animate = gr.Button("Make the animation (α from 0 to 1)")
             gr.Examples(EXAMPLES, [first, second, more, alpha, method])
         with gr.Column():
-            viewer, download, video = result_components("Object at α", "α from 0 to 1")
-    run = on_gpu(user_errors(lambda *values: generate(models, *values)))
-    inputs = [first, second, more, alpha, method, resolution, frames]
-    button.click(run, inputs, [viewer, download, video], api_name="interpolate")
+            viewer, download, stats, video = result_components("Object at α", "α from 0 to 1")
+
+    def interpolate(first: str, second: str, more: str, alpha: float, model: str, resolution: int, faces: int):
+        return object_at(models, first, second, more, alpha, model, resolution, faces)
+
+    def animate_path(first: str, second: str, more: str, model: str, frames: int):
+        return animation(models, first, second, more, model, frames)
+
+    run = on_gpu(user_errors(interpolate), duration=20)
+    inputs, outputs_ = [first, second, more, alpha, method, resolution, faces], [viewer, download, stats]
+    button.click(run, inputs, outputs_, api_name="interpolate")
+    alpha.release(run, inputs, outputs_, api_name=False)  # the live slider: the object at the new α
+    animate.click(on_gpu(user_errors(animate_path), duration=60), [first, second, more, method, frames], video,
+                  api_name="animate")  # fmt: skip

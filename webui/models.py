@@ -15,6 +15,7 @@ import torch
 from att3d.generate import ATT3DPipeline
 from guidance import Guidance, load_guidance
 from pil.generate import PILPipeline
+from toyworld.prompts import toy64
 
 T = TypeVar("T")
 ENVIRONMENT = {"att3d": "AMORTIZED3D_ATT3D", "pil": "AMORTIZED3D_PIL", "guidance": "AMORTIZED3D_GUIDANCE"}
@@ -55,3 +56,10 @@ class Models:
 
     def guidance(self) -> Guidance:
         return self._get("guidance", lambda: load_guidance(self.sources.guidance, device=self.device))
+
+    def example_prompts(self) -> list[str]:
+        """Prompts for the random-prompt button: the bundled model's world ("a {colour} {shape}"), or for
+        a model of the deployer's, whose prompt set the app does not know, a few simple ones."""
+        if self.sources.att3d == "toy":
+            return [prompt.text for prompt in toy64().prompts]
+        return ["a red cube", "a green torus", "a blue star"]

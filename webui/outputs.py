@@ -1,26 +1,35 @@
-"""What every tab shows for an object (a `.glb` for the 3D viewer and for download, a turntable video),
-and the checks that turn a user's bad input into a clear `gr.Error` instead of a traceback."""
+"""What every tab shows for an object: first its `.glb` in the 3D viewer and for download, with a line of
+mesh statistics; then, in a chained event, a turntable video rasterized from that very mesh. Also the
+checks that turn a user's bad input into a clear `gr.Error` instead of a traceback, and the store that
+keeps results (repeat requests are instant) and the disk they use bounded."""
 
 from __future__ import annotations
 
 import functools
+import hashlib
 import inspect
 import re
-import tempfile
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
 import gradio as gr
+import trimesh
 
 from guidance.prompts import cut_message, shortened, visible_prompt
-from nerf.export import export_rendered_surface
+from nerf.export import rendered_surface_mesh, save_mesh
 from nerf.field import RadianceField
-from nerf.video import render_turntable, save_video
+from nerf.video import mesh_turntable, save_video
+from webui.cache import FileStore
 
 RESOLUTION_RANGE = (32, 256)  # marching-cubes grids the app offers (the CLI goes to 512)
 DEFAULT_RESOLUTION = 128
+FACES_RANGE = (1_000, 200_000)  # the most faces a mesh keeps (quadric decimation)
+DEFAULT_FACES = 20_000  # a toy object's full mesh at 128³ has ~60k faces (1.1 MB); 20k look the same in the viewer
 VIDEO_FRAMES, VIDEO_SIZE = 24, 128  # turntables and animations
+STORE = FileStore(capacity=128)  # the app's result files: the newest 128 results kept, older ones deleted
 VIDEO_HEIGHT = 320  # pixels on the page: the video's own 128 px, enlarged, not the column's full width
 VIEWER_BACKGROUND = (0.8, 0.8, 0.8, 1.0)
 F = TypeVar("F", bound=Callable)
@@ -53,23 +62,25 @@ def user_errors(function: F) -> F:
 
 def result_components(
     object_label: str = "Object", video_label: str = "Turntable"
-) -> tuple[gr.Model3D, gr.File, gr.Video]:
-    """The three views of a result every tab shows (inside a `gr.Blocks`): a 3D viewer, the `.glb` to
-    download and a video."""
+) -> tuple[gr.Model3D, gr.File, gr.Markdown, gr.Video]:
+    """The views of a result every tab shows (inside a `gr.Blocks`), in the order they arrive: a 3D
+    viewer, the `.glb` to download, a line of mesh statistics, then a video."""
     viewer = gr.Model3D(label=object_label, clear_color=VIEWER_BACKGROUND)
-    download = gr.File(label="Download .glb")
+    download = gr.File(label="Download .glb", interactive=False)
+    stats = gr.Markdown(label="mesh statistics")
     video = gr.Video(label=video_label, autoplay=True, loop=True, height=VIDEO_HEIGHT)
-    return viewer, download, video
+    return viewer, download, stats, video
 
 
-def on_gpu(function: F) -> F:
+def on_gpu(function: F, duration: int | Callable[..., int] = 60) -> F:
     """On a Hugging Face Space with ZeroGPU (the `spaces` package installed) run `function` with a GPU
-    attached (`spaces.GPU`); elsewhere it runs as it is."""
+    attached for at most `duration` seconds (`spaces.GPU`; a callable gets the function's arguments and
+    says how long that request needs); elsewhere it runs as it is."""
     try:
         import spaces
     except ImportError:
         return function
-    return spaces.GPU(function)
+    return spaces.GPU(function, duration=duration)
 
 
 def prompt_text(prompt: str | None, name: str = "prompt") -> str:
@@ -89,17 +100,53 @@ def checked_int(value: float | int | None, name: str, low: int, high: int) -> in
     return int(value)
 
 
-def mesh_output(field: RadianceField, name: str, resolution: int) -> Path:
-    """A one-object field → its `.glb`, named after `name`, in a fresh temporary folder that Gradio
-    serves from."""
+@dataclass(frozen=True)
+class MeshFile:
+    """An exported `.glb` and what the page says about it."""
+
+    path: Path
+    faces: int
+    vertices: int
+    seconds: float
+
+    def stats(self) -> str:
+        return f"{self.faces:,} faces · {self.vertices:,} vertices · made in {self.seconds:.2f} s"
+
+
+def file_stem(name: str) -> str:
+    """A file name's stem from a prompt or an upload's name: lower-case words joined by dashes."""
+    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:60] or "object"
+
+
+def mesh_file(
+    key: Hashable, make_field: Callable[[], RadianceField], name: str, resolution: int, faces: int
+) -> MeshFile:
+    """The `.glb` of the one-object field `make_field()` (at most `faces` faces), named after `name`;
+    made once per `key` (which must name everything the object depends on) and then served from the store."""
     resolution = checked_int(resolution, "resolution", *RESOLUTION_RANGE)
-    folder = Path(tempfile.mkdtemp(prefix="amortized3d-"))
-    stem = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:60] or "object"
-    return export_rendered_surface(field, folder / f"{stem}.glb", resolution)
+    faces = checked_int(faces, "faces", *FACES_RANGE)
+
+    def make(folder: Path) -> MeshFile:
+        started = time.perf_counter()
+        mesh = rendered_surface_mesh(make_field(), resolution, target_faces=faces)
+        path = save_mesh(mesh, folder / f"{file_stem(name)}.glb")
+        return MeshFile(path, len(mesh.faces), len(mesh.vertices), time.perf_counter() - started)
+
+    return STORE.get_or_make(("mesh", key, resolution, faces), make)
 
 
-def object_outputs(field: RadianceField, name: str, resolution: int) -> tuple[str, str]:
-    """A one-object field → (`.glb` path, turntable `.mp4` path beside it)."""
-    mesh = mesh_output(field, name, resolution)
-    video = save_video(render_turntable(field, num_frames=VIDEO_FRAMES, size=VIDEO_SIZE), mesh.with_suffix(".mp4"))
-    return str(mesh), str(video)
+def turntable_video(mesh: str | None) -> str | None:
+    """A `.glb` (a path) → a turntable `.mp4` of it, rasterized (well under a second for a toy object);
+    None for no mesh (a run that ended without one)."""
+    if mesh is None:
+        return None
+    path = Path(mesh)
+    if path.suffix.lower() != ".glb" or not path.is_file():
+        raise ValueError(f"a turntable needs a .glb file, got {path.name!r}")
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+
+    def make(folder: Path) -> Path:
+        loaded = trimesh.load(path, file_type="glb", force="mesh")
+        return save_video(mesh_turntable(loaded, VIDEO_FRAMES, VIDEO_SIZE), folder / f"{path.stem}.mp4")
+
+    return str(STORE.get_or_make(("turntable", digest, VIDEO_FRAMES, VIDEO_SIZE), make))

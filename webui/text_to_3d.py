@@ -1,18 +1,25 @@
-"""Tab: text → 3D in one forward pass, by ATT3D or by PIL through the training scene nearest to the text."""
+"""Tab: text → 3D in one forward pass, by ATT3D or by PIL through the training scene nearest to the text.
+
+The object comes first (viewer, download, mesh statistics); its turntable follows in a chained event."""
 
 from __future__ import annotations
+
+import random
 
 import gradio as gr
 
 from nerf.field import BoundField
 from webui.models import Models
 from webui.outputs import (
+    DEFAULT_FACES,
     DEFAULT_RESOLUTION,
+    FACES_RANGE,
     RESOLUTION_RANGE,
-    object_outputs,
+    mesh_file,
     on_gpu,
     prompt_text,
     result_components,
+    turntable_video,
     user_errors,
 )
 
@@ -21,35 +28,64 @@ EXAMPLES = [["a red cube", "ATT3D"], ["a green torus", "ATT3D"], ["a blue star",
             ["a yellow chair", METHODS[1]]]  # fmt: skip
 
 
-def generate(models: Models, prompt: str, method: str, resolution: int) -> tuple[str, str, str, str]:
-    """(viewer `.glb`, download `.glb`, turntable video, a note on what was made)."""
+def generate(models: Models, prompt: str, model: str, resolution: int, faces: int) -> tuple[str, str, str, str]:
+    """(viewer `.glb`, download `.glb`, mesh statistics, a note on what was made)."""
     text = prompt_text(prompt)
-    if method == METHODS[0]:
-        generation = models.att3d()(text)
-        field = BoundField(generation.field.base, generation.field.params[:1])
-        note = "" if generation.in_distribution[0] else f"Words unknown to the model: {generation.unknown_words[0]}"
-    elif method == METHODS[1]:
-        generation = models.pil()(text=text)
-        field, note = generation.field, f"Nearest training scene: *{generation.nearest[0]}*"
+    if model == METHODS[0]:
+        pipe = models.att3d()
+        unknown = pipe.model.config.unknown_words(text)
+        note = f"Words unknown to the model: {unknown}" if unknown else ""
+
+        def make_field():
+            generation = pipe(text)
+            return BoundField(generation.field.base, generation.field.params[:1])
+
+        mesh = mesh_file(("att3d", models.sources.att3d, text), make_field, text, resolution, faces)
+    elif model == METHODS[1]:
+        pipe = models.pil()
+        scene, _ = pipe.nearest_scene(pipe.embed_text(text))
+        note = f"Nearest training scene: *{pipe.captions[scene]}*"
+        mesh = mesh_file(("pil-text", models.sources.pil, text), lambda: pipe(text=text).field, text, resolution, faces)
     else:
-        raise ValueError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
-    mesh, video = object_outputs(field, text, resolution)
-    return mesh, mesh, video, note
+        raise ValueError(f"model must be one of {', '.join(METHODS)}, got {model!r}")
+    return str(mesh.path), str(mesh.path), mesh.stats(), note
+
+
+def vocabulary(models: Models) -> str:
+    """A line saying which words the ATT3D model was trained on, so a visitor need not guess."""
+    words = models.att3d().model.config.training_words
+    return f"**The ATT3D model knows these words:** {', '.join(words)}" if words else ""
+
+
+def random_prompt(models: Models) -> str:
+    """One of the prompts the bundled model family was trained on, at random."""
+    return random.choice(models.example_prompts())
 
 
 def build(models: Models) -> None:
     """The tab's components and events (inside a `gr.Blocks`)."""
     with gr.Row():
         with gr.Column():
-            prompt = gr.Textbox(label="Prompt", placeholder="a red cube", max_lines=2)
+            with gr.Row():
+                prompt = gr.Textbox(label="Prompt", placeholder="a red cube", max_lines=2, scale=4)
+                surprise = gr.Button("Random prompt", scale=1, size="sm")
             method = gr.Radio(list(METHODS), value=METHODS[0], label="Model")
-            resolution = gr.Slider(*RESOLUTION_RANGE, value=DEFAULT_RESOLUTION, step=16, label="Mesh resolution")
+            with gr.Accordion("Mesh settings", open=False):
+                resolution = gr.Slider(*RESOLUTION_RANGE, value=DEFAULT_RESOLUTION, step=16, label="Resolution")
+                faces = gr.Slider(*FACES_RANGE, value=DEFAULT_FACES, step=1000, label="Most faces")
             button = gr.Button("Generate", variant="primary")
             gr.Examples(EXAMPLES, [prompt, method])
+            gr.Markdown(lambda: vocabulary(models))
         with gr.Column():
-            viewer, download, video = result_components()
-            note = gr.Markdown()
-    run = on_gpu(user_errors(lambda p, m, r: generate(models, p, m, r)))
-    inputs, outputs = [prompt, method, resolution], [viewer, download, video, note]
-    button.click(run, inputs, outputs, api_name="text_to_3d")
-    prompt.submit(run, inputs, outputs, api_name=False)
+            viewer, download, stats, video = result_components()
+            note = gr.Markdown(label="note")
+
+    def text_to_3d(prompt: str, model: str, resolution: int, faces: int):
+        return generate(models, prompt, model, resolution, faces)
+
+    run = on_gpu(user_errors(text_to_3d), duration=20)
+    inputs, outputs = [prompt, method, resolution, faces], [viewer, download, stats, note]
+    for trigger, name in ((button.click, "text_to_3d"), (prompt.submit, False)):
+        event = trigger(run, inputs, outputs, api_name=name)
+        event.success(user_errors(turntable_video), download, video, api_name="turntable" if name else False)
+    surprise.click(lambda: random_prompt(models), None, prompt, api_name=False)

@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# The project on a GPU machine, as one short command (≤ 8 minutes): the CUDA tests, then
+# `python -m bench.gpu_check` (a bf16 ATT3D training step on the hash grid, hash-grid throughput
+# against the GPU's measured memory bandwidth, text → .glb at 256³), printing tables for docs/BENCHMARKS.md.
+#
+# The GPU machine has PyTorch (and accelerate, huggingface_hub, safetensors) but none of our other
+# packages and no network, so their wheels travel beside this script:
+#   here:  bash bench/gpu_check.sh wheels [PYTHON_VERSION]   # → gpu-wheels/, the locked versions, for that Python (3.12)
+#   there: bash bench/gpu_check.sh                           # installs gpu-wheels/ offline into a venv, then checks
+# With the device tool: run(command="bash bench/gpu_check.sh", carry=["gpu-wheels"], timeout_s=540).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# what the GPU machine brings itself; everything else the code imports comes from gpu-wheels/
+PRESENT='^(torch|torchvision|triton|nvidia-.*|cuda-.*|accelerate|huggingface-hub|safetensors|numpy|filelock|fsspec|jinja2|markupsafe|mpmath|sympy|networkx|typing-extensions|packaging|pyyaml|psutil|requests|urllib3|idna|certifi|charset-normalizer|hf-xet|setuptools)$'
+# what the checks import (the app, the Hub mirror, the browser, lint and the real models' text encoders stay behind)
+NEEDED='^(diffusers|regex|open-clip-torch|ftfy|wcwidth|trimesh|scikit-image|scipy|lazy-loader|imageio|pillow|tqdm|pytest|pytest-timeout|pluggy|iniconfig|importlib-metadata|zipp)$'
+
+if [ "${1:-}" = wheels ]; then
+    version=${2:-3.12}
+    python - "$version" "$PRESENT" "$NEEDED" > gpu-requirements.txt <<'PY'
+import re, sys
+from packaging.requirements import Requirement
+version, present, needed = sys.argv[1], re.compile(sys.argv[2]), re.compile(sys.argv[3])
+environment = {"python_version": version, "python_full_version": f"{version}.0", "sys_platform": "linux",
+               "platform_system": "Linux", "platform_machine": "x86_64", "implementation_name": "cpython"}
+for line in open("requirements.txt"):
+    if not line.strip() or line.lstrip().startswith("#"):
+        continue
+    requirement = Requirement(line.split(" #")[0].strip())
+    if requirement.marker and not requirement.marker.evaluate(environment):
+        continue
+    if needed.match(requirement.name) and not present.match(requirement.name):
+        print(f"{requirement.name}{requirement.specifier}")
+PY
+    rm -rf gpu-wheels
+    pip download --no-deps --only-binary=:all: --python-version "$version" --platform manylinux2014_x86_64 \
+        --platform manylinux_2_17_x86_64 --platform manylinux_2_28_x86_64 -d gpu-wheels -r gpu-requirements.txt
+    mv gpu-requirements.txt gpu-wheels/requirements.txt
+    du -sh gpu-wheels
+    exit 0
+fi
+
+nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || true
+environment=$(mktemp -d)/venv
+python3 -m venv --system-site-packages "$environment"  # the machine's own torch stays in use
+# shellcheck disable=SC1091
+source "$environment/bin/activate"
+if [ -d gpu-wheels ]; then
+    pip install --no-index --no-deps --find-links gpu-wheels -r gpu-wheels/requirements.txt -q
+fi
+python -c 'import torch; assert torch.cuda.is_available(), "no CUDA device"; print("torch", torch.__version__, torch.cuda.get_device_name())'
+timeout 240 python -m pytest -m gpu -p no:cacheprovider -q tests/test_cuda.py tests/test_train_att3d.py || echo "CUDA TESTS FAILED"
+timeout 240 python -m bench.gpu_check

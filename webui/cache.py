@@ -1,0 +1,93 @@
+"""Bounded memory and disk for the app: repeat requests are served from memory, and the files the app
+writes live in one folder of its own, where only the newest results are kept."""
+
+from __future__ import annotations
+
+import atexit
+import shutil
+import tempfile
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
+from pathlib import Path
+from typing import Generic, TypeVar
+
+V = TypeVar("V")
+
+
+class LRUCache(Generic[V]):
+    """At most `capacity` values, the least recently used dropped first (`on_evict` is called with it).
+    Thread-safe: the app serves requests from several threads."""
+
+    def __init__(self, capacity: int, on_evict: Callable[[V], None] | None = None) -> None:
+        if capacity < 1:
+            raise ValueError(f"capacity must be >= 1, got {capacity}")
+        self.capacity = capacity
+        self._on_evict = on_evict
+        self._values: OrderedDict[Hashable, V] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def get(self, key: Hashable) -> V | None:
+        with self._lock:
+            if key not in self._values:
+                return None
+            self._values.move_to_end(key)
+            return self._values[key]
+
+    def put(self, key: Hashable, value: V) -> V:
+        with self._lock:
+            replaced = self._values.pop(key, None)  # two threads made the same value: the older one goes
+            self._values[key] = value
+            evicted = [self._values.popitem(last=False)[1] for _ in range(len(self._values) - self.capacity)]
+        if replaced is not None:
+            evicted.append(replaced)
+        if self._on_evict is not None:
+            for old in evicted:
+                if old is not value:
+                    self._on_evict(old)
+        return value
+
+    def get_or_make(self, key: Hashable, make: Callable[[], V]) -> V:
+        """The cached value of `key`, or `make()`'s, cached (two threads may both make it; one is kept)."""
+        found = self.get(key)
+        return found if found is not None else self.put(key, make())
+
+
+class FileStore(Generic[V]):
+    """Results written as files, each in a folder of its own under one temporary root (removed at exit),
+    the newest `capacity` kept: an older result's folder is deleted once it falls out of the cache.
+    Gradio copies every returned file into its own cache before serving it, so that breaks no page."""
+
+    def __init__(self, capacity: int = 64) -> None:
+        self._root: Path | None = None
+        self._root_lock = threading.Lock()
+        self._results: LRUCache[tuple[Path, V]] = LRUCache(capacity, on_evict=lambda old: shutil.rmtree(old[0], True))
+
+    @property
+    def root(self) -> Path:
+        """The store's folder, made on first use (importing the app writes nothing)."""
+        with self._root_lock:
+            if self._root is None:
+                self._root = Path(tempfile.mkdtemp(prefix="amortized3d-"))
+                atexit.register(shutil.rmtree, self._root, True)
+            return self._root
+
+    def get_or_make(self, key: Hashable, make: Callable[[Path], V]) -> V:
+        """The result cached under `key`, or the one `make(folder)` writes into a fresh folder."""
+        found = self._results.get(key)
+        if found is not None and found[0].exists():
+            return found[1]
+        folder = Path(tempfile.mkdtemp(dir=self.root))
+        try:
+            value = make(folder)
+        except BaseException:
+            shutil.rmtree(folder, True)
+            raise
+        return self._results.put(key, (folder, value))[1]
+
+    def disk_bytes(self) -> int:
+        """Bytes the kept results hold on disk."""
+        return sum(path.stat().st_size for path in self.root.rglob("*") if path.is_file())

@@ -20,17 +20,18 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # before gradio is i
 import gradio as gr
 
 from webui import image_to_3d, interpolation, text_to_3d, warm_start
+from webui.cache import clean_gradio_copies
 from webui.models import Models, ModelSources
 
 CONCURRENCY = 2  # requests a CPU serves at once; more only queue up behind each other's threads
 QUEUE_SIZE = 64
 # Gradio's copies of uploads and results: every 10 minutes, those older than an hour are deleted (and all of
 # them when the app stops); the app's own files are bounded by webui.outputs.STORE
-DELETE_CACHE = (600, 3600)
+CLEAN_CACHE = (600, 3600)
 
 
-def build_app(models: Models, delete_cache: tuple[int, int] = DELETE_CACHE) -> gr.Blocks:
-    with gr.Blocks(title="Amortized 3D", analytics_enabled=False, delete_cache=delete_cache) as app:
+def build_app(models: Models, clean_cache: tuple[float, float] = CLEAN_CACHE) -> gr.Blocks:
+    with gr.Blocks(title="Amortized 3D", analytics_enabled=False) as app:
         gr.Markdown("# Amortized 3D\nText or image → 3D in one forward pass (ATT3D, Prompt2NeRF-PIL), "
                     "or per-prompt score distillation warm-started from them.")  # fmt: skip
         with gr.Tab("Text → 3D"):
@@ -41,6 +42,7 @@ def build_app(models: Models, delete_cache: tuple[int, int] = DELETE_CACHE) -> g
             interpolation.build(models)
         with gr.Tab("DreamFusion warm start"):
             warm_start.build(models)
+    clean_gradio_copies(app, *clean_cache)
     return app.queue(default_concurrency_limit=CONCURRENCY, max_size=QUEUE_SIZE)
 
 

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import sys
 import types
+from pathlib import Path
 
 import gradio as gr
 import numpy as np
 import pytest
 
-from webui.cache import FileStore, LRUCache
+from webui.cache import FileStore, LRUCache, sweep_gradio_copies
 from webui.interpolation import legs, path_prompts
 from webui.outputs import checked_int, on_gpu, prompt_text, user_errors
 
@@ -134,3 +135,19 @@ def test_file_store_deletes_the_folders_of_results_it_no_longer_keeps(tmp_path):
 
 def _fail():
     raise RuntimeError("failed")
+
+
+def test_gradio_copies_older_than_the_age_go_with_their_folders(tmp_path):
+    files = []
+    for index in range(3):
+        folder = tmp_path / f"hash{index}"
+        folder.mkdir()
+        (folder / "object.glb").write_bytes(b"glb")
+        files.append(str(folder / "object.glb"))
+    (tmp_path / "hash0" / "other.png").write_bytes(b"png")  # a folder that holds another file stays
+    app = types.SimpleNamespace(temp_file_sets=[{files[0]}, {files[1], files[2], str(tmp_path / "gone.glb")}])
+    sweep_gradio_copies(app, older_than=3600)  # all of them are new: nothing goes but what is already gone
+    assert all(Path(f).exists() for f in files) and app.temp_file_sets[1] == {files[1], files[2]}
+    sweep_gradio_copies(app, older_than=-1)
+    assert not any(Path(f).exists() for f in files) and app.temp_file_sets == [set(), set()]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["hash0"]

@@ -1,5 +1,6 @@
-"""Bounded memory and disk for the app: repeat requests are served from memory, and the files the app
-writes live in one folder of its own, where only the newest results are kept."""
+"""Bounded memory and disk for the app: repeat requests are served from memory, the files the app writes
+live in one folder of its own, where only the newest results are kept, and Gradio's copies of uploads
+and results are deleted once they are old."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import atexit
 import shutil
 import tempfile
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from pathlib import Path
@@ -91,3 +93,40 @@ class FileStore(Generic[V]):
     def disk_bytes(self) -> int:
         """Bytes the kept results hold on disk."""
         return sum(path.stat().st_size for path in self.root.rglob("*") if path.is_file())
+
+
+def sweep_gradio_copies(app, older_than: float) -> None:
+    """Delete the files in `app`'s sets of Gradio copies (`temp_file_sets`) that are older than
+    `older_than` seconds, and Gradio's per-file folders they leave empty."""
+    now = time.time()
+    for files in list(app.temp_file_sets):
+        for name in list(files):  # a snapshot: requests add files as we go
+            path = Path(name)
+            try:
+                if now - path.lstat().st_ctime > older_than:
+                    path.unlink()
+                    files.discard(name)
+                    path.parent.rmdir()
+            except FileNotFoundError:
+                files.discard(name)
+            except OSError:  # a folder that still holds another file
+                continue
+
+
+def clean_gradio_copies(app, every: float, age: float) -> threading.Thread:
+    """Every `every` seconds, delete the copies of uploads and results that Gradio made for `app` (its
+    cache) once they are older than `age` seconds, and all of them when the process exits.
+
+    This is Gradio's `delete_cache`, done safely: Gradio 6.31's own cleaner iterates the live sets of
+    files while requests add to them, and the first "Set changed size during iteration" (seen under 8
+    concurrent clients) ends it for good, after which the cache grows without bound."""
+
+    def loop() -> None:
+        while True:
+            time.sleep(every)
+            sweep_gradio_copies(app, age)
+
+    atexit.register(sweep_gradio_copies, app, -1.0)
+    thread = threading.Thread(target=loop, daemon=True, name="gradio cache cleaner")
+    thread.start()
+    return thread

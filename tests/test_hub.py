@@ -228,7 +228,8 @@ def test_gated_repo(hub: HubServer, model, monkeypatch) -> None:
 
 
 @pytest.mark.parametrize("source", ["../x", "a/b/c", "", "  ", "toyy", "user/", "user/repo--x", "/no/such/folder"])
-def test_bad_sources_are_refused_before_any_network(source: str) -> None:
+def test_bad_sources_are_refused_before_any_network(source: str, tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)  # "../x" names no folder there, whatever lies beside the checkout
     with pytest.raises(ValueError, match=r"'toy' \(the bundled model\), a local folder, or a Hub repo id 'user/repo'"):
         model_folder(source)
 

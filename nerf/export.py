@@ -49,6 +49,10 @@ ISO_RENDER = RenderConfig(num_samples=96)
 ISO_OCCUPANCY = 32  # cells per axis of the occupancy grid those renders skip empty space with
 
 
+class EmptyObjectError(ValueError):
+    """The field shows nothing from any side: there is no surface to export."""
+
+
 @dataclass(frozen=True)
 class ExportConfig:
     """Mesh extraction settings; `resolution` is the number of grid cells per axis."""
@@ -270,7 +274,7 @@ def rendered_surface_mesh(
     occupancy = OccupancyGrid.from_field(field, resolution=ISO_OCCUPANCY)  # the iso renders skip empty space
     level = float(silhouette_iso_level(field, ISO_CAMERAS.to(field.device), ISO_RENDER, occupancy=occupancy)[0])
     if not np.isfinite(level):
-        raise ValueError("the object is empty: no view shows anything")
+        raise EmptyObjectError("the object is empty: no view shows anything")
     config = ExportConfig(resolution=resolution, threshold=level, coarse_resolution=min(32, resolution),
                           target_faces=target_faces)  # fmt: skip
     return extract_mesh(field, config)

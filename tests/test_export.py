@@ -15,7 +15,7 @@ from torch import Tensor
 
 from nerf.analytic import SDFField, demo_field, sphere_sdf
 from nerf.encoding import HashGridConfig
-from nerf.export import ExportConfig, export_mesh, extract_mesh, save_mesh
+from nerf.export import EmptyObjectError, ExportConfig, export_mesh, extract_mesh, rendered_surface_mesh, save_mesh
 from nerf.field import FieldOutput, HashGridField, HashGridFieldConfig, RadianceField
 from nerf.fit import fit_field
 
@@ -252,3 +252,21 @@ def test_extract_mesh_rejects_a_multi_object_field() -> None:
     field = HashGridField(HashGridFieldConfig(grid=grid, hidden_dim=8), num_objects=2)
     with pytest.raises(ValueError, match=r"one object.*extract_meshes"):
         extract_mesh(field, ExportConfig(resolution=32))
+
+
+class Nothing(RadianceField):
+    """A field without density anywhere: what a run that emptied its object leaves."""
+
+    def forward(self, points: Tensor) -> FieldOutput:
+        return FieldOutput(torch.zeros(points.shape[:-1]), torch.full((*points.shape[:-1], 3), 0.5))
+
+
+def test_a_field_that_shows_nothing_is_an_empty_object_not_a_mesh() -> None:
+    nothing = Nothing()
+    with pytest.raises(EmptyObjectError, match="no view shows anything"):
+        rendered_surface_mesh(nothing, resolution=32)
+
+
+def test_the_rendered_surface_keeps_a_face_budget() -> None:
+    mesh = rendered_surface_mesh(demo_field(), resolution=64, target_faces=2000)
+    assert 0 < len(mesh.faces) <= 2000 and mesh.is_watertight

@@ -14,6 +14,7 @@ import pytest
 from webui.cache import FileStore, LRUCache, sweep_gradio_copies
 from webui.interpolation import legs, path_prompts
 from webui.outputs import checked_int, on_gpu, prompt_text, user_errors
+from webui.warm_start import gpu_seconds
 
 
 def test_user_errors_become_gr_errors_for_functions_and_generators():
@@ -151,3 +152,9 @@ def test_gradio_copies_older_than_the_age_go_with_their_folders(tmp_path):
     sweep_gradio_copies(app, older_than=-1)
     assert not any(Path(f).exists() for f in files) and app.temp_file_sets == [set(), set()]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["hash0"]
+
+
+def test_a_warm_start_asks_a_space_for_time_by_its_iterations():
+    assert gpu_seconds("a red cube", "ATT3D", 100, 0, 128, 20000) == 80
+    assert gpu_seconds("a red cube", "ATT3D", 2000) == 1030
+    assert gpu_seconds("a red cube", "ATT3D", 10**9) == 1030 and gpu_seconds("x", "PIL", None) == 30  # refused later

@@ -20,6 +20,7 @@ from pathlib import Path
 import gradio as gr
 from PIL import Image
 
+from nerf.export import EmptyObjectError
 from train.dreamfusion import DreamFusionConfig, DreamFusionResult, dreamfusion
 from webui.models import Models
 from webui.outputs import (
@@ -130,9 +131,7 @@ def run(models: Models, prompt: str, init: str, iterations: int, seed: int, reso
         preview = latest_render(folder)
     try:
         mesh = mesh_file(("warm-start", uuid.uuid4().hex), lambda: result.field, text, resolution, faces)
-    except ValueError as error:
-        if "empty" not in str(error):
-            raise
+    except EmptyObjectError:
         yield vanished_message(result.steps, init), preview, None, ""
         return
     status = f"done: {result.steps} steps in {result.seconds:.0f} s from {init}"
@@ -141,8 +140,11 @@ def run(models: Models, prompt: str, init: str, iterations: int, seed: int, reso
 
 def gpu_seconds(prompt: str, init: str, iterations: int, *settings) -> int:
     """How long a run may hold a ZeroGPU device: half a second an iteration (a real diffusion model's
-    step on a GPU, with margin) and half a minute to load and export."""
-    return 30 + int(iterations) // 2
+    step on a GPU, with margin) and half a minute to load and export; bad input is refused in the run."""
+    try:
+        return 30 + min(max(int(iterations), ITERATIONS[0]), ITERATIONS[1]) // 2
+    except (TypeError, ValueError):
+        return 30
 
 
 def build(models: Models) -> None:

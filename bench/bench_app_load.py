@@ -16,7 +16,6 @@ levelling shows within minutes.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import itertools
 import multiprocessing
 import os
@@ -33,6 +32,7 @@ from gradio_client import Client
 from app import CLEAN_CACHE, build_app
 from bench.common import print_table
 from toyworld.prompts import toy64
+from webui.cache import folder_bytes
 from webui.local_server import free_port
 from webui.models import Models, ModelSources
 from webui.outputs import DEFAULT_FACES, STORE
@@ -48,13 +48,7 @@ def resident_mb(pid: int) -> float:
 
 
 def folder_mb(folder: Path) -> float:
-    """MiB of the files under `folder` now (files deleted while we look are not counted)."""
-    total = 0
-    for parent, _, names in os.walk(folder):  # os.walk skips folders that vanish under it
-        for name in names:
-            with contextlib.suppress(FileNotFoundError):
-                total += (Path(parent) / name).stat().st_size
-    return total / 2**20
+    return folder_bytes(folder) / 2**20
 
 
 def serve(port: int, clean_cache: tuple[float, float], ready) -> None:

@@ -5,6 +5,8 @@ and results are deleted once they are old."""
 from __future__ import annotations
 
 import atexit
+import contextlib
+import os
 import shutil
 import tempfile
 import threading
@@ -92,7 +94,18 @@ class FileStore(Generic[V]):
 
     def disk_bytes(self) -> int:
         """Bytes the kept results hold on disk."""
-        return sum(path.stat().st_size for path in self.root.rglob("*") if path.is_file())
+        return folder_bytes(self.root)
+
+
+def folder_bytes(folder: Path) -> int:
+    """Bytes of the files under `folder` now; files and folders deleted while it looks are not counted
+    (the store and the cache cleaner delete as requests come in)."""
+    total = 0
+    for parent, _, names in os.walk(folder):  # os.walk skips folders that vanish under it
+        for name in names:
+            with contextlib.suppress(FileNotFoundError):
+                total += (Path(parent) / name).stat().st_size
+    return total
 
 
 def sweep_gradio_copies(app, older_than: float) -> None:

@@ -22,6 +22,12 @@ from nerf.checks import check_float_tensor, check_int_range
 
 VIEW_LABELS = ("front", "side", "back", "overhead")
 
+# The framing every view of the world shares (training renders, SDS views, evaluations, turntables): an
+# object of half-size 0.5 at the origin fills about two thirds of the frame (half-frame 0.65-0.86 at the
+# origin), so at 32×32 it spans about 21 pixels, enough for a cube's corners to differ from a sphere's.
+VIEW_DISTANCE = 2.8
+VIEW_FOV_DEG = 30.0
+
 
 @dataclass
 class Cameras:
@@ -180,8 +186,8 @@ class CameraSampling:
 
     elevation_deg: tuple[float, float] = (-10.0, 60.0)
     azimuth_deg: tuple[float, float] = (-180.0, 180.0)
-    distance: tuple[float, float] = (2.6, 3.2)
-    fov_y_deg: tuple[float, float] = (40.0, 50.0)
+    distance: tuple[float, float] = (2.6, 3.0)
+    fov_y_deg: tuple[float, float] = (28.0, 32.0)
     target_jitter: float = 0.05  # std of the look-at target's offset from the origin (world units)
     up_jitter: float = 0.02  # std of the perturbation of the up vector
 
@@ -230,8 +236,8 @@ def orbit_cameras(
 def turntable(
     num_frames: int = 36,
     elevation_deg: float = 20.0,
-    distance: float = 3.0,
-    fov_y_deg: float = 45.0,
+    distance: float = VIEW_DISTANCE,
+    fov_y_deg: float = VIEW_FOV_DEG,
     width: int = 256,
     height: int = 256,
 ) -> Cameras:

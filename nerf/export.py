@@ -44,7 +44,7 @@ DEFAULT_THRESHOLD = 10.0  # a slab 0.07 units thick (one cell of a 2-unit box at
 MESH_FORMATS = (".glb", ".obj", ".ply")
 EXPORT_RESOLUTIONS = (32, 512)  # marching-cubes grids a user may ask for
 # the surface level is measured from a few small renders (nerf.iso_level): cheap next to the export
-ISO_CAMERAS = turntable(4, 20.0, 3.0, 45.0, 48, 48)
+ISO_CAMERAS = turntable(4, width=48, height=48)
 ISO_RENDER = RenderConfig(num_samples=96)
 ISO_OCCUPANCY = 32  # cells per axis of the occupancy grid those renders skip empty space with
 

@@ -13,7 +13,7 @@ import torch
 import trimesh
 from PIL import Image
 
-from nerf.cameras import orbit_cameras, turntable
+from nerf.cameras import VIEW_DISTANCE, VIEW_FOV_DEG, orbit_cameras, turntable
 from nerf.checks import check_int_range
 from nerf.field import BoundField, RadianceField
 from nerf.occupancy import OccupancyGrid
@@ -29,8 +29,8 @@ def render_turntable(
     num_frames: int = 36,
     size: int = 256,
     elevation_deg: float = 20.0,
-    distance: float = 3.0,
-    fov_y_deg: float = 45.0,
+    distance: float = VIEW_DISTANCE,
+    fov_y_deg: float = VIEW_FOV_DEG,
     shading: Shading = "lambertian",
     config: RenderConfig = RenderConfig(num_samples=128),
     object_index: int = 0,
@@ -119,7 +119,7 @@ def sweep_frames(field: BoundField, size: int = 128, turns: float = 1.0) -> np.n
     seen from a camera that orbits `turns` times over the F frames."""
     count = field.num_objects
     azimuth = torch.arange(count, dtype=torch.float32) * (360.0 * turns / count)
-    cameras = orbit_cameras(azimuth, 20.0, 3.0, 45.0, size, size).reshape(count, 1).to(field.device)
+    cameras = orbit_cameras(azimuth, 20.0, VIEW_DISTANCE, VIEW_FOV_DEG, size, size).reshape(count, 1).to(field.device)
     frames = []
     for start in range(0, count, 8):  # a few objects at a time keeps memory flat
         part = BoundField(field.base, field.params[start : start + 8])

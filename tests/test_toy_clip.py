@@ -134,3 +134,24 @@ def test_training_command_resumes_exactly(tmp_path: Path, monkeypatch: pytest.Mo
     train("killed")  # resumes at step 2: the last warm-up step, then the first of the cosine
     assert_same_training_state(tmp_path / "unbroken" / "checkpoint", tmp_path / "killed" / "checkpoint")
     assert json.loads((tmp_path / "killed" / "metrics.json").read_text())["steps"] == 4
+
+
+@pytest.mark.slow
+def test_freezing_the_text_tower_keeps_every_text_embedding(tmp_path: Path) -> None:
+    # fine-tuning the image tower alone must leave what the diffusion model, ATT3D and PIL condition on
+    build(tmp_path / "data", DatasetConfig(set="toy64", views=1, size=64, supersample=1), limit=6, progress=False)
+    model, _ = new_toy_clip(seed=3)
+    save_clip(model, tmp_path / "start", half=False)
+    toy_clip.main(["--data", str(tmp_path / "data"), "--out", str(tmp_path / "run"), "--steps", "3", "--batch", "4",
+                   "--warmup", "1", "--init", str(tmp_path / "start"), "--freeze-text", "--lr", "1e-3"])  # fmt: skip
+    before, _, tokenizer = load_clip(tmp_path / "start")
+    after, _, _ = load_clip(tmp_path / "run" / "model")  # fp16 weights: compare through the same rounding
+    save_clip(before, tmp_path / "start16")
+    before, _, _ = load_clip(tmp_path / "start16")
+    text = tokenizer(["a red cube", "a green torus, side view"])
+    with torch.no_grad():
+        assert torch.equal(before.encode_text(text), after.encode_text(text))
+        images = torch.rand(2, 3, 64, 64)
+        assert not torch.allclose(before.encode_image(images), after.encode_image(images), atol=1e-3)
+    with pytest.raises(SystemExit):
+        toy_clip.main(["--data", str(tmp_path / "data"), "--out", str(tmp_path / "bad"), "--freeze-text"])

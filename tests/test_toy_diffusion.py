@@ -95,6 +95,25 @@ def test_training_command_runs_resumes_exactly_and_evaluates(tmp_path: Path, mon
     assert loaded.config.sample_size == 16
 
 
+@pytest.mark.slow
+def test_training_can_start_from_a_trained_model(tmp_path: Path) -> None:
+    # --init: the run's first step is taken from the given weights, not from new ones
+    build(tmp_path / "data", DatasetConfig(set="toy64", views=1, size=16, supersample=1), limit=4, progress=False)
+    clip, _ = new_toy_clip(seed=0)
+    save_clip(clip, tmp_path / "clip")
+    start = new_unet(5, **TINY_TOY_UNET)
+    save_diffusion(start, new_scheduler(), tmp_path / "start", half=False)
+    toy_diffusion.main(["--data", str(tmp_path / "data"), "--clip", str(tmp_path / "clip"), "--out",
+                        str(tmp_path / "run"), "--batch", "2", "--sample-steps", "2", "--steps", "1", "--lr", "1e-12",
+                        "--init", str(tmp_path / "start")])  # fmt: skip
+    trained, _ = load_diffusion(tmp_path / "run" / "model")
+    # a learning rate of 1e-12 moves nothing: the saved model is the start (in fp16), not a fresh one
+    for (name, a), b in zip(start.state_dict().items(), trained.state_dict().values(), strict=True):
+        assert torch.allclose(a.half().float(), b, atol=1e-6), name
+    fresh = new_unet(0, **TINY_TOY_UNET)
+    assert any(not torch.allclose(a, b) for a, b in zip(start.parameters(), fresh.parameters(), strict=True))
+
+
 BUNDLED_GUIDANCE = 2.0  # the bundled model's best scale for sampling (see its model card)
 MIN_BUNDLED_R_PRECISION = 0.7  # measured 0.875 (14 of 16) with seed 0, 0.9375 with seed 1
 

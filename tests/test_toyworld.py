@@ -185,6 +185,17 @@ def test_classifier_recognises_stacks() -> None:
         assert result.matches(prompt) == (True, True), (prompt.text, result)
 
 
+def test_classifier_reads_a_field_in_a_smaller_box_as_empty_outside_it() -> None:
+    # an SDS field may live in a tighter box than the scene's: beyond it there is nothing, whatever the
+    # field would say there (a dense shell outside 0.75 must not count)
+    cube = single_prompt("red", "cube").field()
+    shell = SDFField([(cube.sdfs[0], COLOURS["red"]), (lambda p: 0.9 - p.abs().amax(-1), COLOURS["blue"])], bound=0.75)
+    (result,) = classify(shell, "single")
+    assert result.shapes == ("cube",) and result.colours == ("red",), result
+    with pytest.raises(ValueError, match="bound 1"):
+        classify(SDFField([(cube.sdfs[0], COLOURS["red"])], bound=1.5), "single")
+
+
 class Blob(RadianceField):
     """A soft ball of one colour, batch of two: one faint (no surface), one dense."""
 

@@ -234,10 +234,10 @@ def test_speed_is_measured_against_scratch_unless_it_collapsed():
     assert targets[:3] == pytest.approx([0.76] * 3) and targets[3:] == [None] * 3
     assert all(r["calm_step"] == {"0.05": 200} for r in results)
     table = warm_start_experiment.markdown_table(results, ["scratch", "pil", "scene"], [0.05])
-    assert "0.500 → 0.750 / 0.50 / 10.0 / never" in table and "0.500 → 0.900 / 0.50 / 10.0 / n/a" in table
+    assert "0.500 → 0.750 / 0.50 / nan / 10.0 / never" in table and "0.500 → 0.900 / 0.50 / nan / 10.0 / n/a" in table
     # means: collapsed count, then iterations over the prompts where (S) stands ("never" counted apart)
-    assert "| scratch | 1/2 | 0.1 | 0.55 | 0.35 | 10 | 200 | 200 |" in table
-    assert "| scene | 1/2 | 0.5 | 0.725 | 0.255 | 10 | - (1 never) | 200 |" in table
+    assert "| scratch | 1/2 | 0.1 | 0.55 | 0.35 | nan | 10 | 200 | 200 |" in table
+    assert "| scene | 1/2 | 0.5 | 0.725 | 0.255 | nan | 10 | - (1 never) | 200 |" in table
 
 
 def test_calm_step_needs_patience_epochs_in_a_row():

@@ -108,18 +108,21 @@ def _offset_chamfer(surface: Tensor, distance: Tensor, template_surfaces: Tensor
 def classify(
     field: RadianceField, layout: Layout, threshold: float = DEFAULT_THRESHOLD, num_objects: int | None = None
 ) -> list[Classification]:
-    """Shapes and colours of each object of a field whose scene box is [-1, 1]^3.
+    """Shapes and colours of each object of a field whose scene box is [-1, 1]^3 (or a smaller box in it).
 
     An object with no density above `threshold` gets shapes and colours "none".
     """
-    if field.bound != 1.0:
+    if field.bound > 1.0:
         raise ValueError(f"the toy world's scene box has bound 1, this field has {field.bound}")
     if layout not in ("single", "stack"):
         raise ValueError(f"layout must be 'single' or 'stack', got {layout!r}")
     batch = field.num_objects or num_objects or 1
     shapes, template_distance, template_surfaces, template_parts = _templates(layout)
-    out = field.query(_grid_points().to(field.device).expand(batch, -1, -1))
-    occupied = _fill_cavities((out.density > threshold).cpu().view(batch, *(GRID + 1,) * 3)).view(batch, -1)
+    points = _grid_points().to(field.device).expand(batch, -1, -1)
+    out = field.query(points)
+    inside = (points.abs() <= field.bound).all(-1)  # a field with a smaller box is empty outside it
+    occupied = (out.density > threshold) & inside
+    occupied = _fill_cavities(occupied.cpu().view(batch, *(GRID + 1,) * 3)).view(batch, -1)
     surface = _surface(occupied.view(batch, *(GRID + 1,) * 3)).view(batch, -1)
     albedo = out.albedo.cpu()
     results = []

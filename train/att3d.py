@@ -186,7 +186,10 @@ class Trainer:
             tv, colour_tv = self.model.regularizers(params)
             opacity = rendered.opacity.float().flatten(0, 1).sum((-1, -2)).mean()
             loss = (
-                sds.loss + config.opacity_weight * opacity + config.tv_weight * tv + config.colour_tv_weight * colour_tv
+                sds.loss
+                + config.opacity_penalty(rendered.opacity)
+                + config.tv_weight * tv
+                + config.colour_tv_weight * colour_tv
             )
         self.optimizer.zero_grad(set_to_none=True)
         accelerator.backward(loss)
@@ -228,7 +231,7 @@ def render_previews(model: ATT3D, guidance: Guidance, prompts: list[str], path: 
     was_training = model.training
     model.eval()
     embeddings = guidance.encode(prompts)["states"].float().to(model.device)
-    cameras = turntable(4, 20.0, 3.0, 45.0, size, size).to(model.device)
+    cameras = turntable(4, width=size, height=size).to(model.device)
     out = render(model.fields(embeddings), cameras, RenderConfig(), "lambertian", background=model.background)
     save_image_grid(out.rgb.cpu(), path)
     model.train(was_training)

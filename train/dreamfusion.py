@@ -62,14 +62,17 @@ class SDSRunSettings:
     textureless_probability: float = 0.2
     detach_normals: bool = True  # shading's gradient skips the normals (see RenderConfig; measured in docs)
     opacity_weight: float = 0.01  # opacity penalty against fog and bloating, per pixel (summed over each image)
+    # binary entropy of each pixel's opacity (summed over each image): silhouettes either opaque or empty,
+    # against the soft rims that export as rounded edges
+    opacity_entropy_weight: float = 0.0
     tv_weight: float = 0.02  # total variation of the voxel grid's density (smoothness, against floaters)
     colour_tv_weight: float = 0.01  # ... and of its albedo (against colour speckle)
 
     def __post_init__(self) -> None:
         if min(self.num_samples, self.anneal_steps) < 1:
             raise ValueError("num_samples and anneal_steps must be >= 1")
-        if min(self.opacity_weight, self.tv_weight, self.colour_tv_weight) < 0:
-            raise ValueError("opacity_weight, tv_weight and colour_tv_weight must be >= 0")
+        if min(self.opacity_weight, self.opacity_entropy_weight, self.tv_weight, self.colour_tv_weight) < 0:
+            raise ValueError("opacity_weight, opacity_entropy_weight, tv_weight and colour_tv_weight must be >= 0")
         if not 0 <= self.albedo_probability + self.textureless_probability <= 1:
             raise ValueError("albedo_probability + textureless_probability must be within [0, 1]")
         SDSConfig(self.guidance_scale or 0.0, self.t_min, max(self.t_max_start, self.t_min))  # validates the SDS part
@@ -84,6 +87,17 @@ class SDSRunSettings:
         """The SDS step at step number `step`: t_max annealed from `t_max_start` to `t_max_end`."""
         schedule = TimestepSchedule(self.t_max_start, self.t_max_end, self.anneal_steps)
         return SDSConfig(self.guidance_scale_for(guidance), self.t_min, max(schedule.t_max(step), self.t_min))
+
+    def opacity_penalty(self, opacity: Tensor) -> Tensor:
+        """The opacity terms of the loss for renders' opacity `[..., H, W]`: per image, the pixels' sum of
+        `opacity_weight · o + opacity_entropy_weight · H(o)`, averaged over the images."""
+        per_image = opacity.flatten(0, -3).float()
+        loss = self.opacity_weight * per_image.sum((-1, -2)).mean()
+        if self.opacity_entropy_weight > 0:
+            o = per_image.clamp(1e-5, 1 - 1e-5)
+            entropy = -(o * o.log() + (1 - o) * (1 - o).log())
+            loss = loss + self.opacity_entropy_weight * entropy.sum((-1, -2)).mean()
+        return loss
 
     def pick_shading(self, draw: float) -> Shading:
         """The shading mode for a uniform draw in [0, 1)."""
@@ -182,7 +196,7 @@ class ConvergenceMonitor(nn.Module):
 
     def __init__(self, resolution: int) -> None:
         super().__init__()
-        self.cameras = turntable(4, 20.0, 3.0, 45.0, resolution, resolution)
+        self.cameras = turntable(4, width=resolution, height=resolution)
         self.register_buffer("previous", torch.zeros(4, resolution, resolution, 3))
         self.register_buffer("epochs", torch.zeros((), dtype=torch.long))
         self.register_buffer("calm_epochs", torch.zeros((), dtype=torch.long))
@@ -281,7 +295,7 @@ def dreamfusion(
         sds_config = config.sds_config(guidance, step)
         images = rendered.rgb[0].permute(0, 3, 1, 2)  # [V, 3, r, r]
         sds = guidance.sds_loss(images, [prompt] * config.views, cameras, sds_config, generator=generator)
-        loss = sds.loss + config.opacity_weight * rendered.opacity.sum() / config.views
+        loss = sds.loss + config.opacity_penalty(rendered.opacity)
         if isinstance(nerf, VoxelGridField):
             loss = (
                 loss
@@ -318,7 +332,7 @@ def dreamfusion(
                "guidance_scale": guidance_scale, "render_changes": render_changes}  # fmt: skip
     if export:
         # the mesh is the surface the renders show: SDS often leaves density below a fixed threshold
-        level = float(silhouette_iso_level(nerf, turntable(8, 20.0, 3.0, 45.0, 64, 64).to(device))[0])
+        level = float(silhouette_iso_level(nerf, turntable(8, width=64, height=64).to(device))[0])
         metrics["surface_level"] = level if math.isfinite(level) else None
         export_config = ExportConfig(resolution=config.export_resolution, threshold=metrics["surface_level"])
         export_mesh(nerf, out / "model.glb", export_config)

@@ -5,8 +5,8 @@ judges every result against ground truth:
 `train.evaluate.Judge`: shape and colour by the toy world's classifier (a single object's colour is
 the albedo its views show; the classifier's own, the mean albedo at its iso-surface, is kept as
 `surface_colour`: a pink cone renders pink and can be magenta where the iso-level happens to cut),
-CLIP R-precision and R-probability among all 64 toy64 prompts over 4 views, mask IoU; and iterations
-and wall time.
+CLIP R-precision and R-probability among all 64 toy64 prompts over 4 views, mask IoU, the exported
+mesh's volume IoU, Chamfer distance and convexity against the true shape; and iterations and wall time.
 
     python -m train.eval_dreamfusion --out runs/eval-dreamfusion --seeds 0 1
 
@@ -52,22 +52,31 @@ def evaluation_prompts() -> list[Prompt]:
 
 
 def markdown_table(results: list[dict]) -> str:
-    lines = ["| seed | prompt | shape | colour | R-precision | R-probability | mask IoU | iterations | seconds |",
-             "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]  # fmt: skip
+    lines = ["| seed | prompt | shape | colour | R-precision | R-probability | mask IoU | mesh IoU | Chamfer "
+             "| convexity (true) | iterations | seconds |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]  # fmt: skip
+    nan = float("nan")
     for r in results:
         shape = r["shape"] if r["shape_ok"] else f"**{r['shape']}** ✗"
         colour = r["colour"] if r["colour_ok"] else f"**{r['colour']}** ✗"
         lines.append(f"| {r['seed']} | {r['prompt']} | {shape} | {colour} | {r['r_precision']:.2f} "
-                     f"| {r.get('r_probability', float('nan')):.2f} | {r['iou']:.2f} "
+                     f"| {r.get('r_probability', nan):.2f} | {r['iou']:.2f} | {r.get('mesh_iou', nan):.2f} "
+                     f"| {r.get('chamfer', nan):.3f} | {r.get('convexity', nan):.2f} "
+                     f"({r.get('true_convexity', nan):.2f}) "
                      f"| {r['iterations']} | {r['seconds']:.0f} |")  # fmt: skip
     for seed, iterations in sorted({(r["seed"], r["iterations"]) for r in results}):
         rows = [r for r in results if r["seed"] == seed and r["iterations"] == iterations]
+
+        def average(key: str, rows: list[dict] = rows) -> float:
+            values = [r.get(key, nan) for r in rows]
+            return float(np.nanmean(values)) if not np.isnan(values).all() else nan
+
         lines.append(
             f"| {seed} | **all {len(rows)}** | {sum(r['shape_ok'] for r in rows)}/{len(rows)} "
-            f"| {sum(r['colour_ok'] for r in rows)}/{len(rows)} | {np.mean([r['r_precision'] for r in rows]):.3f} "
-            f"| {np.mean([r.get('r_probability', np.nan) for r in rows]):.3f} "
-            f"| {np.mean([r['iou'] for r in rows]):.3f} | {np.mean([r['iterations'] for r in rows]):.0f} "
-            f"| {np.mean([r['seconds'] for r in rows]):.0f} |"
+            f"| {sum(r['colour_ok'] for r in rows)}/{len(rows)} | {average('r_precision'):.3f} "
+            f"| {average('r_probability'):.3f} | {average('iou'):.3f} | {average('mesh_iou'):.3f} "
+            f"| {average('chamfer'):.3f} | gap {average('convexity_gap'):.3f} | {average('iterations'):.0f} "
+            f"| {average('seconds'):.0f} |"
         )
     return "\n".join(lines) + "\n"
 
@@ -89,7 +98,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--set", nargs="+", default=[], metavar="NAME=VALUE", help=SET_HELP)
     parser.add_argument("--offset", type=int, default=0, help="skip the first N prompts (to split the work)")
     parser.add_argument("--limit", type=int, default=None, help="only N prompts (a quick look)")
+    parser.add_argument("--stride", type=int, default=1, help="every Nth prompt (2: one per shape for toy64)")
     args = parser.parse_args(argv)
+    if args.stride < 1 or args.offset < 0 or (args.limit is not None and args.limit < 1):
+        parser.error("--stride and --limit must be >= 1, --offset >= 0")
     try:
         base = with_overrides(DreamFusionConfig(render_every=0, checkpoint_every=min(args.judge_at)), args.set)
     except ValueError as error:
@@ -99,8 +111,7 @@ def main(argv: list[str] | None = None) -> None:
     prompts = evaluation_prompts() if args.prompts == "toy64" else stack_evaluation_prompts()
     results, views_of_runs = [], []
     for seed in args.seeds:
-        end = None if args.limit is None else args.offset + args.limit
-        for prompt in prompts[args.offset : end]:
+        for prompt in prompts[args.offset :: args.stride][: args.limit]:
             run = args.out / f"seed{seed}" / prompt.text.replace(" ", "-")
             seconds = 0.0
             for steps in sorted(args.judge_at):

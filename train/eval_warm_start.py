@@ -117,7 +117,7 @@ def mean(values: list[float | None]) -> str:
 
 def markdown_table(results: list[dict], inits: list[str], report_eps: list[float]) -> str:
     """Per prompt: each start's first and final scores and its iterations to the target; then means."""
-    lines = ["| prompt | " + " | ".join(f"{i}: CLIP at start → end / IoU / PSNR / iterations to target"
+    lines = ["| prompt | " + " | ".join(f"{i}: CLIP at start → end / IoU / mesh IoU / PSNR / iterations to target"
                                        for i in inits) + " |",
              "| --- |" + " --- |" * len(inits)]  # fmt: skip
     for prompt in dict.fromkeys(r["prompt"] for r in results):
@@ -128,18 +128,19 @@ def markdown_table(results: list[dict], inits: list[str], report_eps: list[float
             reached = r["steps_to_target"]
             reached = "n/a" if r["target_clip"] is None else "never" if reached is None else reached
             cells.append(f"{first['clip_similarity']:.3f} → {last['clip_similarity']:.3f} / {last['iou']:.2f} / "
-                         f"{last['psnr']:.1f} / {reached}")  # fmt: skip
+                         f"{last.get('mesh_iou', float('nan')):.2f} / {last['psnr']:.1f} / {reached}")  # fmt: skip
         lines.append(f"| {prompt} | " + " | ".join(cells) + " |")
-    lines += ["", "| start | collapsed | CLIP at start | final CLIP | final IoU | final PSNR | "
+    lines += ["", "| start | collapsed | CLIP at start | final CLIP | final IoU | final mesh IoU | final PSNR | "
               f"iterations to {TARGET_FRACTION:.0%} of S's final CLIP (prompts where S did not collapse) | "
               + " | ".join(f"criterion's step at ε = {eps:g}" for eps in report_eps) + " |",
-              "| --- |" + " --- |" * (6 + len(report_eps))]  # fmt: skip
+              "| --- |" + " --- |" * (7 + len(report_eps))]  # fmt: skip
     for init in inits:
         rows = [r for r in results if r["init"] == init]
         final = [r["curve"][max(r["curve"])] for r in rows]
         cells = [f"{sum(r['collapsed'] for r in rows)}/{len(rows)}",
                  mean([r["curve"][min(r["curve"])]["clip_similarity"] for r in rows]),
-                 *(mean([f[k] for f in final]) for k in ("clip_similarity", "iou", "psnr")),
+                 *(mean([f.get(k, float("nan")) for f in final])
+                   for k in ("clip_similarity", "iou", "mesh_iou", "psnr")),
                  mean([r["steps_to_target"] for r in rows if r["target_clip"] is not None]),
                  *(mean([r["calm_step"][str(eps)] for r in rows]) for eps in report_eps)]  # fmt: skip
         lines.append(f"| {init} | " + " | ".join(cells) + " |")

@@ -2,10 +2,14 @@
 
 Every generated object is judged against its prompt's ground truth (`Judge`):
 - CLIP R-precision and R-probability: the toy CLIP's top-1 hit and its softmax probability of the
-  prompt among the whole prompt set as queries, over 4 lambertian views (the paper's metrics);
+  prompt among the whole prompt set as queries, over 4 lambertian views 90° apart starting 30° round
+  from the front (the paper's metrics);
 - mask IoU: rendered opacity > 0.5 against the ground-truth silhouette, same views;
 - shape and colour: the toy world's classifier on the density level set whose silhouettes match the
-  views (`nerf.iso_level`); a single object's colour is the albedo its views show.
+  views (`nerf.iso_level`); a single object's colour is the albedo its views show;
+- mesh fidelity: the `.glb` users get (`nerf.export.rendered_surface_mesh` at 128³) against the
+  true shape (`nerf.fidelity.export_scores`): volume IoU, Chamfer distance and convexity, the true
+  shape's convexity beside it (`convexity_gap` is the difference's size).
 
 Compute budget = rendered frames per prompt: steps × prompts per step × views / training prompts for an
 amortized run, steps × views for a per-prompt one.
@@ -32,7 +36,8 @@ from torch import Tensor
 from att3d import ATT3D
 from guidance import Guidance, load_guidance
 from nerf.background import ConstantBackground
-from nerf.cameras import turntable
+from nerf.cameras import VIEW_DISTANCE, VIEW_FOV_DEG, orbit_cameras
+from nerf.fidelity import TrueShape, export_scores
 from nerf.field import BoundField, RadianceField
 from nerf.iso_level import silhouette_iso_level
 from nerf.render import RenderConfig, render
@@ -46,7 +51,10 @@ from train.model_card import write_model_card
 from train.toy_clip import retrieval_scores, text_features
 
 VIEW_SIZE = 64  # the toy CLIP's input size
-METRICS = ("r_probability", "r_precision", "iou", "shape_ok", "colour_ok")
+# 4 views 90° apart, none face-on: seen exactly face-on, an axis-aligned cube shows one square face, and
+# the toy CLIP called all 8 true cubes spheres there (R-precision of the truth 0.87; 0.99 at these)
+JUDGE_AZIMUTHS = torch.arange(4) * 90.0 + 30.0
+METRICS = ("r_probability", "r_precision", "iou", "shape_ok", "colour_ok", "mesh_iou", "chamfer", "convexity_gap")
 
 
 class Judge:
@@ -56,8 +64,15 @@ class Judge:
         self.clip, _, self.tokenizer = load_clip(clip)
         self.candidates = sorted(set(prompts.texts))
         self.text = text_features(self.clip, self.tokenizer, self.candidates)
-        self.cameras = turntable(4, 20.0, 3.0, 45.0, VIEW_SIZE, VIEW_SIZE)
+        self.cameras = orbit_cameras(JUDGE_AZIMUTHS, 20.0, VIEW_DISTANCE, VIEW_FOV_DEG, VIEW_SIZE, VIEW_SIZE)
         self.render = RenderConfig(num_samples=128)
+        self.truths: dict[str, TrueShape] = {}
+
+    def truth(self, prompt: Prompt) -> TrueShape:
+        """The prompt's true shape, made once per prompt."""
+        if prompt.text not in self.truths:
+            self.truths[prompt.text] = TrueShape.of_field(prompt.field())
+        return self.truths[prompt.text]
 
     @torch.no_grad()
     def __call__(self, field: RadianceField, prompt: Prompt) -> tuple[dict, Tensor]:
@@ -83,12 +98,21 @@ class Judge:
                   "colour_ok": tuple(seen) == colours, "surface_colour": "+".join(found.colours),
                   "r_precision": hits.float().mean().item(), "r_probability": probability.mean().item(),
                   "iou": iou, "iso_level": level}  # fmt: skip
-        return scores, out.rgb[0].cpu()
+        return scores | export_scores(field, self.truth(prompt)), out.rgb[0].cpu()
 
 
 def summarise(rows: list[dict]) -> dict[str, float]:
-    """Means of the metrics over rows (booleans as shares)."""
-    return {name: float(np.mean([float(r[name]) for r in rows])) for name in METRICS} | {"prompts": len(rows)}
+    """Means of the metrics over rows (booleans as shares; NaNs, scores of empty objects, left out), the
+    lowest mesh IoU, and the row count."""
+
+    def column(name: str) -> np.ndarray:
+        return np.array([float(r.get(name, np.nan)) for r in rows])
+
+    def nan_safe(reduce, values: np.ndarray) -> float:
+        return float(reduce(values)) if not np.isnan(values).all() else float("nan")
+
+    means = {name: nan_safe(np.nanmean, column(name)) for name in METRICS}
+    return means | {"min_mesh_iou": nan_safe(np.nanmin, column("mesh_iou")), "prompts": len(rows)}
 
 
 # --- amortized runs ---------------------------------------------------------------------------------------
@@ -193,15 +217,18 @@ def plot_budget(amortized: dict, per_prompt: list[dict], path: Path, metric: str
 
 
 def markdown_table(amortized: dict, per_prompt: list[dict]) -> str:
-    lines = ["| method | split | steps | frames / prompt | R-probability | R-precision | mask IoU | shape | colour |",
-             "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]  # fmt: skip
+    lines = ["| method | split | steps | frames / prompt | R-probability | R-precision | mask IoU | mesh IoU (min) "
+             "| Chamfer | convexity gap | shape | colour |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]  # fmt: skip
     rows = [("amortized", split, p) for p in amortized["points"] for split in ("seen", "unseen")]
     rows += [("per-prompt", "seen", p) for p in per_prompt]
+    nan = float("nan")
     for method, split, point in rows:
         m = point[split]
         lines.append(f"| {method} | {split} | {point['step']} | {point['frames_per_prompt']:.0f} "
                      f"| {m['r_probability']:.3f} | {m['r_precision']:.3f} | {m['iou']:.3f} "
-                     f"| {m['shape_ok']:.2f} | {m['colour_ok']:.2f} |")  # fmt: skip
+                     f"| {m.get('mesh_iou', nan):.3f} ({m.get('min_mesh_iou', nan):.2f}) | {m.get('chamfer', nan):.3f} "
+                     f"| {m.get('convexity_gap', nan):.3f} | {m['shape_ok']:.2f} | {m['colour_ok']:.2f} |")  # fmt: skip
     return "\n".join(lines) + "\n"
 
 

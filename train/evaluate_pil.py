@@ -11,7 +11,9 @@ five ways and scores each against the ground truth from 4 turntable views:
 - `text-nearest`: from the object's caption, through the nearest training scene (the paper's route);
 - `text-direct`: from the caption's own text embedding.
 Scores: the toy CLIP's cosine similarity between the views and the caption, mask IoU (opacity > 0.5
-against the true silhouette), PSNR of albedo renders against the true ones, and the Fréchet distance
+against the true silhouette), PSNR of albedo renders against the true ones, the exported mesh's
+fidelity to the true shape (`nerf.fidelity.export_scores`: volume IoU, Chamfer distance, convexity),
+and the Fréchet distance
 between all generated and all true views in toy-CLIP feature space (CLIP-FD: the paper's FID, with
 CLIP features because Inception weights cannot be had here).
 
@@ -34,6 +36,7 @@ from torch import Tensor
 
 from nerf.background import ConstantBackground
 from nerf.cameras import orbit_cameras, turntable
+from nerf.fidelity import TrueShape, export_scores
 from nerf.field import RadianceField
 from nerf.render import RenderConfig, render
 from nerf.video import save_image_grid
@@ -76,7 +79,8 @@ class PILJudge:
         """The object's true albedo and lit views, silhouettes and CLIP features."""
         obj = obj.field()
         albedo, lit = render_ground_truth(obj, self.cameras, "albedo"), render_ground_truth(obj, self.cameras)
-        return {"albedo": albedo.rgb, "mask": albedo.mask, "features": self.features(lit.rgb)}
+        return {"albedo": albedo.rgb, "mask": albedo.mask, "features": self.features(lit.rgb),
+                "shape": TrueShape.of_field(obj)}  # fmt: skip
 
     def features(self, rgb: Tensor) -> Tensor:
         """Unit toy-CLIP image features `[V, E]` of views `[V, H, W, 3]` in [0, 1]."""
@@ -101,7 +105,7 @@ class PILJudge:
             "iou": ((mask & truth["mask"]).sum() / (mask | truth["mask"]).sum().clamp(min=1)).item(),
             "psnr": (-10 * torch.log10(mse.clamp(min=1e-10))).item(),
         }
-        return scores, features, rgb
+        return scores | export_scores(field, truth["shape"]), features, rgb
 
 
 def route_fields(pipe: PILPipeline, params: Tensor, record: dict) -> dict[str, RadianceField]:
@@ -140,7 +144,7 @@ def evaluate_split(pipe: PILPipeline, judge: PILJudge, data: Path, split: str, l
     truth_features = torch.cat(features["truth"])
     summary: dict = {"objects": len(records)}
     for route in (*ROUTES, "truth"):
-        means = {k: round(float(np.mean([r[k] for r in rows[route]])), 4) for k in rows[route][0]}
+        means = {k: round(float(np.nanmean([r[k] for r in rows[route]])), 4) for k in rows[route][0]}
         if route != "truth":
             means["clip_fd"] = round(frechet_distance(torch.cat(features[route]), truth_features), 4)
         summary[route] = means

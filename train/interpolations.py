@@ -30,7 +30,7 @@ ALPHAS = np.linspace(0.0, 1.0, 9)
 def chain(pipe: ATT3DPipeline, first: str, second: str, size: int = 64) -> tuple[torch.Tensor, dict]:
     """Renders `[A, H, W, 3]` (one view, α = 0 … 1) of the chain and its smoothness scores."""
     generation = pipe.interpolate(first, second, ALPHAS)
-    cameras = turntable(1, 20.0, 3.0, 45.0, size, size).to(pipe.model.device)  # the same view of every object
+    cameras = turntable(1, width=size, height=size).to(pipe.model.device)  # the same view of every object
     out = render(generation.field, cameras, RenderConfig(num_samples=128), "lambertian",
                  background=pipe.model.background)  # fmt: skip
     images = out.rgb[:, 0].cpu()

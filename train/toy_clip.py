@@ -25,7 +25,7 @@ from torch import Tensor
 from tqdm.auto import tqdm
 
 from nerf.random import derived_seed
-from toyworld.clip import PREPROCESS, new_toy_clip, save_clip
+from toyworld.clip import PREPROCESS, load_clip, new_toy_clip, save_clip
 from toyworld.dataset import load_renders
 from train.checkpoint import resume, save_training_state
 from train.model_card import write_model_card
@@ -112,17 +112,35 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--warmup", type=int, default=100)
     parser.add_argument("--checkpoint-every", type=int, default=200)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--init", help="start from this CLIP ('toy', a folder or a Hub repo id), not new weights")
+    parser.add_argument(
+        "--freeze-text",
+        action="store_true",
+        help="train the image tower only (needs --init): every text embedding stays the one --init gives, so "
+        "the models conditioned on it (toy diffusion, ATT3D, PIL's aligner) stay valid",
+    )
     args = parser.parse_args(argv)
     if args.steps < 1 or args.batch < 2:
         parser.error("--steps must be >= 1 and --batch >= 2")
+    if args.freeze_text and args.init is None:
+        parser.error("--freeze-text needs --init (the CLIP whose text tower is kept)")
 
     images, prompts, captions, _ = load_renders(args.data)
     prompt_ids = {p: i for i, p in enumerate(sorted(set(prompts)))}
     ids = torch.tensor([prompt_ids[p] for p in prompts])
     print(f"{len(images)} renders of {len(prompt_ids)} prompts")
 
-    model, tokenizer = new_toy_clip(args.seed)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, betas=(0.9, 0.98), weight_decay=0.1)
+    if args.init is None:
+        model, tokenizer = new_toy_clip(args.seed)
+    else:
+        model, _, tokenizer = load_clip(args.init)
+    frozen_text = None
+    if args.freeze_text:  # every caption's embedding, once: the text tower never changes
+        model.requires_grad_(False).visual.requires_grad_(True)
+        texts = sorted(set(prompts) | set(captions))
+        frozen_text = dict(zip(texts, text_features(model, tokenizer, texts), strict=True))
+    trained = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(trained, lr=args.lr, betas=(0.9, 0.98), weight_decay=0.1)
     schedule = warmup_cosine(optimizer, args.steps, args.warmup)
     checkpoint = args.out / "checkpoint"
     step = resume(checkpoint, model, optimizer, schedule)
@@ -135,9 +153,14 @@ def main(argv: list[str] | None = None) -> None:
         batch = torch.randint(len(images), (args.batch,), generator=generator)
         suffixed = torch.rand(args.batch, generator=generator) < 0.5
         text = [captions[i] if s else prompts[i] for i, s in zip(batch.tolist(), suffixed.tolist(), strict=True)]
-        out = model(normalise(images[batch]), tokenizer(text))
+        if frozen_text is None:
+            out = model(normalise(images[batch]), tokenizer(text))
+        else:
+            out = {"image_features": model.encode_image(normalise(images[batch]), normalize=True),
+                   "text_features": torch.stack([frozen_text[t] for t in text]),
+                   "logit_scale": model.logit_scale.exp()}  # fmt: skip
         loss = multi_positive_loss(out["image_features"], out["text_features"], out["logit_scale"], ids[batch])
-        optimizer_step(loss, list(model.parameters()), optimizer, schedule)
+        optimizer_step(loss, trained, optimizer, schedule)
         with torch.no_grad():
             model.logit_scale.clamp_(0, math.log(100))
         step += 1
@@ -149,7 +172,8 @@ def main(argv: list[str] | None = None) -> None:
 
     model.eval()
     metrics = {"steps": args.steps, "batch": args.batch, "renders": len(images), "prompts": len(prompt_ids),
-               "train_seconds_this_run": round(time.perf_counter() - started, 1)}  # fmt: skip
+               "train_seconds_this_run": round(time.perf_counter() - started, 1), "init": args.init,
+               "frozen_text": args.freeze_text}  # fmt: skip
     for folder in args.eval:
         eval_images, eval_prompts, _, _ = load_renders([folder])
         metrics[f"top1_{folder.name}"] = retrieval_top1(model, tokenizer, eval_images, eval_prompts)

@@ -30,6 +30,7 @@ from toyworld.diffusion import (
     TextCondition,
     camera_condition,
     encode_captions,
+    load_diffusion,
     new_scheduler,
     new_unet,
     sample,
@@ -123,6 +124,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--sample-steps", type=int, default=50, help="DDIM steps for the evaluation samples")
     parser.add_argument("--checkpoint-every", type=int, default=200)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--init", help="start from this model ('toy', a folder or a Hub repo id), not new weights")
     args = parser.parse_args(argv)
     if args.steps < 1 or args.batch < 1 or not 0 <= args.drop_caption < 1 or not 0 <= args.drop_camera < 1:
         parser.error("--steps and --batch must be >= 1, dropout rates in [0, 1)")
@@ -130,7 +132,7 @@ def main(argv: list[str] | None = None) -> None:
         parser.error("--data-weights needs one positive weight per --data folder")
 
     clip, _, tokenizer = load_clip(args.clip)
-    unet = new_unet(args.seed)
+    unet = new_unet(args.seed) if args.init is None else load_diffusion(args.init)[0].float()
     images, caption_index, conditions, cameras = prepare(args.data, unet.config.sample_size, clip, tokenizer)
     empty = len(conditions.pooled) - 1
     weights = render_weights(args.data, args.data_weights)
@@ -174,7 +176,7 @@ def main(argv: list[str] | None = None) -> None:
 
     ema.eval()
     metrics = {"steps": args.steps, "batch": args.batch, "renders": len(images),
-               "train_seconds_this_run": round(time.perf_counter() - started, 1)}  # fmt: skip
+               "train_seconds_this_run": round(time.perf_counter() - started, 1), "init": args.init}  # fmt: skip
     args.out.mkdir(parents=True, exist_ok=True)
     metrics |= evaluate(ema, clip, tokenizer, args.guidance, args.sample_steps, args.out, args.seed)
     save_diffusion(ema, scheduler, args.out / "model")

@@ -13,7 +13,8 @@ import gradio as gr
 import torch
 from PIL import Image
 
-from nerf.cameras import turntable
+from nerf.cameras import VIEW_DISTANCE, turntable
+from nerf.fidelity import sdf_mesh
 from pil.images import load_image
 from toyworld.categories import pil_object
 from toyworld.render_gt import render_ground_truth
@@ -40,11 +41,14 @@ def example_images() -> list[str]:
 
 
 def write_examples() -> list[str]:
-    """Render the example views (64×64, lit from the camera's side, 25° up, 30° round from the front)."""
+    """Render the example views (64×64, lit from the camera's side, 25° up, 30° round from the front), each
+    framed as the world frames an object of half-size 0.5, farther off for a larger one (a car, a table)."""
     EXAMPLES_FOLDER.mkdir(exist_ok=True)
-    camera = turntable(12, 25.0, 3.0, 45.0, 64, 64)[1:2]
     for (category, seed), path in zip(EXAMPLE_OBJECTS, example_images(), strict=True):
-        rgb = render_ground_truth(pil_object(category, seed).field(), camera, supersample=2).rgb[0]
+        field = pil_object(category, seed).field()
+        half_extent = float(abs(sdf_mesh(lambda p, f=field: f.signed_distance(p)[0], resolution=64).bounds).max())
+        camera = turntable(12, 25.0, VIEW_DISTANCE * max(1.0, half_extent / 0.5), width=64, height=64)[1:2]
+        rgb = render_ground_truth(field, camera, supersample=2).rgb[0]
         Image.fromarray((rgb.clamp(0, 1) * 255).round().to(torch.uint8).numpy()).save(path)
     return example_images()
 

@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import Tensor
 
-from nerf.field import FieldOutput, RadianceField, laplace_density
+from nerf.field import FieldOutput, RadianceField
 
 SDF = Callable[[Tensor], Tensor]  # points [..., 3] -> signed distance [...], negative inside
 
@@ -30,6 +30,14 @@ def box_sdf(center: Sequence[float] = (0.0, 0.0, 0.0), half_size: Sequence[float
         return q.clamp(min=0).norm(dim=-1) + q.max(dim=-1).values.clamp(max=0)
 
     return sdf
+
+
+def laplace_density(signed_distance: Tensor, beta: float) -> Tensor:
+    """VolSDF density `Ψ_β(-d) / β` for signed distances `[...]`."""
+    s = -signed_distance
+    # 0.5 exp(-|s|/β), written so that the gradient at s = 0 is the one-sided one, not zero
+    tail = 0.5 * torch.exp(torch.where(s <= 0, s, -s) / beta)
+    return torch.where(s <= 0, tail, 1 - tail) / beta
 
 
 class SDFField(RadianceField):

@@ -92,21 +92,14 @@ class RadianceField(nn.Module):
         return points
 
 
-DensityActivation = Literal["softplus", "exp", "sdf"]
-DENSITY_ACTIVATIONS: tuple[str, ...] = ("softplus", "exp", "sdf")
+DensityActivation = Literal["softplus", "exp"]
 
 
 @dataclass(frozen=True)
 class DensityConfig:
     """What every trainable field shares: its scene box, its density activation and DreamFusion's
     initial density blob, added before the activation: `blob_density * exp(-|x|^2 / (2 blob_radius^2))`,
-    so SDS starts from a soft ball in the middle instead of empty space or fog.
-
-    With `density_activation="sdf"` the density channel is a negative signed distance (positive
-    inside) and the density is VolSDF's Laplace density of it with scale `sdf_beta`: the object ends
-    within a few β of a surface, where softplus lets score distillation leave a fog whose level sets
-    are not one shape (docs/DREAMFUSION.md). Its initial shape is then the ball of radius `blob_radius`
-    (`blob_density` does not apply)."""
+    so SDS starts from a soft ball in the middle instead of empty space or fog."""
 
     bound: float = 1.0
     density_activation: DensityActivation = "softplus"
@@ -116,33 +109,11 @@ class DensityConfig:
     # background-grey instead of clearing it (docs/DREAMFUSION.md). stable-dreamfusion uses 5 and 0.2.
     blob_density: float = 5.0
     blob_radius: float = 0.25
-    sdf_beta: float = 0.02  # the "sdf" activation's surface width, in scene units
 
     def __post_init__(self) -> None:
-        check_choice(self.density_activation, "density_activation", DENSITY_ACTIVATIONS)
-        if min(self.bound, self.blob_radius, self.sdf_beta) <= 0:
-            raise ValueError(
-                f"bound, blob_radius and sdf_beta must be > 0, got {self.bound}, {self.blob_radius}, {self.sdf_beta}"
-            )
-
-    def initial_logit(self, points: Tensor) -> Tensor:
-        """What is added to the density channel at points `[..., 3]` → `[...]`: the blob, or for "sdf" the
-        ball's negative signed distance."""
-        if self.density_activation == "sdf":
-            return self.blob_radius - points.norm(dim=-1)
-        return density_blob(points, self.blob_density, self.blob_radius)
-
-    def initial_logit_gradient(self, points: Tensor) -> Tensor:
-        """The gradient of `initial_logit` at points `[..., 3]` → `[..., 3]`."""
-        if self.density_activation == "sdf":
-            return -F.normalize(points, dim=-1, eps=1e-12)
-        return -density_blob(points, self.blob_density, self.blob_radius).unsqueeze(-1) * points / self.blob_radius**2
-
-    def activate(self, logit: Tensor) -> Tensor:
-        """Density `[...]` (>= 0) from the density channel plus `initial_logit`."""
-        if self.density_activation == "sdf":
-            return laplace_density(-logit, self.sdf_beta)
-        return activate_density(logit, self.density_activation)
+        check_choice(self.density_activation, "density_activation", ("softplus", "exp"))
+        if self.bound <= 0 or self.blob_radius <= 0:
+            raise ValueError(f"bound and blob_radius must be > 0, got {self.bound} and {self.blob_radius}")
 
 
 @dataclass(frozen=True)
@@ -171,18 +142,7 @@ def density_blob(points: Tensor, density: float, radius: float) -> Tensor:
     return density * torch.exp(-points.square().sum(-1) / (2 * radius**2))
 
 
-def laplace_density(signed_distance: Tensor, beta: float) -> Tensor:
-    """VolSDF density `Ψ_β(-d) / β` for signed distances `[...]`."""
-    s = -signed_distance
-    # 0.5 exp(-|s|/β), written so that the gradient at s = 0 is the one-sided one, not zero
-    tail = 0.5 * torch.exp(torch.where(s <= 0, s, -s) / beta)
-    return torch.where(s <= 0, tail, 1 - tail) / beta
-
-
 def activate_density(raw: Tensor, activation: DensityActivation) -> Tensor:
-    """softplus or (clamped) exp of density logits `[...]`; "sdf" needs its β: `DensityConfig.activate`."""
-    if activation == "sdf":
-        raise ValueError("the sdf activation needs its beta: use DensityConfig.activate")
     if activation == "exp":
         return torch.exp(raw.clamp(max=15.0))  # clamped: exp overflows fp16 and explodes gradients
     return F.softplus(raw)
@@ -214,7 +174,7 @@ class HashGridField(RadianceField):
 
     def blob(self, points: Tensor) -> Tensor:
         """The initial density bias at points `[..., 3]` → `[...]`."""
-        return self.config.initial_logit(points)
+        return density_blob(points, self.config.blob_density, self.config.blob_radius)
 
     def forward(self, points: Tensor, params: Tensor | None = None) -> FieldOutput:
         """points `[B, N, 3]` (optional grid `params [B, n_params]`) → density, albedo."""
@@ -222,7 +182,7 @@ class HashGridField(RadianceField):
             self.check_points(points)
         unit = (points / (2 * self.bound) + 0.5).clamp(0.0, 1.0)
         raw = self.decoder(self.grid(unit, params))  # [B, N, 4]
-        density = self.config.activate(raw[..., 0] + self.blob(points))
+        density = activate_density(raw[..., 0] + self.blob(points), self.config.density_activation)
         return FieldOutput(density=density, albedo=torch.sigmoid(raw[..., 1:]))
 
     def bind(self, params: Tensor) -> BoundField:
@@ -333,13 +293,14 @@ class VoxelGridField(RadianceField):
         if params is None:
             self.check_points(points)
         raw = self.sample(self.grids(params), points)  # [B, N, 4]
-        density = self.config.activate(raw[..., 0] + self.config.initial_logit(points))
+        blob = density_blob(points, self.config.blob_density, self.config.blob_radius)
+        density = activate_density(raw[..., 0] + blob, self.config.density_activation)
         return FieldOutput(density=density, albedo=torch.sigmoid(raw[..., 1:]))
 
     def normals(self, points: Tensor, method: NormalMethod = "finite_difference", eps: float = 1e-2) -> Tensor:
         """Outward unit normals `[B, N, 3]` from central differences between grid vertices, looked up like
         the grid itself (one lookup instead of six; `method` and `eps` do not apply), plus the blob's
-        exact gradient. The density activation is monotonic, so the logit's gradient points the same way."""
+        exact gradient. The density activation is monotonic, so the raw density's gradient points the same way."""
         return self.normals_with(None, self.check_points(points))
 
     def normals_with(self, params: Tensor | None, points: Tensor) -> Tensor:
@@ -348,7 +309,8 @@ class VoxelGridField(RadianceField):
         spacing = 2 * self.bound / (self.config.resolution - 1)
         dz, dy, dx = torch.gradient(logits, spacing=spacing, dim=(2, 3, 4))
         gradient = self.sample(torch.cat((dx, dy, dz), dim=1), points)  # [B, N, 3] in x, y, z
-        gradient = gradient + self.config.initial_logit_gradient(points)
+        blob = density_blob(points, self.config.blob_density, self.config.blob_radius)
+        gradient = gradient - blob.unsqueeze(-1) * points / self.config.blob_radius**2
         return F.normalize(-gradient, dim=-1, eps=1e-12)
 
     def total_variation(self, channels: slice = slice(0, 1), params: Tensor | None = None) -> Tensor:
@@ -356,39 +318,6 @@ class VoxelGridField(RadianceField):
         albedo), over the owned grids or `params`: a smoothness prior against floaters and colour speckle."""
         logits = self.grids(params)[:, channels]
         return sum((logits.diff(dim=axis).square().mean() for axis in (2, 3, 4)), torch.zeros(()))
-
-    def signed_distances(self, params: Tensor | None = None) -> Tensor:
-        """The signed distance `[B, R, R, R]` (indexed z, y, x) that the "sdf" activation reads, at the vertices."""
-        if self.config.density_activation != "sdf":
-            raise ValueError("signed distances exist for the sdf density activation only")
-        axis = torch.linspace(-self.bound, self.bound, self.config.resolution, device=self.device)
-        z, y, x = torch.meshgrid(axis, axis, axis, indexing="ij")
-        return -(self.grids(params)[:, 0] + self.config.initial_logit(torch.stack((x, y, z), dim=-1)))
-
-    def eikonal(self, params: Tensor | None = None) -> Tensor:
-        """Mean of (|∇d| − 1)² over the grid's cells, d the signed distance (forward differences, which
-        unlike central ones see a checkerboard): keeps d a distance, so that the surface stays sharp and
-        the inside solid, instead of d flattening towards 0 (fog) or crossing 0 inside (cavities)."""
-        distance = self.signed_distances(params)
-        spacing = 2 * self.bound / (self.config.resolution - 1)
-        dz, dy, dx = (distance.diff(dim=axis) / spacing for axis in (1, 2, 3))
-        squared = dz[:, :, :-1, :-1].square() + dy[:, :-1, :, :-1].square() + dx[:, :-1, :-1, :].square()
-        norm = (squared + 1e-12).sqrt()  # (+ε: sqrt's gradient at 0 is infinite)
-        return (norm - 1).square().mean()
-
-    def curvature(self, params: Tensor | None = None) -> Tensor:
-        """Mean squared Laplacian of the signed distance times the vertex spacing (dimensionless) over
-        inner vertices: smooths the surface's bumps without flattening d, which total variation would."""
-        distance = self.signed_distances(params)
-        spacing = 2 * self.bound / (self.config.resolution - 1)
-        inner = distance[:, 1:-1, 1:-1, 1:-1]
-        laplacian = (
-            distance[:, 2:, 1:-1, 1:-1] + distance[:, :-2, 1:-1, 1:-1]
-            + distance[:, 1:-1, 2:, 1:-1] + distance[:, 1:-1, :-2, 1:-1]
-            + distance[:, 1:-1, 1:-1, 2:] + distance[:, 1:-1, 1:-1, :-2]
-            - 6 * inner
-        )  # fmt: skip
-        return (laplacian / spacing).square().mean()
 
     def bind(self, params: Tensor) -> BoundField:
         """Externally produced grids, flat `[B, 4·R³]`, as a field of B objects."""

@@ -24,7 +24,7 @@ from torch import Tensor, nn
 
 from nerf.checks import check_float_tensor, check_int_range
 from nerf.encoding import FrequencyEncoding
-from nerf.field import BoundField, DensityConfig, FieldOutput, RadianceField
+from nerf.field import BoundField, DensityConfig, FieldOutput, RadianceField, activate_density, density_blob
 
 MODEL_TYPE = "mlp_nerf_field"
 
@@ -99,7 +99,8 @@ class MLPNeRF(RadianceField):
             hidden = torch.baddbmm(bias.unsqueeze(1), hidden, weight.transpose(1, 2))
             if layer < self.config.num_layers - 1:
                 hidden = F.relu(hidden)
-        density = self.config.activate(hidden[..., 0] + self.config.initial_logit(points))
+        blob = density_blob(points, self.config.blob_density, self.config.blob_radius)
+        density = activate_density(hidden[..., 0] + blob, self.config.density_activation)
         return FieldOutput(density=density, albedo=torch.sigmoid(hidden[..., 1:]))
 
     def bind(self, params: Tensor) -> BoundField:

@@ -9,17 +9,9 @@ import math
 import pytest
 import torch
 
-from nerf.analytic import SDFField, box_sdf, sphere_sdf
+from nerf.analytic import SDFField, box_sdf, laplace_density, sphere_sdf
 from nerf.encoding import HashGridConfig
-from nerf.field import (
-    HashGridField,
-    HashGridFieldConfig,
-    VoxelGridField,
-    VoxelGridFieldConfig,
-    laplace_density,
-    load_field,
-    save_field,
-)
+from nerf.field import HashGridField, HashGridFieldConfig, VoxelGridField, VoxelGridFieldConfig, load_field, save_field
 from nerf.fit import fit_field
 
 SMALL = HashGridFieldConfig(grid=HashGridConfig(num_levels=4, log2_table_size=10, finest_resolution=64), hidden_dim=16)

@@ -8,7 +8,7 @@ import math
 import pytest
 import torch
 
-from nerf.analytic import SDFField, sphere_sdf
+from nerf.analytic import SDFField, laplace_density, sphere_sdf
 from nerf.background import ConstantBackground, MLPBackground
 from nerf.cameras import Cameras, look_at, orbit_cameras, turntable
 from nerf.field import (
@@ -18,7 +18,6 @@ from nerf.field import (
     RadianceField,
     VoxelGridField,
     VoxelGridFieldConfig,
-    laplace_density,
 )
 from nerf.occupancy import OccupancyGrid
 from nerf.render import RenderConfig, composite_weights, render, sample_light_directions

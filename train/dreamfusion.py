@@ -44,8 +44,6 @@ SET_HELP = "any other DreamFusionConfig setting, e.g. tv_weight=0.1 voxel.blob_r
 Backbone = Literal["voxel", "hashgrid", "mlp"]
 BACKBONES: tuple[str, ...] = ("voxel", "hashgrid", "mlp")
 DEFAULT_LR = {"voxel": 0.1, "hashgrid": 0.01, "mlp": 1e-3}
-REGULARIZER_WEIGHTS = ("opacity_weight", "opacity_entropy_weight", "tv_weight", "colour_tv_weight", "eikonal_weight",
-                       "curvature_weight")  # fmt: skip
 
 
 # --- configuration ---------------------------------------------------------------------------------------
@@ -69,16 +67,12 @@ class SDSRunSettings:
     opacity_entropy_weight: float = 0.0
     tv_weight: float = 0.02  # total variation of the voxel grid's density (smoothness, against floaters)
     colour_tv_weight: float = 0.01  # ... and of its albedo (against colour speckle)
-    # with a voxel grid's "sdf" density activation: its (|∇d| − 1)² and its squared Laplacian of d
-    eikonal_weight: float = 0.0
-    curvature_weight: float = 0.0
 
     def __post_init__(self) -> None:
         if min(self.num_samples, self.anneal_steps) < 1:
             raise ValueError("num_samples and anneal_steps must be >= 1")
-        weights = {name: getattr(self, name) for name in REGULARIZER_WEIGHTS}
-        if min(weights.values()) < 0:
-            raise ValueError(f"{', '.join(REGULARIZER_WEIGHTS)} must be >= 0, got {weights}")
+        if min(self.opacity_weight, self.opacity_entropy_weight, self.tv_weight, self.colour_tv_weight) < 0:
+            raise ValueError("opacity_weight, opacity_entropy_weight, tv_weight and colour_tv_weight must be >= 0")
         if not 0 <= self.albedo_probability + self.textureless_probability <= 1:
             raise ValueError("albedo_probability + textureless_probability must be within [0, 1]")
         SDSConfig(self.guidance_scale or 0.0, self.t_min, max(self.t_max_start, self.t_min))  # validates the SDS part
@@ -153,12 +147,6 @@ class DreamFusionConfig(SDSRunSettings):
             raise ValueError("export_resolution must be 32..512, video_frames >= 1 and video_size 16..2048")
         if self.converge_patience < 1:
             raise ValueError(f"converge_patience must be >= 1, got {self.converge_patience}")
-        if max(self.eikonal_weight, self.curvature_weight) > 0 and (
-            self.backbone != "voxel" or self.voxel.density_activation != "sdf"
-        ):
-            raise ValueError(
-                "eikonal_weight and curvature_weight need backbone=voxel with voxel.density_activation=sdf"
-            )
 
 
 @dataclass
@@ -314,10 +302,6 @@ def dreamfusion(
                 + config.tv_weight * nerf.total_variation()
                 + config.colour_tv_weight * nerf.total_variation(slice(1, 4))
             )
-            if config.eikonal_weight > 0:
-                loss = loss + config.eikonal_weight * nerf.eikonal()
-            if config.curvature_weight > 0:
-                loss = loss + config.curvature_weight * nerf.curvature()
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()

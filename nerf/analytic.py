@@ -65,6 +65,10 @@ class SDFField(RadianceField):
         distances = torch.stack([sdf(points) for sdf in self.sdfs], dim=-1)
         return distances.min(dim=-1)
 
+    def union_sdf(self, points: Tensor) -> Tensor:
+        """The union's signed distance at points `[..., 3]` → `[...]`: the shape as an SDF of its own."""
+        return self.signed_distance(points)[0]
+
     def forward(self, points: Tensor) -> FieldOutput:
         distance, part = self.signed_distance(self.check_points(points))
         albedo = self.colours.to(points.dtype)[part]

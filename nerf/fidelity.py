@@ -153,7 +153,7 @@ class TrueShape:
     @classmethod
     def of_field(cls, field: SDFField) -> TrueShape:
         """The shape of an analytic field (the union of its parts), in its own box."""
-        return cls(lambda points: field.signed_distance(points)[0], field.bound)
+        return cls(field.union_sdf, field.bound)
 
     def score(self, mesh: trimesh.Trimesh) -> Fidelity:
         """The mesh's fidelity to this shape, both in their unit frames."""

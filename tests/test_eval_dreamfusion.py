@@ -62,3 +62,15 @@ def test_a_stack_scores_its_parts() -> None:
     assert scores["shape"].count("+") == 1 and 0 < scores["r_probability"] <= 1
     wrong = prompts.prompts[(1234 + 1) % len(prompts.prompts)]  # another top shape or colour
     assert not all(judge(prompt.field(), wrong)[0][k] for k in ("shape_ok", "colour_ok"))
+
+
+def test_the_table_summary_leaves_empty_objects_out_of_chamfer_and_shows_the_lowest_mesh_iou() -> None:
+    nan = float("nan")
+    base = {"seed": 0, "shape": "cube", "colour": "red", "shape_ok": True, "colour_ok": True, "r_precision": 1.0,
+            "r_probability": 0.9, "iou": 0.8, "iterations": 300, "seconds": 60.0}  # fmt: skip
+    solid = base | {"prompt": "a red cube", "mesh_iou": 0.8, "chamfer": 0.05, "convexity": 0.9, "true_convexity": 1.0,
+                    "convexity_gap": 0.1}  # fmt: skip
+    empty = base | {"prompt": "a red cone", "shape_ok": False, "mesh_iou": 0.0, "chamfer": nan, "convexity": nan,
+                    "true_convexity": 1.0, "convexity_gap": nan}  # fmt: skip
+    summary = markdown_table([solid, empty]).splitlines()[-1]
+    assert "| 1/2 | 2/2 |" in summary and "| 0.400 (min 0.00) | 0.050 | gap 0.100 |" in summary, summary

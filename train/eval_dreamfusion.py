@@ -31,7 +31,7 @@ from guidance import load_guidance
 from nerf.video import save_image_grid
 from toyworld.prompts import Prompt, stacks, toy64
 from train.dreamfusion import SET_HELP, DreamFusionConfig, dreamfusion, with_overrides
-from train.evaluate import Judge
+from train.evaluate import Judge, summarise
 
 VIEW_SIZE = 64  # the toy CLIP's input size
 
@@ -67,16 +67,14 @@ def markdown_table(results: list[dict]) -> str:
     for seed, iterations in sorted({(r["seed"], r["iterations"]) for r in results}):
         rows = [r for r in results if r["seed"] == seed and r["iterations"] == iterations]
 
-        def average(key: str, rows: list[dict] = rows) -> float:
-            values = [r.get(key, nan) for r in rows]
-            return float(np.nanmean(values)) if not np.isnan(values).all() else nan
-
+        means = summarise(rows)
         lines.append(
             f"| {seed} | **all {len(rows)}** | {sum(r['shape_ok'] for r in rows)}/{len(rows)} "
-            f"| {sum(r['colour_ok'] for r in rows)}/{len(rows)} | {average('r_precision'):.3f} "
-            f"| {average('r_probability'):.3f} | {average('iou'):.3f} | {average('mesh_iou'):.3f} "
-            f"| {average('chamfer'):.3f} | gap {average('convexity_gap'):.3f} | {average('iterations'):.0f} "
-            f"| {average('seconds'):.0f} |"
+            f"| {sum(r['colour_ok'] for r in rows)}/{len(rows)} | {means['r_precision']:.3f} "
+            f"| {means['r_probability']:.3f} | {means['iou']:.3f} "
+            f"| {means['mesh_iou']:.3f} (min {means['min_mesh_iou']:.2f}) "
+            f"| {means['chamfer']:.3f} | gap {means['convexity_gap']:.3f} "
+            f"| {np.mean([r['iterations'] for r in rows]):.0f} | {np.mean([r['seconds'] for r in rows]):.0f} |"
         )
     return "\n".join(lines) + "\n"
 

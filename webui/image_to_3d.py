@@ -46,7 +46,7 @@ def write_examples() -> list[str]:
     EXAMPLES_FOLDER.mkdir(exist_ok=True)
     for (category, seed), path in zip(EXAMPLE_OBJECTS, example_images(), strict=True):
         field = pil_object(category, seed).field()
-        half_extent = float(abs(sdf_mesh(lambda p, f=field: f.signed_distance(p)[0], resolution=64).bounds).max())
+        half_extent = float(abs(sdf_mesh(field.union_sdf, resolution=64).bounds).max())
         camera = turntable(12, 25.0, VIEW_DISTANCE * max(1.0, half_extent / 0.5), width=64, height=64)[1:2]
         rgb = render_ground_truth(field, camera, supersample=2).rgb[0]
         Image.fromarray((rgb.clamp(0, 1) * 255).round().to(torch.uint8).numpy()).save(path)

@@ -9,7 +9,8 @@
     result = pipe(["a red cube", "a green torus"])    # result.field: 2 objects
     pipe.export("a red cube", "red-cube.glb")
 
-The prompt is encoded by the text encoder the model was trained with (its config's `text_encoder`).
+The prompt is encoded by the text encoder the model was trained with (its config's `text_encoder`);
+only that encoder is loaded, never the diffusion model it came with.
 Words that no training prompt used still give an object (the embedding is defined for any text), but
 the result says the prompt is outside the training distribution.
 """
@@ -21,6 +22,7 @@ import math
 import sys
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,8 +32,8 @@ from torch import Tensor
 
 from att3d.interpolation import interpolate
 from att3d.model import ATT3D
-from guidance import Guidance, load_guidance
 from guidance.prompts import clean_prompt
+from guidance.text_encoder import TextEncoder, load_text_encoder
 from nerf.export import EXPORT_RESOLUTIONS, MESH_FORMATS, export_rendered_surface
 from nerf.field import BoundField
 from nerf.hub import model_folder
@@ -63,15 +65,22 @@ class Generation:
 class ATT3DPipeline:
     """A trained ATT3D model and the text encoder it was trained with."""
 
-    def __init__(self, model: ATT3D, text_encoder: Guidance) -> None:
+    def __init__(self, model: ATT3D, text_encoder: TextEncoder) -> None:
         self.model = model.eval()
         self.text_encoder = text_encoder
 
     @classmethod
-    def from_pretrained(cls, source: str | Path = "toy", device: str | torch.device = "cpu") -> ATT3DPipeline:
-        """The model from "toy" (bundled), a local folder or a Hub repo id, with its text encoder."""
+    def from_pretrained(
+        cls,
+        source: str | Path = "toy",
+        device: str | torch.device = "cpu",
+        text_encoders: Callable[[str], TextEncoder] | None = None,
+    ) -> ATT3DPipeline:
+        """The model from "toy" (bundled), a local folder or a Hub repo id, with its text encoder, loaded by
+        `text_encoders(source)` where given (the app passes its shared ones), else by `load_text_encoder`."""
         model = ATT3D.from_pretrained(model_folder(source, BUNDLED)).to(device)
-        return cls(model, load_guidance(model.config.text_encoder, device=device))
+        load = text_encoders or (lambda name: load_text_encoder(name, device=device))
+        return cls(model, load(model.config.text_encoder))
 
     @torch.no_grad()
     def embed(self, prompts: list[str]) -> Tensor:
@@ -79,7 +88,7 @@ class ATT3DPipeline:
         return self._encode([clean_prompt(p) for p in prompts])
 
     def _encode(self, texts: list[str]) -> Tensor:
-        return self.text_encoder.encode(texts)["states"].float().to(self.model.device)
+        return self.text_encoder.encode(texts).states.float().to(self.model.device)
 
     @torch.no_grad()
     def __call__(self, prompts: str | list[str]) -> Generation:

@@ -6,6 +6,9 @@ the toy world's pixel-space model, Stable Diffusion (latent) and DeepFloyd IF st
     guidance = load_guidance("DeepFloyd/IF-I-XL-v1.0", variant="fp16")
     output = guidance.sds_loss(images, prompts, cameras, SDSConfig(guidance.default_guidance_scale))
     output.loss.backward()
+
+    text_encoder = load_text_encoder("toy")               # the text encoder alone (what ATT3D needs)
+    guidance = load_guidance("toy", text_encoder=text_encoder)   # ... shared with a backend
 """
 
 from __future__ import annotations
@@ -15,8 +18,12 @@ from pathlib import Path
 
 from guidance.base import Guidance
 from guidance.sds import SDSConfig, SDSOutput, TimestepSchedule
+from guidance.text_encoder import TextEmbedding, TextEncoder, load_text_encoder
 
-__all__ = ["Guidance", "SDSConfig", "SDSOutput", "TimestepSchedule", "load_guidance", "pipeline_class"]
+__all__ = [
+    "Guidance", "SDSConfig", "SDSOutput", "TextEmbedding", "TextEncoder", "TimestepSchedule", "load_guidance",
+    "load_text_encoder", "pipeline_class",
+]  # fmt: skip
 
 
 def pipeline_class(source: str | Path) -> str:
@@ -44,7 +51,8 @@ def pipeline_class(source: str | Path) -> str:
 def load_guidance(source: str | Path = "toy", **options) -> Guidance:
     """The SDS backend for `source`: "toy", a local folder or a Hub repo id; the kind (toy, Stable
     Diffusion, DeepFloyd IF) is read from the model itself. `options` go to the backend (device, dtype,
-    variant, cache_root, use_cache; `clip` for the toy one)."""
+    variant, cache_root, use_cache, text_encoder (one already loaded, to share it); `clip` for the
+    toy one)."""
     kind = pipeline_class(source)
     if kind == "toy":
         from guidance.toy import ToyGuidance

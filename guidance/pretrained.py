@@ -1,5 +1,5 @@
-"""What the Stable Diffusion and DeepFloyd IF backends share: loading a diffusers pipeline's
-tokenizer, text encoder, U-Net and scheduler from a Hub repo id or a local folder, frozen, in half
+"""What the Stable Diffusion and DeepFloyd IF backends share: a diffusers pipeline's text encoder (or
+one given, to share it), U-Net and scheduler from a Hub repo id or a local folder, frozen, in half
 precision on CUDA and float32 on the CPU."""
 
 from __future__ import annotations
@@ -8,16 +8,14 @@ from pathlib import Path
 
 import torch
 from diffusers import DDPMScheduler, UNet2DConditionModel
-from transformers import AutoTokenizer, PreTrainedModel
 
-from guidance.base import Guidance, default_device
+from guidance.base import Guidance
+from guidance.text_encoder import TextEncoder, TransformersTextEncoder, default_device
 
 
 class PretrainedGuidance(Guidance):
     """A backend whose parts are subfolders of a diffusers pipeline (`tokenizer/`, `text_encoder/`,
-    `unet/`, `scheduler/`); subclasses name their text encoder class and load any further part."""
-
-    text_encoder_class: type[PreTrainedModel]
+    `unet/`, `scheduler/`); subclasses load any further part."""
 
     def __init__(
         self,
@@ -27,19 +25,18 @@ class PretrainedGuidance(Guidance):
         variant: str | None = None,
         cache_root: Path | None = None,
         use_cache: bool = True,
+        text_encoder: TextEncoder | None = None,
     ) -> None:
         self.device = torch.device(device) if device is not None else default_device()
         self.dtype = dtype or (torch.float16 if self.device.type == "cuda" else torch.float32)
         self.load_options = {"torch_dtype": self.dtype, "variant": variant}
-        self.tokenizer = AutoTokenizer.from_pretrained(source, subfolder="tokenizer")
-        self.text_encoder = self.freeze(
-            self.text_encoder_class.from_pretrained(source, subfolder="text_encoder", **self.load_options)
+        self.text_encoder = text_encoder or TransformersTextEncoder(
+            source, self.device, self.dtype, variant, cache_root, use_cache
         )
         self.unet = self.freeze(UNet2DConditionModel.from_pretrained(source, subfolder="unet", **self.load_options))
         self.scheduler = DDPMScheduler.from_pretrained(source, subfolder="scheduler")
         self.alphas_cumprod = self.scheduler.alphas_cumprod.to(self.device)
         self.resolution = self.unet.config.sample_size
-        self.init_cache(f"{type(self).__name__}-{source}", self.text_encoder, cache_root, use_cache)
 
     def freeze(self, model: torch.nn.Module) -> torch.nn.Module:
         """`model` on this backend's device, in eval mode, without gradients for its weights."""

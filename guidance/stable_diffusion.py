@@ -7,12 +7,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import torch
 from diffusers import AutoencoderKL
 from torch import Tensor
-from transformers import CLIPTextModel
 
 from guidance.pretrained import PretrainedGuidance
+from guidance.text_encoder import TextEmbedding
 from nerf.random import Generators
 
 
@@ -28,29 +27,19 @@ class StableDiffusionGuidance(PretrainedGuidance):
     Half precision on CUDA (unless `dtype` says otherwise), float32 on the CPU.
     """
 
-    text_encoder_class = CLIPTextModel
-
     def __init__(self, source: str | Path, **options) -> None:
-        """`options`: device, dtype, variant, cache_root, use_cache (see `PretrainedGuidance`)."""
+        """`options`: device, dtype, variant, cache_root, use_cache, text_encoder (see `PretrainedGuidance`)."""
         super().__init__(source, **options)
         self.vae = self.freeze(AutoencoderKL.from_pretrained(source, subfolder="vae", **self.load_options))
         self.resolution = self.unet.config.sample_size * 2 ** (len(self.vae.config.block_out_channels) - 1)
-
-    @torch.no_grad()
-    def encode_uncached(self, prompts: list[str]) -> dict[str, Tensor]:
-        tokens = self.tokenizer(
-            prompts, padding="max_length", max_length=self.tokenizer.model_max_length, truncation=True,
-            return_tensors="pt",
-        )  # fmt: skip
-        return {"states": self.text_encoder(tokens.input_ids.to(self.device))[0]}
 
     def model_input(self, images: Tensor, generator: Generators = None) -> Tensor:
         pixels = (self.resize(images) * 2 - 1).to(self.dtype)
         latents = self.vae.encode(pixels).latent_dist.sample(generator)
         return latents * self.vae.config.scaling_factor
 
-    def predict_noise(self, noisy: Tensor, timesteps: Tensor, text: dict[str, Tensor], camera: Tensor | None) -> Tensor:
-        output = self.unet(noisy, timesteps, encoder_hidden_states=text["states"]).sample
+    def predict_noise(self, noisy: Tensor, timesteps: Tensor, text: TextEmbedding, camera: Tensor | None) -> Tensor:
+        output = self.unet(noisy, timesteps, encoder_hidden_states=text.states).sample
         if self.scheduler.config.prediction_type == "v_prediction":
             return epsilon_from_v(output, noisy, self.alphas_cumprod[timesteps])
         return output

@@ -13,7 +13,7 @@ from gltf_validator import validate_gltf
 
 from att3d import ATT3D, ATT3DConfig
 from att3d.generate import ATT3DPipeline, main
-from guidance import load_guidance
+from guidance import load_text_encoder
 from guidance.prompts import MAX_PROMPT_CHARS
 from nerf.field import VoxelGridFieldConfig
 from nerf.video import sweep_frames
@@ -32,7 +32,7 @@ def model_folder(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def pipe(model_folder: Path) -> ATT3DPipeline:
-    return ATT3DPipeline(ATT3D.from_pretrained(model_folder), load_guidance("toy", device="cpu"))
+    return ATT3DPipeline(ATT3D.from_pretrained(model_folder), load_text_encoder("toy", device="cpu"))
 
 
 def test_one_forward_pass_per_batch_and_the_training_distribution(pipe: ATT3DPipeline) -> None:

@@ -11,10 +11,8 @@ from pathlib import Path
 
 import pytest
 import torch
-from diffusers import AutoencoderKL, DDPMScheduler, IFPipeline, StableDiffusionPipeline, UNet2DConditionModel
-from tiny_models import tiny_toy
-from tokenizers import Tokenizer, models, pre_tokenizers
-from transformers import CLIPTextConfig, CLIPTextModel, PreTrainedTokenizerFast, T5Config, T5EncoderModel
+from tiny_models import tiny_deepfloyd, tiny_stable_diffusion, tiny_toy
+from transformers import AutoTokenizer, CLIPTextModel
 
 from guidance import Guidance, SDSConfig, TimestepSchedule, load_guidance, pipeline_class
 from guidance.cache import EmbeddingCache, model_key
@@ -22,24 +20,6 @@ from guidance.sds import guided_noise, inject_gradient, sample_timesteps, sds_st
 from guidance.stable_diffusion import epsilon_from_v
 from nerf.cameras import orbit_cameras
 from toyworld.diffusion import new_scheduler
-
-WORDS = [
-    "a",
-    "red",
-    "blue",
-    "green",
-    "cube",
-    "sphere",
-    "cone",
-    "torus",
-    "front",
-    "side",
-    "back",
-    "overhead",
-    "view",
-    ",",
-    "of",
-]
 
 
 # --- the SDS core ------------------------------------------------------------------------------------------
@@ -134,62 +114,6 @@ def test_model_key_changes_with_the_weights() -> None:
 
 
 # --- tiny backends -----------------------------------------------------------------------------------------
-def tiny_tokenizer(max_length: int) -> PreTrainedTokenizerFast:
-    vocab = {"<pad>": 0, "</s>": 1, "<unk>": 2, **{w: i + 3 for i, w in enumerate(WORDS)}}
-    tokenizer = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))
-    tokenizer.pre_tokenizer = pre_tokenizers.Whitespace()
-    return PreTrainedTokenizerFast(
-        tokenizer_object=tokenizer, pad_token="<pad>", eos_token="</s>", unk_token="<unk>", model_max_length=max_length
-    )
-
-
-def tiny_unet(in_channels: int, out_channels: int, **extra) -> UNet2DConditionModel:
-    torch.manual_seed(0)
-    return UNet2DConditionModel(
-        sample_size=8, in_channels=in_channels, out_channels=out_channels, layers_per_block=1,
-        block_out_channels=(16, 32), down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
-        up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"), cross_attention_dim=32, norm_num_groups=8,
-        attention_head_dim=8, **extra,
-    )  # fmt: skip
-
-
-def tiny_stable_diffusion(folder: Path, prediction_type: str) -> Path:
-    torch.manual_seed(0)
-    config = CLIPTextConfig(vocab_size=32, hidden_size=32, intermediate_size=37, num_hidden_layers=2,
-                            num_attention_heads=4, max_position_embeddings=16)  # fmt: skip
-    text_encoder = CLIPTextModel(config)
-    vae = AutoencoderKL(block_out_channels=(8, 16), down_block_types=("DownEncoderBlock2D",) * 2,
-                        up_block_types=("UpDecoderBlock2D",) * 2, latent_channels=4, norm_num_groups=8)  # fmt: skip
-    scheduler = DDPMScheduler(beta_schedule="scaled_linear", beta_start=0.00085, beta_end=0.012,
-                              prediction_type=prediction_type, clip_sample=False, steps_offset=1)  # fmt: skip
-    pipeline = StableDiffusionPipeline(
-        vae=vae, text_encoder=text_encoder, tokenizer=tiny_tokenizer(16), unet=tiny_unet(4, 4), scheduler=scheduler,
-        safety_checker=None, feature_extractor=None, requires_safety_checker=False,
-    )  # fmt: skip
-    pipeline.save_pretrained(folder)
-    return folder
-
-
-def tiny_deepfloyd(folder: Path) -> Path:
-    torch.manual_seed(0)
-    text_encoder = T5EncoderModel(T5Config(vocab_size=32, d_model=24, d_kv=8, d_ff=48, num_layers=2, num_heads=3))
-    unet = tiny_unet(
-        3,
-        6,
-        encoder_hid_dim=24,
-        encoder_hid_dim_type="text_proj",
-        addition_embed_type="text",
-        addition_embed_type_num_heads=4,
-    )
-    pipeline = IFPipeline(
-        tokenizer=tiny_tokenizer(77), text_encoder=text_encoder, unet=unet, scheduler=DDPMScheduler(
-            beta_schedule="squaredcos_cap_v2", variance_type="learned_range"),
-        safety_checker=None, feature_extractor=None, watermarker=None, requires_safety_checker=False,
-    )  # fmt: skip
-    pipeline.save_pretrained(folder)
-    return folder
-
-
 def check_sds_gradient(guidance: Guidance, monkeypatch: pytest.MonkeyPatch, cameras=None) -> dict:
     """Run sds_loss on random images; the gradient at the model input must equal w(t)·(ε̂ − ε) / B with
     ε̂ the guided mix of what the U-Net returned. Returns what predict_noise was called with."""
@@ -228,8 +152,8 @@ def test_toy_backend_gradient_view_prompts_and_camera(tmp_path: Path, monkeypatc
     assert guidance.resolution == 16
     cameras = orbit_cameras(torch.tensor([0.0, 180.0]), 15.0, 3.0, 40.0, 16, 16)
     seen = check_sds_gradient(guidance, monkeypatch, cameras)
-    expected = guidance.encode_uncached(["a red cube, front view", "a blue sphere, back view", ""])
-    assert torch.allclose(seen["text"]["pooled"], expected["pooled"][[0, 1, 2, 2]], atol=1e-5)
+    expected = guidance.text_encoder.encode_uncached(["a red cube, front view", "a blue sphere, back view", ""])
+    assert torch.allclose(seen["text"].pooled, expected.pooled[[0, 1, 2, 2]], atol=1e-5)
     assert torch.allclose(seen["camera"][:2, :2], torch.tensor([[0.0, 1.0], [0.0, -1.0]]), atol=1e-5)  # sin, cos az
     assert torch.equal(seen["camera"][2:], seen["camera"][:2])  # the unconditional branch keeps the camera
 
@@ -241,11 +165,12 @@ def test_stable_diffusion_backend_gradient_through_the_vae(tmp_path: Path, monke
     assert guidance.resolution == 16 and guidance.dtype == torch.float32  # 8 latent pixels × VAE factor 2
     seen = check_sds_gradient(guidance, monkeypatch)
     assert seen["x"].shape == (2, 4, 8, 8) and seen["camera"] is None
-    tokens = guidance.tokenizer(["a red cube", "a blue sphere", "", ""], padding="max_length", max_length=16,
-                                return_tensors="pt")  # fmt: skip
+    tokenizer = AutoTokenizer.from_pretrained(folder, subfolder="tokenizer")
+    tokens = tokenizer(["a red cube", "a blue sphere", "", ""], padding="max_length", max_length=16,
+                       return_tensors="pt")  # fmt: skip
     with torch.no_grad():
-        states = guidance.text_encoder(tokens.input_ids)[0]
-    assert torch.allclose(seen["text"]["states"], states, atol=1e-5)
+        states = CLIPTextModel.from_pretrained(folder, subfolder="text_encoder")(tokens.input_ids)[0]
+    assert torch.allclose(seen["text"].states, states, atol=1e-5)
 
 
 def test_v_prediction_is_converted_to_epsilon() -> None:
@@ -258,9 +183,9 @@ def test_v_prediction_is_converted_to_epsilon() -> None:
 def test_stable_diffusion_v_prediction_backend(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     guidance = load_guidance(tiny_stable_diffusion(tmp_path / "sd", "v_prediction"), cache_root=tmp_path / "c")
     noisy, t = torch.randn(2, 4, 8, 8), torch.tensor([100, 700])
-    text = guidance.encode(["a cube", ""])
+    text = guidance.text_encoder.encode(["a cube", ""])
     with torch.no_grad():
-        v = guidance.unet(noisy, t, encoder_hidden_states=text["states"]).sample
+        v = guidance.unet(noisy, t, encoder_hidden_states=text.states).sample
         assert torch.allclose(guidance.predict_noise(noisy, t, text, None),
                               epsilon_from_v(v, noisy, guidance.alphas_cumprod[t]))  # fmt: skip
 
@@ -272,18 +197,18 @@ def test_deepfloyd_backend_uses_t5_and_the_epsilon_half(tmp_path: Path, monkeypa
     assert guidance.resolution == 8
     seen = check_sds_gradient(guidance, monkeypatch)
     assert seen["x"].shape == (2, 3, 8, 8) and seen["output"].shape == (4, 3, 8, 8)
-    assert seen["text"]["states"].shape == (4, 77, 24)
+    assert seen["text"].states.shape == (4, 77, 24) and seen["text"].pooled is None
 
 
 def test_encode_caches_on_disk_by_model_and_prompt(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     diffusion, clip = tiny_toy(tmp_path)
     guidance = load_guidance(diffusion, clip=clip, device="cpu", cache_root=tmp_path / "cache")
-    first = guidance.encode(["a red cube", "a red cube, front view"])
+    first = guidance.text_encoder.encode(["a red cube", "a red cube, front view"])
     assert len(list((tmp_path / "cache").rglob("*.safetensors"))) == 2
-    again = load_guidance(diffusion, clip=clip, device="cpu", cache_root=tmp_path / "cache")
+    again = load_guidance(diffusion, clip=clip, device="cpu", cache_root=tmp_path / "cache").text_encoder
     monkeypatch.setattr(again, "encode_uncached", lambda prompts: pytest.fail(f"encoded {prompts} again"))
     second = again.encode(["a red cube, front view", "a red cube"])
-    assert torch.equal(second["states"], first["states"].flip(0))
+    assert torch.equal(second.states, first.states.flip(0)) and torch.equal(second.pooled, first.pooled.flip(0))
 
 
 def test_sds_loss_refuses_mismatched_inputs(tmp_path: Path) -> None:

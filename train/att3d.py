@@ -138,7 +138,7 @@ class Trainer:
     ) -> None:
         self.config, self.guidance, self.prompts, self.accelerator = config, guidance, prompts, accelerator
         self.resolution = config.resolution or guidance.resolution
-        self.embeddings = guidance.encode(prompts)["states"].float()  # [P, L, W], the mapping network's input
+        self.embeddings = guidance.text_encoder.encode(prompts).states.float()  # [P, L, W]: the mapping input
         words = sorted({w for p in prompts for w in prompt_words(p)})
         model_config = replace(
             config.model,
@@ -175,7 +175,8 @@ class Trainer:
         text = self.guidance.view_conditioning([self.prompts[i] for i in np.repeat(first, views)], flat_cameras)
         if config.interpolants.kind != "binary":
             other = self.guidance.view_conditioning([self.prompts[i] for i in np.repeat(second, views)], flat_cameras)
-            text = {k: interpolate(v, other[k], alpha.repeat_interleave(views).to(v)) for k, v in text.items()}
+            weights = alpha.repeat_interleave(views)
+            text = text.apply(lambda a, b: interpolate(a, b, weights.to(a)), other)
         sds_config = config.sds_config(self.guidance, step)
         with accelerator.autocast():
             params = self.wrapped(embeddings).float()  # [b, n_params]; grid lookups stay fp32 under autocast
@@ -230,7 +231,7 @@ def render_previews(model: ATT3D, guidance: Guidance, prompts: list[str], path: 
     """4 lambertian views of each prompt's object, one row per prompt, into one image."""
     was_training = model.training
     model.eval()
-    embeddings = guidance.encode(prompts)["states"].float().to(model.device)
+    embeddings = guidance.text_encoder.encode(prompts).states.float().to(model.device)
     cameras = turntable(4, width=size, height=size).to(model.device)
     out = render(model.fields(embeddings), cameras, RenderConfig(), "lambertian", background=model.background)
     save_image_grid(out.rgb.cpu(), path)

@@ -34,7 +34,7 @@ import torch
 from torch import Tensor
 
 from att3d import ATT3D
-from guidance import Guidance, load_guidance
+from guidance import TextEncoder, load_text_encoder
 from nerf.background import ConstantBackground
 from nerf.cameras import VIEW_DISTANCE, VIEW_FOV_DEG, orbit_cameras
 from nerf.fidelity import TrueShape, export_scores
@@ -130,24 +130,24 @@ def evaluation_splits(prompts: PromptSet, split: str, limit: int | None, seed: i
 
 
 @torch.no_grad()
-def evaluate_model(model: ATT3D, prompts: list[Prompt], judge: Judge, encoder: Guidance) -> list[dict]:
+def evaluate_model(model: ATT3D, prompts: list[Prompt], judge: Judge, encoder: TextEncoder) -> list[dict]:
     """The judge's scores of the model's object for each prompt, one row per prompt."""
     model.eval()
     rows = []
     for start in range(0, len(prompts), 16):
         batch = prompts[start : start + 16]
-        params = model(encoder.encode([p.text for p in batch])["states"].float().to(model.device))
+        params = model(encoder.encode([p.text for p in batch]).states.float().to(model.device))
         for index, prompt in enumerate(batch):
             scores, _ = judge(BoundField(model.field, params[index : index + 1]), prompt)
             rows.append({"prompt": prompt.text, **scores})
     return rows
 
 
-def load_run(run: Path) -> tuple[ATT3DTrainConfig, Guidance]:
-    """An amortized run's training config and the text encoder (guidance model) it trained with."""
+def load_run(run: Path) -> tuple[ATT3DTrainConfig, TextEncoder]:
+    """An amortized run's training config and the text encoder (of the guidance model) it trained with."""
     saved = json.loads((run / "config.json").read_text())
     config = ATT3DTrainConfig(**{k: v for k, v in saved.items() if k in ATT3DTrainConfig.__dataclass_fields__})
-    return config, load_guidance(saved["guidance"], device="cpu")
+    return config, load_text_encoder(saved["guidance"], device="cpu")
 
 
 def evaluate_run(run: Path, limit: int | None, judge: Judge | None = None) -> dict:

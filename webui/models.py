@@ -13,7 +13,7 @@ from typing import TypeVar
 import torch
 
 from att3d.generate import ATT3DPipeline
-from guidance import Guidance, load_guidance
+from guidance import Guidance, TextEncoder, load_guidance, load_text_encoder
 from pil.generate import PILPipeline
 from toyworld.prompts import toy64
 
@@ -34,13 +34,14 @@ class ModelSources:
 
 class Models:
     """Lazily loaded, shared pipelines. Loading is serialized (two first requests load once) and a
-    failure is not cached, so a fixed network lets the next request succeed."""
+    failure is not cached, so a fixed network lets the next request succeed. Tabs whose models use the
+    same text encoder source share one text encoder (with Stable Diffusion: one CLIP text model, not two)."""
 
     def __init__(self, sources: ModelSources = ModelSources(), device: str | None = None) -> None:
         self.sources = sources
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         self._loaded: dict[str, object] = {}
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # re-entrant: loading a pipeline loads its text encoder
 
     def _get(self, name: str, load: Callable[[], T]) -> T:
         with self._lock:
@@ -48,14 +49,20 @@ class Models:
                 self._loaded[name] = load()
             return self._loaded[name]  # type: ignore[return-value]
 
+    def text_encoder(self, source: str) -> TextEncoder:
+        return self._get(f"text_encoder:{source}", lambda: load_text_encoder(source, device=self.device))
+
     def att3d(self) -> ATT3DPipeline:
-        return self._get("att3d", lambda: ATT3DPipeline.from_pretrained(self.sources.att3d, self.device))
+        return self._get("att3d", lambda: ATT3DPipeline.from_pretrained(self.sources.att3d, self.device,
+                                                                        text_encoders=self.text_encoder))  # fmt: skip
 
     def pil(self) -> PILPipeline:
         return self._get("pil", lambda: PILPipeline.from_pretrained(self.sources.pil, self.device))
 
     def guidance(self) -> Guidance:
-        return self._get("guidance", lambda: load_guidance(self.sources.guidance, device=self.device))
+        source = self.sources.guidance
+        return self._get("guidance", lambda: load_guidance(source, device=self.device,
+                                                           text_encoder=self.text_encoder(source)))  # fmt: skip
 
     def example_prompts(self) -> list[str]:
         """Prompts for the random-prompt button: the bundled model's world ("a {colour} {shape}"), or for

@@ -34,9 +34,9 @@ from att3d.interpolation import interpolate
 from att3d.model import ATT3D
 from guidance.prompts import clean_prompt
 from guidance.text_encoder import TextEncoder, load_text_encoder
+from hub.source import model_folder
 from nerf.export import EXPORT_RESOLUTIONS, MESH_FORMATS, export_rendered_surface
 from nerf.field import BoundField
-from nerf.hub import model_folder
 from nerf.video import save_video, sweep_frames
 
 BUNDLED = Path(__file__).resolve().parent.parent / "checkpoints" / "toy-att3d"

@@ -19,6 +19,7 @@ from pathlib import Path
 from guidance.base import Guidance
 from guidance.sds import SDSConfig, SDSOutput, TimestepSchedule
 from guidance.text_encoder import TextEmbedding, TextEncoder, load_text_encoder
+from hub.source import model_markers
 
 __all__ = [
     "Guidance", "SDSConfig", "SDSOutput", "TextEmbedding", "TextEncoder", "TimestepSchedule", "load_guidance",
@@ -31,21 +32,12 @@ def pipeline_class(source: str | Path) -> str:
     model's folder (`unet/` and `scheduler/` without a model index) and for "toy" itself."""
     if str(source) == "toy":
         return "toy"
-    folder = Path(source)
-    if folder.is_dir():
-        if (folder / "model_index.json").exists():
-            return json.loads((folder / "model_index.json").read_text())["_class_name"]
-        if (folder / "unet" / "config.json").exists():
-            return "toy"
-        raise ValueError(f"{folder} is neither a diffusers pipeline folder (model_index.json) nor a toy model (unet/)")
-    from huggingface_hub import hf_hub_download
-    from huggingface_hub.errors import EntryNotFoundError
-
-    try:  # hf_hub_download also works offline from the local Hub cache
-        return json.loads(Path(hf_hub_download(str(source), "model_index.json")).read_text())["_class_name"]
-    except EntryNotFoundError:
-        hf_hub_download(str(source), "unet/config.json")  # raises if this is no toy model either
+    folder, markers = model_markers(source)
+    if "model_index.json" in markers:
+        return json.loads((folder / "model_index.json").read_text())["_class_name"]
+    if "unet/config.json" in markers:
         return "toy"
+    raise ValueError(f"{source} is neither a diffusers pipeline (model_index.json) nor a toy model (unet/)")
 
 
 def load_guidance(source: str | Path = "toy", **options) -> Guidance:

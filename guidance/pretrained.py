@@ -11,11 +11,14 @@ from diffusers import DDPMScheduler, UNet2DConditionModel
 
 from guidance.base import Guidance
 from guidance.text_encoder import TextEncoder, TransformersTextEncoder, default_device
+from hub.source import model_folder
 
 
 class PretrainedGuidance(Guidance):
     """A backend whose parts are subfolders of a diffusers pipeline (`tokenizer/`, `text_encoder/`,
-    `unet/`, `scheduler/`); subclasses load any further part."""
+    `unet/`, `scheduler/`); subclasses name and load any further part."""
+
+    parts: tuple[str, ...] = ("unet", "scheduler")  # what is read of the pipeline besides its text encoder
 
     def __init__(
         self,
@@ -33,8 +36,11 @@ class PretrainedGuidance(Guidance):
         self.text_encoder = text_encoder or TransformersTextEncoder(
             source, self.device, self.dtype, variant, cache_root, use_cache
         )
-        self.unet = self.freeze(UNet2DConditionModel.from_pretrained(source, subfolder="unet", **self.load_options))
-        self.scheduler = DDPMScheduler.from_pretrained(source, subfolder="scheduler")
+        self.folder = model_folder(source, parts=self.parts, variant=variant)
+        self.unet = self.freeze(
+            UNet2DConditionModel.from_pretrained(self.folder, subfolder="unet", **self.load_options)
+        )
+        self.scheduler = DDPMScheduler.from_pretrained(self.folder, subfolder="scheduler")
         self.alphas_cumprod = self.scheduler.alphas_cumprod.to(self.device)
         self.resolution = self.unet.config.sample_size
 

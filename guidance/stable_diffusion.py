@@ -27,10 +27,12 @@ class StableDiffusionGuidance(PretrainedGuidance):
     Half precision on CUDA (unless `dtype` says otherwise), float32 on the CPU.
     """
 
+    parts = ("unet", "scheduler", "vae")
+
     def __init__(self, source: str | Path, **options) -> None:
         """`options`: device, dtype, variant, cache_root, use_cache, text_encoder (see `PretrainedGuidance`)."""
         super().__init__(source, **options)
-        self.vae = self.freeze(AutoencoderKL.from_pretrained(source, subfolder="vae", **self.load_options))
+        self.vae = self.freeze(AutoencoderKL.from_pretrained(self.folder, subfolder="vae", **self.load_options))
         self.resolution = self.unet.config.sample_size * 2 ** (len(self.vae.config.block_out_channels) - 1)
 
     def model_input(self, images: Tensor, generator: Generators = None) -> Tensor:

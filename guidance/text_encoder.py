@@ -24,6 +24,7 @@ from torch import Tensor, nn
 from transformers import AutoTokenizer, CLIPTextModel, PreTrainedModel, T5EncoderModel
 
 from guidance.cache import EmbeddingCache, model_key
+from hub.source import model_folder, model_markers
 
 # what diffusers' pipelines pad and truncate prompts to, per text model class (None: the tokenizer's own)
 TRANSFORMERS_ENCODERS: dict[str, tuple[type[PreTrainedModel], int | None]] = {
@@ -144,10 +145,11 @@ class TransformersTextEncoder(TextEncoder):
     ) -> None:
         self.device = torch.device(device) if device is not None else default_device()
         self.dtype = dtype or (torch.float16 if self.device.type == "cuda" else torch.float32)
-        architecture = transformers_architecture(source)
+        folder = model_folder(source, parts=("tokenizer", "text_encoder"), variant=variant)
+        architecture = transformers_architecture(folder)
         model_class, self.max_length = TRANSFORMERS_ENCODERS[architecture]
-        self.tokenizer = AutoTokenizer.from_pretrained(source, subfolder="tokenizer")
-        self.model = model_class.from_pretrained(source, subfolder="text_encoder", torch_dtype=self.dtype,
+        self.tokenizer = AutoTokenizer.from_pretrained(folder, subfolder="tokenizer")
+        self.model = model_class.from_pretrained(folder, subfolder="text_encoder", torch_dtype=self.dtype,
                                                  variant=variant).to(self.device)  # fmt: skip
         self.init_cache(f"{architecture}-{source}", cache_root, use_cache)
 
@@ -168,27 +170,13 @@ def default_device() -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
-def read_config(source: str | Path, name: str) -> dict | None:
-    """The JSON file `name` of a folder or Hub repo, or None where it has none."""
-    folder = Path(source)
-    if folder.is_dir():
-        path = folder / name
-        return json.loads(path.read_text()) if path.exists() else None
-    from huggingface_hub import hf_hub_download
-    from huggingface_hub.errors import EntryNotFoundError
-
-    try:  # hf_hub_download also works offline from the local Hub cache
-        return json.loads(Path(hf_hub_download(str(source), name)).read_text())
-    except EntryNotFoundError:
-        return None
-
-
-def transformers_architecture(source: str | Path) -> str:
-    config = read_config(source, "text_encoder/config.json") or {}
+def transformers_architecture(folder: Path) -> str:
+    """The text model class recorded in `folder/text_encoder/config.json`, if supported."""
+    config = json.loads((folder / "text_encoder" / "config.json").read_text())
     architecture = (config.get("architectures") or [None])[0]
     if architecture not in TRANSFORMERS_ENCODERS:
         supported = ", ".join(TRANSFORMERS_ENCODERS)
-        raise ValueError(f"{source}: text_encoder/ holds a {architecture}; supported: {supported}")
+        raise ValueError(f"{folder}: text_encoder/ holds a {architecture}; supported: {supported}")
     return architecture
 
 
@@ -197,11 +185,12 @@ def text_encoder_kind(source: str | Path) -> tuple[str, str | Path]:
     diffusion model (whose captions the bundled toy CLIP encoded); else the class in `text_encoder/`."""
     if str(source) == "toy":
         return TOY_CLIP, "toy"
-    if read_config(source, "open_clip_config.json") is not None:
+    folder, markers = model_markers(source)
+    if "open_clip_config.json" in markers:
         return TOY_CLIP, source
-    if read_config(source, "text_encoder/config.json") is not None:
-        return transformers_architecture(source), source
-    if read_config(source, "unet/config.json") is not None:
+    if "text_encoder/config.json" in markers:
+        return transformers_architecture(folder), source
+    if "unet/config.json" in markers:
         return TOY_CLIP, "toy"
     raise ValueError(
         f"{source} holds no text encoder: need text_encoder/ and tokenizer/ (a diffusers pipeline), "

@@ -32,10 +32,10 @@ from safetensors.torch import load_file
 from torch import Tensor
 
 from guidance.prompts import clean_prompt
+from hub.source import model_folder
 from nerf.checks import check_range
 from nerf.export import EXPORT_RESOLUTIONS, MESH_FORMATS, export_rendered_surface
 from nerf.field import BoundField
-from nerf.hub import model_folder
 from pil.aligner import Aligner
 from pil.images import load_image
 from pil.mlp_nerf import MLPNeRF

@@ -1,5 +1,5 @@
 """Models as Hub repos, over HTTP with huggingface_hub's real client: `python -m train.push` uploads a
-model folder, `nerf.hub.model_folder` and the mixin's `from_pretrained` download it, against a local
+model folder, `hub.source.model_folder` and the mixin's `from_pretrained` download it, against a local
 Hub-compatible server (tests/hub_server.py) and against olah, a Hub mirror, serving a local git repo
 offline. Also: private repos and the token (never shown), offline, missing repos, bad ids, bad folders."""
 
@@ -15,11 +15,15 @@ from pathlib import Path
 import pytest
 import torch
 from hub_server import TEST_TOKEN, HubServer, point_hub_client
-from huggingface_hub import constants
+from huggingface_hub import HfApi, constants
+from tiny_models import tiny_stable_diffusion, tiny_toy
 
-from nerf.hub import model_folder, push_folder
+from guidance import load_guidance, load_text_encoder, pipeline_class
+from hub.push import push_folder
+from hub.source import model_folder, model_markers
 from pil.mlp_nerf import MLPNeRFConfig
 from pil.vae import WeightVAE, WeightVAEConfig
+from toyworld.clip import load_clip
 from train.model_card import write_model_card
 from train.push import main as push
 from webui.local_server import free_port
@@ -206,6 +210,48 @@ def test_offline_is_said_plainly(tmp_path: Path, monkeypatch, model, capsys) -> 
         push([str(model[1]), "user/model"])
     assert exit_.value.code == 1
     assert "cannot reach the Hugging Face Hub to push to user/model" in capsys.readouterr().err
+
+
+def upload(folder: Path, repo_id: str) -> None:
+    """A model folder onto the test Hub as it is (no model card needed), as `huggingface-cli upload` would."""
+    api = HfApi(token=TEST_TOKEN)
+    api.create_repo(repo_id, exist_ok=True)
+    api.upload_folder(repo_id=repo_id, folder_path=folder)
+
+
+def test_every_loader_reads_hub_repos_through_one_resolver(hub: HubServer, tmp_path: Path, monkeypatch) -> None:
+    diffusion, clip = tiny_toy(tmp_path)
+    sd = tiny_stable_diffusion(tmp_path / "sd", "epsilon")
+    for folder, repo in ((diffusion, "user/toy-diffusion"), (clip, "user/toy-clip"), (sd, "user/tiny-sd")):
+        upload(folder, repo)
+    assert pipeline_class("user/tiny-sd") == "StableDiffusionPipeline" and pipeline_class("user/toy-diffusion") == "toy"
+    tokens = load_clip(clip)[2](["a red cube"])
+    with torch.no_grad():
+        assert torch.equal(load_clip("user/toy-clip")[0].encode_text(tokens), load_clip(clip)[0].encode_text(tokens))
+    guidance = load_guidance("user/toy-diffusion", clip="user/toy-clip", device="cpu", use_cache=False)
+    local = load_guidance(diffusion, clip=clip, device="cpu", use_cache=False)
+    assert torch.equal(
+        guidance.text_encoder.encode(["a red cube"]).pooled, local.text_encoder.encode(["a red cube"]).pooled
+    )
+
+    encoder = load_text_encoder("user/tiny-sd", device="cpu", use_cache=False)  # the text parts only
+    snapshot = model_folder("user/tiny-sd", parts=("tokenizer", "text_encoder"))
+    weights = {str(p.relative_to(snapshot)) for p in snapshot.rglob("*.safetensors")}
+    assert weights == {"text_encoder/model.safetensors"} and not (snapshot / "vae").exists()  # no U-Net, no VAE
+    expected = load_text_encoder(sd, device="cpu", use_cache=False).encode(["a red cube"]).states
+    assert torch.equal(encoder.encode(["a red cube"]).states, expected)
+    assert load_guidance("user/tiny-sd", device="cpu", text_encoder=encoder).unet.config.sample_size == 8
+
+    assert model_markers("user/tiny-sd")[1] == {"model_index.json", "unet/config.json", "text_encoder/config.json"}
+    with pytest.raises(FileNotFoundError, match="model repo user/nothing-here not found, or private"):
+        load_text_encoder("user/nothing-here")
+    with pytest.raises(ValueError, match="holds no open_clip model"):
+        load_clip("user/tiny-sd")
+    hub.stop()
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)  # what was downloaded still loads, the rest is said plainly
+    assert load_text_encoder("user/tiny-sd", device="cpu", use_cache=False).encode(["a red cube"]).states.shape[0] == 1
+    with pytest.raises(ConnectionError, match=r"download user/other: offline mode is on \(HF_HUB_OFFLINE\)"):
+        load_text_encoder("user/other")
 
 
 def test_missing_repo(hub: HubServer, monkeypatch) -> None:

@@ -49,11 +49,13 @@ def test_half_precision_weights_change_embeddings_by_little(tmp_path: Path) -> N
     assert (tmp_path / "half" / "open_clip_model.safetensors").stat().st_size < 20e6
 
 
-def test_model_sources() -> None:
+def test_model_sources(tmp_path: Path) -> None:
     assert model_source("toy") == f"local-dir:{BUNDLED}"
-    assert model_source("laion/CLIP-ViT-B-32-laion2B-s34B-b79K") == "hf-hub:laion/CLIP-ViT-B-32-laion2B-s34B-b79K"
-    with pytest.raises(ValueError, match=r"a folder with open_clip_config\.json, or a Hub repo id"):
+    assert model_source(BUNDLED) == f"local-dir:{BUNDLED}"
+    with pytest.raises(ValueError, match=r"'toy' \(the bundled model\), a local folder, or a Hub repo id"):
         model_source("no-such-folder")
+    with pytest.raises(ValueError, match=r"holds no open_clip model \(open_clip_config\.json\)"):
+        model_source(tmp_path)  # Hub repos: tests/test_hub.py
 
 
 def test_multi_positive_loss_is_clip_loss_for_distinct_prompts_and_shares_targets_for_duplicates() -> None:

@@ -18,6 +18,8 @@ import torch
 from safetensors.torch import save_file
 from torch import Tensor, nn
 
+from hub.source import model_folder
+
 NAME = "toy-clip"
 # the model's definition, shipped as open_clip reads it: {"model_cfg": ..., "preprocess_cfg": ...}
 CONFIG_FOLDER = Path(__file__).resolve().parent / "clip_config"
@@ -27,17 +29,12 @@ BUNDLED = Path(__file__).resolve().parent.parent / "checkpoints" / NAME
 
 
 def model_source(source: str | Path) -> str:
-    """open_clip model name for "toy" (the bundled checkpoint), a local folder, or a Hub repo id."""
-    if str(source) == "toy":
-        return f"local-dir:{BUNDLED}"
-    path = Path(source)
-    if path.is_dir():
-        return f"local-dir:{path}"
-    if "/" in str(source) and not path.exists() and not str(source).startswith((".", "/")):
-        return f"hf-hub:{source}"
-    raise ValueError(
-        f"CLIP source must be 'toy', a folder with open_clip_config.json, or a Hub repo id; got {source!r}"
-    )
+    """open_clip model name for "toy" (the bundled checkpoint), a local folder, or a Hub repo id (downloaded
+    by `hub.source`, with its clear errors, then read by open_clip as a local folder)."""
+    folder = model_folder(source, BUNDLED)
+    if not (folder / CONFIG_FILE).is_file():
+        raise ValueError(f"CLIP source {source!r} holds no open_clip model ({CONFIG_FILE})")
+    return f"local-dir:{folder}"
 
 
 def load_clip(source: str | Path = "toy", device: str | torch.device = "cpu") -> tuple[nn.Module, nn.Module, object]:

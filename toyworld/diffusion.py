@@ -22,6 +22,7 @@ import torch
 from diffusers import DDIMScheduler, DDPMScheduler, UNet2DConditionModel
 from torch import Tensor, nn
 
+from hub.source import model_folder
 from toyworld.clip import text_token_states
 
 BUNDLED = Path(__file__).resolve().parent.parent / "checkpoints" / "toy-diffusion"
@@ -102,9 +103,9 @@ def load_diffusion(
     source: str | Path = "toy", device: str | torch.device = "cpu"
 ) -> tuple[UNet2DConditionModel, DDPMScheduler]:
     """(UNet in eval mode, scheduler) from "toy" (the bundled checkpoint), a folder or a Hub repo id."""
-    source = BUNDLED if str(source) == "toy" else source
-    unet = UNet2DConditionModel.from_pretrained(source, subfolder="unet").to(device).eval()
-    return unet, DDPMScheduler.from_pretrained(source, subfolder="scheduler")
+    folder = model_folder(source, BUNDLED)
+    unet = UNet2DConditionModel.from_pretrained(folder, subfolder="unet").to(device).eval()
+    return unet, DDPMScheduler.from_pretrained(folder, subfolder="scheduler")
 
 
 def save_diffusion(unet: UNet2DConditionModel, scheduler: DDPMScheduler, folder: Path, half: bool = True) -> Path:

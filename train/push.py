@@ -14,7 +14,8 @@ import argparse
 import os
 from pathlib import Path
 
-from nerf.hub import DEFAULT_COMMIT_MESSAGE, folder_problems, push_folder, repo_id_problem
+from hub.push import DEFAULT_COMMIT_MESSAGE, folder_problems, push_folder
+from hub.source import repo_id_problem
 
 
 def main(argv: list[str] | None = None) -> str:

@@ -1,11 +1,14 @@
-"""Model sources and the Hugging Face Hub: resolve "toy", a local folder or a Hub repo id to a local
-folder, and push a trained model folder to the Hub.
+"""Model sources: resolve "toy", a local folder or a Hub repo id to a local folder (or one file of it),
+the one way every loader here finds its model (ATT3D, PIL, the toy CLIP and diffusion model, Stable
+Diffusion, IF and their text encoders).
 
 Why one place: every model here is a folder in Hub layout (`config.json` + `model.safetensors` + a
 README.md model card, or the open_clip / diffusers layouts), so whatever the user names (the bundled toy
 model, a run folder, `user/repo`) becomes such a folder the same way, and when the Hub is involved the
 error says what to do in the user's words: offline, no such repo (or private without a token), gated,
-a token without write access. huggingface_hub's own errors name HTTP status codes and URLs.
+a token without write access. huggingface_hub's own errors name HTTP status codes and URLs. Of a large
+pipeline only the parts asked for are downloaded (`parts`: e.g. the text encoder without the U-Net),
+in safetensors only.
 
 The token is read from the `HF_TOKEN` environment variable only (else huggingface_hub's stored login)
 and never appears in a message, a log line or a printout: messages are scrubbed of it in case an error
@@ -21,7 +24,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from huggingface_hub import HfApi, snapshot_download
+from huggingface_hub import snapshot_download
 from huggingface_hub.errors import (
     GatedRepoError,
     HfHubHTTPError,
@@ -33,22 +36,66 @@ from huggingface_hub.errors import (
 from huggingface_hub.utils import HFValidationError, validate_repo_id
 
 SOURCE_FORMS = "'toy' (the bundled model), a local folder, or a Hub repo id 'user/repo'"
-# a folder holds a model when it has one of these (ours, open_clip's, diffusers')
-MODEL_MARKERS = ("config.json", "pil.json", "open_clip_config.json", "model_index.json", "unet/config.json")
-MODEL_CARD = "README.md"
-PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt")  # loading these runs code: never pushed
-DEFAULT_COMMIT_MESSAGE = "Upload model with python -m train.push"
+PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt")  # loading these runs code: never read
+# a folder holds a model when it has one of these: ours, open_clip's, a diffusers pipeline's, the toy
+# diffusion model's, a text encoder's (diffusers' layout)
+MODEL_MARKERS = ("config.json", "pil.json", "open_clip_config.json", "model_index.json", "unet/config.json",
+                 "text_encoder/config.json")  # fmt: skip
 
 
-def model_folder(source: str | Path, bundled: Path | None = None) -> Path:
+def model_folder(
+    source: str | Path, bundled: Path | None = None, parts: tuple[str, ...] | None = None, variant: str | None = None
+) -> Path:
     """The local folder of a model source: "toy" → `bundled`; an existing folder → itself; otherwise
     `source` is a Hub repo id 'user/repo', downloaded (or found in the Hugging Face cache) with
-    `HF_TOKEN` if set.
+    `HF_TOKEN` if set. `parts`: only these subfolders (and the model index and card) of a repo, e.g.
+    ("tokenizer", "text_encoder"); weights in safetensors only, of `variant` ("fp16") where given.
 
     Raises ValueError for a source of none of these forms, ConnectionError when the Hub cannot be reached
     (and the repo is not cached), FileNotFoundError for a missing or private repo, PermissionError for a
     gated repo or a rejected token.
     """
+    repo = repo_id(source, bundled)
+    if isinstance(repo, Path):
+        return repo
+    allow, ignore = download_patterns(parts, variant)
+    with hub_errors(repo, "download", download_hint(bundled)):
+        return Path(snapshot_download(repo, token=hub_token(), allow_patterns=allow, ignore_patterns=ignore))
+
+
+def model_markers(source: str | Path, bundled: Path | None = None) -> tuple[Path, set[str]]:
+    """(local folder, which of `MODEL_MARKERS` it holds): what kind of model a source is, from its small
+    config files alone (of a Hub repo only these are downloaded, so this also answers offline for a
+    repo probed before). Errors as `model_folder`."""
+    repo = repo_id(source, bundled)
+    if isinstance(repo, Path):
+        folder = repo
+    else:
+        with hub_errors(repo, "download", download_hint(bundled)):
+            folder = Path(snapshot_download(repo, token=hub_token(), allow_patterns=list(MODEL_MARKERS)))
+    return folder, {name for name in MODEL_MARKERS if (folder / name).is_file()}
+
+
+def download_hint(bundled: Path | None) -> str:
+    return "use a local folder or 'toy'" if bundled is not None else "use a local folder"
+
+
+def download_patterns(parts: tuple[str, ...] | None, variant: str | None) -> tuple[list[str] | None, list[str]]:
+    """(allow, ignore) patterns of `snapshot_download` for `parts` of a repo: never pickles; of the
+    weights, the variant's files only when a variant is asked for, else none of the variants'."""
+    ignore = [f"*{suffix}" for suffix in PICKLE_SUFFIXES] + ["*.msgpack", "*.h5", "*.onnx", "*.onnx_data"]
+    if variant is None:
+        ignore.append("*.fp16.safetensors")
+    if parts is None:
+        return None, ignore
+    weights = f"*.{variant}.safetensors" if variant else "*.safetensors"
+    allow = ["model_index.json", "README.md"] + [f"{part}/{pattern}" for part in parts
+                                  for pattern in ("*.json", "*.txt", "*.model", weights)]  # fmt: skip
+    return allow, ignore
+
+
+def repo_id(source: str | Path, bundled: Path | None = None) -> str | Path:
+    """A local folder (for "toy" or a folder) or a Hub repo id, from the forms a user may give."""
     text = str(source).strip()
     if text == "toy":
         if bundled is None:
@@ -65,47 +112,7 @@ def model_folder(source: str | Path, bundled: Path | None = None) -> Path:
     if isinstance(source, Path) or problem is not None:
         reason = "no such folder" if problem is None else f"no such folder, and not a repo id: {problem}"
         raise ValueError(f"model source {text!r} must be {SOURCE_FORMS} ({reason})")
-    hint = "use a local folder or 'toy'" if bundled is not None else "use a local folder"
-    with _hub_errors(text, "download", hint):
-        return Path(snapshot_download(text, token=_token()))
-
-
-def push_folder(folder: Path, repo_id: str, private: bool = False, commit_message: str = DEFAULT_COMMIT_MESSAGE) -> str:
-    """Upload `folder` (a model folder with its README.md model card) to the Hub model repo `repo_id`,
-    creating the repo if needed (`private` applies only to a new repo), with the token in `HF_TOKEN`.
-    Returns the repo's URL.
-
-    Raises ValueError for a folder without a model or model card, or a bad repo id; ConnectionError,
-    PermissionError, FileNotFoundError as `model_folder` does.
-    """
-    folder = Path(folder)
-    problems = folder_problems(folder)
-    if problems:
-        raise ValueError(f"{folder} cannot be pushed: {'; '.join(problems)}")
-    problem = repo_id_problem(repo_id)
-    if problem is not None:
-        raise ValueError(f"repo id must be 'user/repo', got {repo_id!r}: {problem}")
-    api = HfApi(token=_token())
-    with _hub_errors(repo_id, "push to", "check the network, or push later"):
-        url = api.create_repo(repo_id, private=private, exist_ok=True)
-        api.upload_folder(repo_id=repo_id, folder_path=folder, commit_message=commit_message)
-    return str(url)
-
-
-def folder_problems(folder: Path) -> list[str]:
-    """What keeps `folder` from being pushed as a model repo, in words (empty when nothing does)."""
-    folder = Path(folder)
-    if not folder.is_dir():
-        return [f"no folder {folder}" if not folder.exists() else f"{folder} is a file, not a folder"]
-    problems = []
-    if not any((folder / marker).is_file() for marker in MODEL_MARKERS):
-        problems.append(f"no model in it (expected one of {', '.join(MODEL_MARKERS)})")
-    if not (folder / MODEL_CARD).is_file():
-        problems.append(f"no model card {MODEL_CARD} (train/model_card.py writes one)")
-    pickles = sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.suffix.lower() in PICKLE_SUFFIXES)
-    if pickles:
-        problems.append(f"pickled files, which run code when loaded: {', '.join(pickles[:5])} (save safetensors)")
-    return problems
+    return text
 
 
 def repo_id_problem(repo_id: str) -> str | None:
@@ -119,12 +126,12 @@ def repo_id_problem(repo_id: str) -> str | None:
     return None
 
 
-def _token() -> str | None:
+def hub_token() -> str | None:
     return os.environ.get("HF_TOKEN") or None
 
 
 def _scrub(message: str) -> str:
-    token = _token()
+    token = hub_token()
     return message.replace(token, "***") if token else message
 
 
@@ -160,7 +167,7 @@ def _reason(error: BaseException) -> str:
 
 
 @contextmanager
-def _hub_errors(repo_id: str, action: str, hint: str) -> Iterator[None]:
+def hub_errors(repo_id: str, action: str, hint: str) -> Iterator[None]:
     """Turn huggingface_hub's exceptions into ones that say what to do, without the token."""
     try:
         yield
@@ -171,7 +178,7 @@ def _hub_errors(repo_id: str, action: str, hint: str) -> Iterator[None]:
                    "with your account, then set HF_TOKEN to a token of that account")  # fmt: skip
         raise PermissionError(_scrub(message)) from error
     except RepositoryNotFoundError as error:
-        access = "HF_TOKEN has no access to it" if _token() else "set HF_TOKEN to a token with access"
+        access = "HF_TOKEN has no access to it" if hub_token() else "set HF_TOKEN to a token with access"
         message = f"model repo {repo_id} not found, or private: {access}"
         raise FileNotFoundError(_scrub(message)) from error
     except RevisionNotFoundError as error:

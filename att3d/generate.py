@@ -18,6 +18,7 @@ the result says the prompt is outside the training distribution.
 from __future__ import annotations
 
 import argparse
+import copy
 import math
 import sys
 import time
@@ -81,6 +82,13 @@ class ATT3DPipeline:
         model = ATT3D.from_pretrained(model_folder(source, BUNDLED)).to(device)
         load = text_encoders or (lambda name: load_text_encoder(name, device=device))
         return cls(model, load(model.config.text_encoder))
+
+    def save_pretrained(self, folder: str | Path, half: bool = False) -> Path:
+        """Write the model where `from_pretrained` reads it (Hub layout; `half`: fp16 weights). The text
+        encoder is named in its config, not copied: it is the guidance model's own."""
+        model = copy.deepcopy(self.model).to(torch.float16 if half else torch.float32)
+        model.save_pretrained(folder)
+        return Path(folder)
 
     @torch.no_grad()
     def embed(self, prompts: list[str]) -> Tensor:

@@ -19,6 +19,7 @@ direct route feeds the text embedding itself.
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import time
 from dataclasses import dataclass
@@ -28,7 +29,7 @@ from typing import Literal
 import numpy as np
 import torch
 from PIL import Image
-from safetensors.torch import load_file
+from safetensors.torch import load_file, save_file
 from torch import Tensor
 
 from guidance.prompts import clean_prompt
@@ -43,6 +44,7 @@ from pil.vae import WeightVAE
 from toyworld.clip import load_clip
 
 BUNDLED = Path(__file__).resolve().parent.parent / "checkpoints" / "toy-pil"
+SETTINGS_FILE, SCENES_FILE, SCENE_RECORDS_FILE = "pil.json", "scenes.safetensors", "scenes.json"
 TextMode = Literal["nearest", "direct"]
 TEXT_MODES: tuple[str, ...] = ("nearest", "direct")
 IMAGE_SOURCE = str | Path | bytes | Image.Image
@@ -59,10 +61,23 @@ class PILGeneration:
 
 
 class PILPipeline:
-    """A trained VAE and aligner, the CLIP they read, and the training scenes' view embeddings."""
+    """A trained VAE and aligner, the CLIP they read, and the training scenes' view embeddings.
 
-    def __init__(self, vae: WeightVAE, aligner: Aligner, clip: str | Path, scenes: Tensor,
-                 scene_records: list[dict], device: str | torch.device = "cpu") -> None:  # fmt: skip
+    Its folder (written by `save_pretrained`, read by `from_pretrained`, nowhere else): `vae/` and
+    `aligner/` (Hub layout each), `scenes.safetensors` (the view embeddings, fp16) with `scenes.json` (one
+    record per scene), and `pil.json` (the CLIP's source and the image size the model saw)."""
+
+    def __init__(
+        self,
+        vae: WeightVAE,
+        aligner: Aligner,
+        clip: str | Path,
+        scenes: Tensor,
+        scene_records: list[dict],
+        device: str | torch.device = "cpu",
+        image_size: int = 64,
+    ) -> None:
+        self.clip_source, self.image_size = str(clip), image_size
         self.vae = vae.eval().to(device)
         self.aligner = aligner.eval().to(device)
         self.clip, self.preprocess, self.tokenizer = load_clip(clip, device)
@@ -76,13 +91,27 @@ class PILPipeline:
     def from_pretrained(cls, source: str | Path = "toy", device: str | torch.device = "cpu") -> PILPipeline:
         """The model from "toy" (bundled), a local folder or a Hub repo id (`vae/`, `aligner/`, scenes, pil.json)."""
         folder = model_folder(source, BUNDLED)
-        if not (folder / "pil.json").exists():
-            raise FileNotFoundError(f"{folder} is not a PIL model folder (no pil.json); train one with train.pil")
-        settings = json.loads((folder / "pil.json").read_text())
-        scenes = load_file(folder / "scenes.safetensors")["embeddings"]
-        records = json.loads((folder / "scenes.json").read_text())
+        if not (folder / SETTINGS_FILE).exists():
+            raise FileNotFoundError(
+                f"{folder} is not a PIL model folder (no {SETTINGS_FILE}); train one with train.pil"
+            )
+        settings = json.loads((folder / SETTINGS_FILE).read_text())
+        scenes = load_file(folder / SCENES_FILE)["embeddings"]
+        records = json.loads((folder / SCENE_RECORDS_FILE).read_text())
         return cls(WeightVAE.from_pretrained(folder / "vae"), Aligner.from_pretrained(folder / "aligner"),
-                   settings["clip"], scenes, records, device)  # fmt: skip
+                   settings["clip"], scenes, records, device, settings.get("image_size", 64))  # fmt: skip
+
+    def save_pretrained(self, folder: str | Path, half: bool = False) -> Path:
+        """Write the pipeline where `from_pretrained` reads it (`half`: VAE and aligner weights in fp16)."""
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        for name, model in (("vae", self.vae), ("aligner", self.aligner)):
+            copy.deepcopy(model).to(torch.float16 if half else torch.float32).save_pretrained(folder / name)
+        save_file({"embeddings": self.scenes.half().cpu().contiguous()}, folder / SCENES_FILE)
+        (folder / SCENE_RECORDS_FILE).write_text(json.dumps(self.scene_records, indent=1))
+        settings = {"clip": self.clip_source, "image_size": self.image_size}
+        (folder / SETTINGS_FILE).write_text(json.dumps(settings, indent=2))
+        return folder
 
     # --- embeddings ---
     @torch.no_grad()

@@ -47,6 +47,16 @@ def test_one_forward_pass_per_batch_and_the_training_distribution(pipe: ATT3DPip
     assert unknown.field.num_objects == 1  # still an object
 
 
+def test_pipeline_saves_and_loads_back_in_fp16(pipe: ATT3DPipeline, tmp_path) -> None:
+    folder = pipe.save_pretrained(tmp_path / "saved", half=True)
+    again = ATT3DPipeline(ATT3D.from_pretrained(folder), pipe.text_encoder)
+    assert again.model.config == pipe.model.config
+    made, remade = pipe("a red cube").field.params, again("a red cube").field.params
+    assert not torch.equal(made, remade)  # fp16 weights ...
+    torch.testing.assert_close(remade, made, atol=5e-2, rtol=5e-2)  # ... that make nearly the same object
+    assert next(pipe.model.parameters()).dtype == torch.float32  # the pipeline's own model is untouched
+
+
 def test_bad_prompts_and_settings_are_refused(pipe: ATT3DPipeline, tmp_path) -> None:
     for prompt in ("", "   \n\t"):
         with pytest.raises(ValueError, match="empty"):

@@ -118,6 +118,21 @@ def test_pipeline_from_image_and_text(model, tmp_path):
         pipe(text="a chair", text_mode="closest")
 
 
+@pytest.mark.parametrize("half", [False, True])
+def test_pipeline_saves_and_loads_back(model, tmp_path, half):
+    pipe = PILPipeline.from_pretrained(model)
+    again = PILPipeline.from_pretrained(pipe.save_pretrained(tmp_path / "saved", half=half))
+    assert again.captions == pipe.captions and again.clip_source == pipe.clip_source
+    assert again.image_size == pipe.image_size == TINY_PIL_TRAINING.image_size
+    image = Image.fromarray(np.full((40, 30, 3), 120, dtype=np.uint8))
+    tolerance = {"atol": 2e-2, "rtol": 2e-2} if half else {"atol": 1e-5, "rtol": 1e-5}
+    torch.testing.assert_close(again(image=image).field.params, pipe(image=image).field.params, **tolerance)
+    torch.testing.assert_close(again.scenes, pipe.scenes, atol=1e-3, rtol=0)  # stored in fp16
+    assert again(text="a red chair").nearest == pipe(text="a red chair").nearest
+    dtype = torch.float16 if half else torch.float32
+    assert load_file(tmp_path / "saved" / "vae" / "model.safetensors")["weight_mean"].dtype == dtype
+
+
 def test_command_line_writes_a_valid_glb(model, tmp_path):
     image = tmp_path / "view.png"
     Image.fromarray(np.random.default_rng(0).integers(0, 255, (64, 64, 3), dtype=np.uint8)).save(image)

@@ -34,6 +34,7 @@ import torch
 from torch import Tensor
 
 from att3d import ATT3D
+from att3d.generate import ATT3DPipeline
 from guidance import TextEncoder, load_text_encoder
 from nerf.background import ConstantBackground
 from nerf.cameras import VIEW_DISTANCE, VIEW_FOV_DEG, orbit_cameras
@@ -247,7 +248,7 @@ def bundle(run: Path, folder: Path, judge: Judge, limit: int | None) -> dict:
     unseen prompts next to the fp32 original, and write its model card. Returns both models' scores."""
     config, encoder = load_run(run)
     command = json.loads((run / "config.json").read_text()).get("command")
-    ATT3D.from_pretrained(run / "model").half().save_pretrained(folder)
+    ATT3DPipeline(ATT3D.from_pretrained(run / "model"), encoder).save_pretrained(folder, half=True)
     # the fp16 file loads back into fp32 parameters, as users load it
     models = {"fp16": ATT3D.from_pretrained(folder), "fp32": ATT3D.from_pretrained(run / "model")}
     prompts = prompt_set(config.prompts)

@@ -234,11 +234,8 @@ def recipe(args: argparse.Namespace) -> str:
 
 def bundle(model: Path, folder: Path, results: dict, recipe: str) -> None:
     """Copy the trained model to `folder` in fp16 (VAE and aligner; scenes already fp16) with a model card."""
-    pipe = PILPipeline.from_pretrained(model)
-    pipe.vae.half().save_pretrained(folder / "vae")
-    pipe.aligner.half().save_pretrained(folder / "aligner")
-    for name in ("scenes.safetensors", "scenes.json", "pil.json", "train_config.json"):
-        (folder / name).write_bytes((model / name).read_bytes())
+    PILPipeline.from_pretrained(model).save_pretrained(folder, half=True)
+    (folder / "train_config.json").write_bytes((model / "train_config.json").read_bytes())
     size = sum(p.stat().st_size for p in folder.rglob("*") if p.is_file()) / 2**20
     summary = ("Prompt2NeRF-PIL in the toy world: a VAE per weight token of a 7-layer MLP NeRF and a "
                "Transformer from toy-CLIP image embeddings to the 14 token latents. Image or text → NeRF in one "

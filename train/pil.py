@@ -27,6 +27,7 @@ from nerf.cameras import CameraSampling, sample_cameras
 from nerf.random import derived_seed
 from nerf.render import sample_light_directions
 from pil.aligner import Aligner, AlignerConfig
+from pil.generate import PILPipeline
 from pil.vae import WeightVAE, WeightVAEConfig
 from toyworld.categories import PIL_CATEGORIES, pil_object
 from toyworld.clip import load_clip
@@ -35,7 +36,6 @@ from train.checkpoint import resume, save_training_state
 from train.pil_dataset import load_weight_dataset
 from train.toy_clip import normalise
 
-PIL_FILE, SCENES_FILE, SCENE_RECORDS_FILE = "pil.json", "scenes.safetensors", "scenes.json"
 EMBEDDINGS_FILE = "embeddings.safetensors"
 
 
@@ -199,10 +199,9 @@ def train_pil(
         aligner = train_aligner(embeddings, latents, settings, out / "aligner-run", progress)
         aligner.save_pretrained(out / "aligner")
 
-    save_file({"embeddings": embeddings.half().contiguous()}, out / SCENES_FILE)
     scenes = [{k: r[k] for k in ("category", "seed", "caption", "colour")} for r in records]
-    (out / SCENE_RECORDS_FILE).write_text(json.dumps(scenes, indent=1))
-    (out / PIL_FILE).write_text(json.dumps({"clip": settings.clip, "image_size": settings.image_size}, indent=2))
+    aligner = Aligner.from_pretrained(out / "aligner")
+    PILPipeline(vae, aligner, settings.clip, embeddings, scenes, image_size=settings.image_size).save_pretrained(out)
     return out
 
 

@@ -20,12 +20,12 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 import torch
-from huggingface_hub import PyTorchModelHubMixin
 from torch import Tensor, nn
 
 from att3d.mapping import MappingConfig, MappingNetwork
 from nerf.background import ConstantBackground, MLPBackground
 from nerf.field import BoundField, HashGridField, HashGridFieldConfig, VoxelGridField, VoxelGridFieldConfig
+from nerf.saving import HubModel, config_from
 
 Backbone = Literal["voxel", "hashgrid"]
 BACKBONES: tuple[str, ...] = ("voxel", "hashgrid")
@@ -79,19 +79,16 @@ def prompt_words(text: str) -> list[str]:
     return re.findall(r"[a-z0-9']+", text.lower())
 
 
-class ATT3D(
-    nn.Module,
-    PyTorchModelHubMixin,
-    library_name="amortized-3d",
-    tags=["text-to-3d", "nerf", "att3d"],
-    repo_url="https://github.com/amortized-3d/amortized-3d",
-):
+class ATT3D(nn.Module, HubModel, tags=["text-to-3d", "nerf", "att3d"]):
     """Token embeddings `[B, L, W]` → a radiance field of B objects (`BoundField`)."""
+
+    model_type = "att3d"
 
     def __init__(self, config: ATT3DConfig | dict) -> None:
         super().__init__()
-        config = ATT3DConfig(**config) if isinstance(config, dict) else config  # from config.json
+        config = config_from(ATT3DConfig, config)
         self.config = config
+        self.record_config(config)
         self.field: VoxelGridField | HashGridField = (
             VoxelGridField(config.voxel, num_objects=None)
             if config.backbone == "voxel"

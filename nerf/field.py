@@ -8,18 +8,16 @@ albedo `[B, N, 3]`. Shading (lambertian, textureless) is the renderer's job; fie
 from __future__ import annotations
 
 import itertools
-import json
-from dataclasses import asdict, dataclass, field
-from pathlib import Path
+from dataclasses import dataclass, field
 from typing import Literal
 
 import torch
 import torch.nn.functional as F
-from safetensors.torch import load_file, save_file
 from torch import Tensor, nn
 
 from nerf.checks import check_choice, check_float_tensor
 from nerf.encoding import HashGrid, HashGridConfig
+from nerf.saving import HubModel, config_from
 
 NormalMethod = Literal["finite_difference", "autograd"]
 QUERY_CHUNK = 1 << 18  # points per field call in `query`: bounds the decoder's activation memory
@@ -148,15 +146,19 @@ def activate_density(raw: Tensor, activation: DensityActivation) -> Tensor:
     return F.softplus(raw)
 
 
-class HashGridField(RadianceField):
+class HashGridField(RadianceField, HubModel, tags=["nerf"]):
     """Instant-NGP-style field for B objects that share one MLP decoder.
 
     With `num_objects` the grid parameters are owned (per-prompt optimisation); with
     `num_objects=None` they come from outside through `bind(params [B, n_params])` (ATT3D).
+    Saved with `save_pretrained` (float32: a warm start resumes from exactly these weights).
     """
 
-    def __init__(self, config: HashGridFieldConfig = HashGridFieldConfig(), num_objects: int | None = 1) -> None:
+    model_type = "hash_grid_field"
+
+    def __init__(self, config: HashGridFieldConfig | dict = HashGridFieldConfig(), num_objects: int | None = 1) -> None:
         super().__init__()
+        config = config_from(HashGridFieldConfig, config)
         self.config = config
         self.bound = config.bound
         self.grid = HashGrid(config.grid, num_objects=num_objects)
@@ -167,6 +169,7 @@ class HashGridField(RadianceField):
             width = config.hidden_dim
         layers.append(nn.Linear(width, 4))
         self.decoder = nn.Sequential(*layers)
+        self.record_config(config, num_objects=num_objects)
 
     @property
     def num_objects(self) -> int | None:
@@ -253,20 +256,26 @@ class VoxelGridFieldConfig(DensityConfig):
         return 4 * self.resolution**3
 
 
-class VoxelGridField(RadianceField):
+class VoxelGridField(RadianceField, HubModel, tags=["nerf"]):
     """B objects, each a grid `[4, R, R, R]` (density logit, 3 albedo logits) over [-bound, bound]^3.
 
     With `num_objects` the grids are owned (per-prompt optimisation); with `num_objects=None` they
-    come from outside, flat, through `bind(params [B, 4·R³])` (ATT3D).
+    come from outside, flat, through `bind(params [B, 4·R³])` (ATT3D). Saved with `save_pretrained`.
     """
 
-    def __init__(self, config: VoxelGridFieldConfig = VoxelGridFieldConfig(), num_objects: int | None = 1) -> None:
+    model_type = "voxel_grid_field"
+
+    def __init__(
+        self, config: VoxelGridFieldConfig | dict = VoxelGridFieldConfig(), num_objects: int | None = 1
+    ) -> None:
         super().__init__()
+        config = config_from(VoxelGridFieldConfig, config)
         self.config = config
         self.bound = config.bound
         self.grid = None
         if num_objects is not None:
             self.grid = nn.Parameter(torch.zeros(num_objects, 4, *(config.resolution,) * 3))
+        self.record_config(config, num_objects=num_objects)
 
     @property
     def num_objects(self) -> int | None:
@@ -329,40 +338,3 @@ class VoxelGridField(RadianceField):
         with torch.no_grad():
             owned.grid.copy_(self.grids(params))
         return owned
-
-
-CONFIG_FILE, WEIGHTS_FILE = "config.json", "model.safetensors"
-
-
-SavableField = HashGridField | VoxelGridField  # with owned parameters
-MODEL_TYPES = {HashGridField: "hash_grid_field", VoxelGridField: "voxel_grid_field"}
-
-
-def save_field(trained: SavableField, folder: str | Path) -> Path:
-    """Write a hash-grid or voxel-grid field as `config.json` + `model.safetensors` (float32: the
-    fields are small, and a warm start should resume from exactly these weights)."""
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    config = {"model_type": MODEL_TYPES[type(trained)], "num_objects": trained.num_objects, **asdict(trained.config)}
-    (folder / CONFIG_FILE).write_text(json.dumps(config, indent=2))
-    tensors = {k: v.detach().float().contiguous().cpu() for k, v in trained.state_dict().items()}
-    save_file(tensors, folder / WEIGHTS_FILE)
-    return folder
-
-
-def load_field(folder: str | Path, device: str | torch.device = "cpu") -> SavableField:
-    """A field written by `save_field`."""
-    folder = Path(folder)
-    if not (folder / CONFIG_FILE).exists() or not (folder / WEIGHTS_FILE).exists():
-        raise FileNotFoundError(f"{folder} holds no saved field (expected {CONFIG_FILE} and {WEIGHTS_FILE})")
-    config = json.loads((folder / CONFIG_FILE).read_text())
-    model_type, num_objects = config.pop("model_type", None), config.pop("num_objects")
-    if model_type == "hash_grid_field":
-        grid = HashGridConfig(**config.pop("grid"))
-        result: SavableField = HashGridField(HashGridFieldConfig(grid=grid, **config), num_objects=num_objects)
-    elif model_type == "voxel_grid_field":
-        result = VoxelGridField(VoxelGridFieldConfig(**config), num_objects=num_objects)
-    else:
-        raise ValueError(f"{folder / CONFIG_FILE}: unknown field type {model_type!r}")
-    result.load_state_dict(load_file(folder / WEIGHTS_FILE))
-    return result.to(device)

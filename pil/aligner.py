@@ -11,10 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-from huggingface_hub import PyTorchModelHubMixin
 from torch import Tensor, nn
 
 from nerf.checks import check_float_tensor
+from nerf.saving import HubModel, config_from
 
 
 @dataclass(frozen=True)
@@ -37,19 +37,16 @@ class AlignerConfig:
             raise ValueError(f"d_model ({self.d_model}) must be a multiple of num_heads ({self.num_heads})")
 
 
-class Aligner(
-    nn.Module,
-    PyTorchModelHubMixin,
-    library_name="amortized-3d",
-    tags=["image-to-3d", "text-to-3d", "nerf", "prompt2nerf-pil"],
-    repo_url="https://github.com/amortized-3d/amortized-3d",
-):
+class Aligner(nn.Module, HubModel, tags=["image-to-3d", "text-to-3d", "nerf", "prompt2nerf-pil"]):
     """CLIP embeddings `[B, embed]` → token latents `[B, T, latent]`."""
+
+    model_type = "pil_aligner"
 
     def __init__(self, config: AlignerConfig | dict) -> None:
         super().__init__()
-        config = AlignerConfig(**config) if isinstance(config, dict) else config
+        config = config_from(AlignerConfig, config)
         self.config = config
+        self.record_config(config)
         self.source = nn.Linear(config.embed_dim, config.source_tokens * config.d_model)
         self.source_position = nn.Parameter(torch.zeros(config.source_tokens, config.d_model))
         self.target = nn.Linear(config.latent_dim, config.d_model)

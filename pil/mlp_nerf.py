@@ -6,27 +6,24 @@ row-major), so many objects fit or render in one batched pass (`torch.baddbmm`),
 elsewhere (PIL's decoder) binds like ATT3D's grids do (`bind`). Density is unshaded output 0 through the
 density activation, albedo outputs 1-3 through a sigmoid; no view dependence (shading is the renderer's).
 
-Saved as `config.json` + `model.safetensors` (`save_mlp_nerf` / `load_mlp_nerf`), so a generated
-object is a DreamFusion warm start (`python -m train.dreamfusion --init-from FOLDER`).
+Saved as `config.json` + `model.safetensors` (`save_pretrained`, float32: a warm start resumes from
+exactly these weights), so a generated object is a DreamFusion warm start
+(`python -m train.dreamfusion --init-from FOLDER`).
 """
 
 from __future__ import annotations
 
-import json
 import math
-from dataclasses import asdict, dataclass
-from pathlib import Path
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
-from safetensors.torch import load_file, save_file
 from torch import Tensor, nn
 
 from nerf.checks import check_float_tensor, check_int_range
 from nerf.encoding import FrequencyEncoding
 from nerf.field import BoundField, DensityConfig, FieldOutput, RadianceField, activate_density, density_blob
-
-MODEL_TYPE = "mlp_nerf_field"
+from nerf.saving import HubModel, config_from
 
 
 @dataclass(frozen=True)
@@ -68,18 +65,22 @@ class MLPNeRFConfig(DensityConfig):
         return sum(self.token_sizes)
 
 
-class MLPNeRF(RadianceField):
+class MLPNeRF(RadianceField, HubModel, tags=["nerf", "prompt2nerf-pil"]):
     """B small MLP NeRFs. With `num_objects` the weights are owned (fitting, DreamFusion); with
     `num_objects=None` they come from outside through `bind(params [B, n_params])` (PIL's decoder)."""
 
-    def __init__(self, config: MLPNeRFConfig = MLPNeRFConfig(), num_objects: int | None = 1) -> None:
+    model_type = "mlp_nerf_field"
+
+    def __init__(self, config: MLPNeRFConfig | dict = MLPNeRFConfig(), num_objects: int | None = 1) -> None:
         super().__init__()
+        config = config_from(MLPNeRFConfig, config)
         self.config = config
         self.bound = config.bound
         self.encoding = FrequencyEncoding(config.num_frequencies)
         self.params = None
         if num_objects is not None:
             self.params = nn.Parameter(initial_params(config, num_objects))
+        self.record_config(config, num_objects=num_objects)
 
     @property
     def num_objects(self) -> int | None:
@@ -135,28 +136,3 @@ def initial_params(config: MLPNeRFConfig, num_objects: int, generator: torch.Gen
         for size in (out * inp, out):
             tokens.append((torch.rand(num_objects, size, generator=generator) * 2 - 1) * limit)
     return torch.cat(tokens, dim=1)
-
-
-def save_mlp_nerf(field: MLPNeRF, folder: str | Path) -> Path:
-    """Write owned weights as `config.json` + `model.safetensors` (float32: a warm start resumes from
-    exactly these)."""
-    if field.params is None:
-        raise ValueError("only an MLPNeRF that owns its weights can be saved; bind() results are not")
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    config = {"model_type": MODEL_TYPE, "num_objects": field.num_objects, **asdict(field.config)}
-    (folder / "config.json").write_text(json.dumps(config, indent=2))
-    save_file({"params": field.params.detach().float().contiguous().cpu()}, folder / "model.safetensors")
-    return folder
-
-
-def load_mlp_nerf(folder: str | Path, device: str | torch.device = "cpu") -> MLPNeRF:
-    """An MLPNeRF written by `save_mlp_nerf`."""
-    folder = Path(folder)
-    config = json.loads((folder / "config.json").read_text())
-    if config.pop("model_type", None) != MODEL_TYPE:
-        raise ValueError(f"{folder / 'config.json'} is not an MLP NeRF (model_type {MODEL_TYPE!r})")
-    num_objects = config.pop("num_objects")
-    field = MLPNeRF(MLPNeRFConfig(**config), num_objects=num_objects)
-    field.load_state_dict(load_file(folder / "model.safetensors"))
-    return field.to(device)

@@ -13,10 +13,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import torch
-from huggingface_hub import PyTorchModelHubMixin
 from torch import Tensor, nn
 
 from nerf.checks import check_float_tensor
+from nerf.saving import HubModel, config_from
 from pil.mlp_nerf import MLPNeRFConfig
 
 
@@ -70,19 +70,16 @@ class VAEOutput:
     standardized: Tensor  # [B, n_params] the reconstruction before un-standardizing (what the loss compares)
 
 
-class WeightVAE(
-    nn.Module,
-    PyTorchModelHubMixin,
-    library_name="amortized-3d",
-    tags=["image-to-3d", "text-to-3d", "nerf", "prompt2nerf-pil"],
-    repo_url="https://github.com/amortized-3d/amortized-3d",
-):
+class WeightVAE(nn.Module, HubModel, tags=["image-to-3d", "text-to-3d", "nerf", "prompt2nerf-pil"]):
     """Weight sets `[B, n_params]` ↔ token latents `[B, 14, latent]`."""
+
+    model_type = "pil_weight_vae"
 
     def __init__(self, config: WeightVAEConfig | dict) -> None:
         super().__init__()
-        config = WeightVAEConfig(**config) if isinstance(config, dict) else config
+        config = config_from(WeightVAEConfig, config)
         self.config = config
+        self.record_config(config)
         sizes = config.mlp.token_sizes
         self.tokens = nn.ModuleList(TokenVAE(size, config.hidden_dim, config.latent_dim) for size in sizes)
         self.register_buffer("weight_mean", torch.zeros(config.mlp.n_params))

@@ -14,7 +14,7 @@ from tiny_models import tiny_toy
 
 from att3d.generate import ATT3DPipeline
 from guidance import load_guidance
-from nerf.field import HashGridField, VoxelGridField, load_field
+from nerf.field import HashGridField, VoxelGridField
 from pil.mlp_nerf import MLPNeRF, MLPNeRFConfig
 from train import dreamfusion as df
 from train.dreamfusion import ConvergenceMonitor, DreamFusionConfig, dreamfusion, with_overrides
@@ -37,7 +37,7 @@ def weights(folder: Path) -> dict[str, torch.Tensor]:
 def test_run_writes_field_mesh_renders_and_metrics(guidance, tmp_path: Path) -> None:
     result = dreamfusion("a red cube", guidance, tmp_path, DreamFusionConfig(steps=3, **FAST), progress=False)
     assert result.steps == 3 and result.converged_at is None
-    assert isinstance(load_field(tmp_path / "field"), VoxelGridField)
+    assert isinstance(load_trained_field(tmp_path / "field"), VoxelGridField)
     assert (tmp_path / "model.glb").stat().st_size > 0 and (tmp_path / "turntable.mp4").stat().st_size > 0
     assert sorted(p.name for p in (tmp_path / "renders").iterdir()) == ["step_00002.png", "step_00003.png"]
     metrics = json.loads((tmp_path / "metrics.json").read_text())

@@ -4,14 +4,16 @@ fitting by 3D supervision, and saving and loading."""
 from __future__ import annotations
 
 import itertools
+import json
 import math
 
 import pytest
 import torch
 
+from hub.registry import load_model
 from nerf.analytic import SDFField, box_sdf, laplace_density, sphere_sdf
 from nerf.encoding import HashGridConfig
-from nerf.field import HashGridField, HashGridFieldConfig, VoxelGridField, VoxelGridFieldConfig, load_field, save_field
+from nerf.field import HashGridField, HashGridFieldConfig, VoxelGridField, VoxelGridFieldConfig
 from nerf.fit import fit_field
 
 SMALL = HashGridFieldConfig(grid=HashGridConfig(num_levels=4, log2_table_size=10, finest_resolution=64), hidden_dim=16)
@@ -110,13 +112,17 @@ def test_saved_field_loads_to_the_same_field(tmp_path) -> None:
     original = HashGridField(config, num_objects=2)
     with torch.no_grad():
         original.grid.params.normal_(0, 0.1)
-    save_field(original, tmp_path / "field")
-    loaded = load_field(tmp_path / "field")
+    original.save_pretrained(tmp_path / "field")
+    saved = json.loads((tmp_path / "field" / "config.json").read_text())
+    assert saved["model_type"] == "hash_grid_field" and saved["num_objects"] == 2 and saved["grid"]["num_levels"] == 4
     points = torch.rand(2, 50, 3) * 2 - 1
-    assert loaded.config == config and loaded.num_objects == 2
-    assert torch.equal(loaded(points).density, original(points).density)
-    with pytest.raises(FileNotFoundError, match="no saved field"):
-        load_field(tmp_path)
+    for loaded in (HashGridField.from_pretrained(tmp_path / "field"), load_model(tmp_path / "field")):
+        assert isinstance(loaded, HashGridField) and loaded.config == config and loaded.num_objects == 2
+        assert torch.equal(loaded(points).density, original(points).density)
+    with pytest.raises(FileNotFoundError, match="no saved model"):
+        load_model(tmp_path)
+    with pytest.raises(ValueError, match="only a HashGridField that owns its weights"):
+        HashGridField(config, num_objects=None).save_pretrained(tmp_path / "unowned")
 
 
 def naive_trilinear(grid: torch.Tensor, point: list[float], bound: float) -> torch.Tensor:
@@ -156,8 +162,8 @@ def test_voxel_grid_total_variation_and_round_trip(tmp_path) -> None:
     with torch.no_grad():
         voxels.grid[0, 2, 1:] = 3.0  # green logit: one step along z, 16 of the 3 × 48 albedo differences
     assert math.isclose(voxels.total_variation(slice(1, 4)).item(), 9 * 16 / 144, rel_tol=1e-6)
-    save_field(voxels, tmp_path / "voxels")
-    loaded = load_field(tmp_path / "voxels")
+    voxels.save_pretrained(tmp_path / "voxels")
+    loaded = load_model(tmp_path / "voxels")
     assert isinstance(loaded, VoxelGridField) and torch.equal(loaded.grid, voxels.grid)
 
 

@@ -6,8 +6,9 @@ import pytest
 import torch
 from torch import nn
 
+from hub.registry import load_model
 from pil.aligner import Aligner, AlignerConfig
-from pil.mlp_nerf import MLPNeRF, MLPNeRFConfig, initial_params, load_mlp_nerf, save_mlp_nerf, split_tokens
+from pil.mlp_nerf import MLPNeRF, MLPNeRFConfig, initial_params, split_tokens
 from pil.vae import WeightVAE, WeightVAEConfig
 
 SMALL = MLPNeRFConfig(num_frequencies=2, hidden_dim=8, num_layers=7)
@@ -66,11 +67,12 @@ def test_default_initialization_is_pytorchs_and_seeded():
 
 def test_save_and_load_round_trip(tmp_path):
     field = MLPNeRF(SMALL, num_objects=2)
-    loaded = load_mlp_nerf(save_mlp_nerf(field, tmp_path / "f"))
-    assert loaded.config == SMALL
-    torch.testing.assert_close(loaded.params, field.params)
-    with pytest.raises(ValueError, match="only an MLPNeRF that owns"):
-        save_mlp_nerf(MLPNeRF(SMALL, num_objects=None), tmp_path / "g")
+    field.save_pretrained(tmp_path / "f")
+    loaded = load_model(tmp_path / "f")
+    assert isinstance(loaded, MLPNeRF) and loaded.config == SMALL and loaded.num_objects == 2
+    torch.testing.assert_close(loaded.params, field.params, rtol=0, atol=0)
+    with pytest.raises(ValueError, match="only a MLPNeRF that owns its weights"):
+        MLPNeRF(SMALL, num_objects=None).save_pretrained(tmp_path / "g")
 
 
 # --- the VAE ----------------------------------------------------------------------------------------------

@@ -38,7 +38,7 @@ from nerf.render import RenderConfig, Shading, render, sample_light_directions
 from nerf.video import render_turntable, save_image_grid, save_video
 from pil.mlp_nerf import MLPNeRF, MLPNeRFConfig
 from train.checkpoint import has_training_state, load_training_state, save_training_state
-from train.warm_start import WARM_START_FORMS, WARM_STARTS, TrainableField, save_trained_field, warm_start_field
+from train.warm_start import WARM_START_FORMS, WARM_STARTS, TrainableField, warm_start_field
 
 SET_HELP = "any other DreamFusionConfig setting, e.g. tv_weight=0.1 voxel.blob_radius=0.3 detach_normals=false"
 Backbone = Literal["voxel", "hashgrid", "mlp"]
@@ -282,7 +282,7 @@ def dreamfusion(
     if config.converge_eps is not None and int(monitor.epochs) == 0:  # the start is the first epoch's reference
         monitor.update(monitor.views(nerf, background, eval_render), config.converge_eps)
     if config.field_every and step == 0:
-        save_trained_field(nerf, out / "fields" / "step_00000")
+        nerf.save_pretrained(out / "fields" / "step_00000")
     bar = tqdm(total=config.steps, initial=step, desc=prompt[:40], disable=not progress)
     while step < config.steps and converged_at is None:
         step_seed = derived_seed(config.seed, step)  # a step's randomness depends on (seed, step) alone
@@ -315,7 +315,7 @@ def dreamfusion(
             if int(monitor.calm_epochs) >= config.converge_patience:
                 converged_at = step
         if config.field_every and (step % config.field_every == 0 or step == config.steps or converged_at is not None):
-            save_trained_field(nerf, out / "fields" / f"step_{step:05d}")
+            nerf.save_pretrained(out / "fields" / f"step_{step:05d}")
         if config.render_every and (step % config.render_every == 0 or step == config.steps):
             views = monitor.views(nerf, background, eval_render)
             save_image_grid(views.unsqueeze(0), out / "renders" / f"step_{step:05d}.png")
@@ -327,7 +327,7 @@ def dreamfusion(
     bar.close()
     seconds = time.perf_counter() - started
 
-    save_trained_field(nerf, out / "field")
+    nerf.save_pretrained(out / "field")
     metrics = {"prompt": prompt, "steps": step, "converged_at": converged_at, "seconds_this_run": round(seconds, 1),
                "guidance_scale": guidance_scale, "render_changes": render_changes}  # fmt: skip
     if export:

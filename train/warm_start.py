@@ -9,40 +9,33 @@ amortized model's output for the prompt (Prompt2NeRF-PIL's warm start, and ATT3D
     --init-from FOLDER              a saved field (`field/` of an earlier run)
 
 Saved fields carry a `model_type` in their `config.json`: hash or voxel grids (`nerf.field`) or PIL's
-MLP NeRF (`pil.mlp_nerf`); `save_trained_field` / `load_trained_field` handle all three.
+MLP NeRF (`pil.mlp_nerf`); each saves with `save_pretrained` and `hub.registry.load_model` loads any.
 """
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import torch
 
 from att3d.generate import ATT3DPipeline
-from nerf.field import SavableField, load_field, save_field
+from hub.registry import load_model
+from nerf.field import HashGridField, VoxelGridField
 from pil.generate import PILPipeline
-from pil.mlp_nerf import MODEL_TYPE as MLP_MODEL_TYPE
-from pil.mlp_nerf import MLPNeRF, load_mlp_nerf, save_mlp_nerf
+from pil.mlp_nerf import MLPNeRF
 from train.pil_dataset import load_weight_dataset
 
-TrainableField = SavableField | MLPNeRF
+TrainableField = HashGridField | VoxelGridField | MLPNeRF  # fields that own their parameters
 WARM_STARTS = ("pil", "att3d", "scene")
 WARM_START_FORMS = "'pil', 'att3d' (optionally ':MODEL'), 'scene:DATASET_FOLDER', or a saved field folder"
 
 
-def save_trained_field(field: TrainableField, folder: str | Path) -> Path:
-    return save_mlp_nerf(field, folder) if isinstance(field, MLPNeRF) else save_field(field, folder)
-
-
 def load_trained_field(folder: str | Path, device: str | torch.device = "cpu") -> TrainableField:
-    """A field written by `save_trained_field` (any of the three kinds)."""
-    config = Path(folder) / "config.json"
-    if not config.exists():
-        raise FileNotFoundError(f"{folder} holds no saved field (no config.json)")
-    if json.loads(config.read_text()).get("model_type") == MLP_MODEL_TYPE:
-        return load_mlp_nerf(folder, device)
-    return load_field(folder, device)
+    """A field saved with `save_pretrained` (any of the three kinds)."""
+    field = load_model(folder, device)
+    if not isinstance(field, TrainableField):
+        raise ValueError(f"{folder} holds a {type(field).__name__}, not a field")
+    return field
 
 
 def warm_start_field(init: str | Path, prompt: str, device: str | torch.device = "cpu") -> TrainableField:

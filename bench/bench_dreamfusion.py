@@ -14,8 +14,8 @@ from dataclasses import replace
 import torch
 
 from bench.common import print_table
+from dreamfusion import DreamFusionConfig, dreamfusion
 from guidance import load_guidance
-from train.dreamfusion import DreamFusionConfig, dreamfusion
 
 
 def main() -> None:

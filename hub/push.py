@@ -1,8 +1,18 @@
-"""Push a trained model folder to the Hugging Face Hub (the `python -m train.push` command's library),
-with the same clear errors as downloading (`hub.source`)."""
+"""Push a trained model folder to the Hugging Face Hub as a model repo, with the same clear errors as
+downloading (`hub.source`).
+
+    HF_TOKEN=hf_... python -m hub.push checkpoints/toy-att3d user/toy-att3d [--private]
+
+RUN_DIR is a model folder in Hub layout with its model card: an ATT3D or PIL model (`config.json` /
+`pil.json`), the toy CLIP (`open_clip_config.json`) or the toy diffusion model (`unet/`), plus README.md.
+The token is read from the environment only (a command line ends up in shell history and `ps`), and is
+never printed. Prints the repo's URL.
+"""
 
 from __future__ import annotations
 
+import argparse
+import os
 from pathlib import Path
 
 from huggingface_hub import HfApi
@@ -10,7 +20,7 @@ from huggingface_hub import HfApi
 from hub.source import MODEL_MARKERS, PICKLE_SUFFIXES, hub_errors, hub_token, repo_id_problem
 
 MODEL_CARD = "README.md"
-DEFAULT_COMMIT_MESSAGE = "Upload model with python -m train.push"
+DEFAULT_COMMIT_MESSAGE = "Upload model with python -m hub.push"
 
 
 def push_folder(folder: Path, repo_id: str, private: bool = False, commit_message: str = DEFAULT_COMMIT_MESSAGE) -> str:
@@ -44,8 +54,38 @@ def folder_problems(folder: Path) -> list[str]:
     if not any((folder / marker).is_file() for marker in MODEL_MARKERS):
         problems.append(f"no model in it (expected one of {', '.join(MODEL_MARKERS)})")
     if not (folder / MODEL_CARD).is_file():
-        problems.append(f"no model card {MODEL_CARD} (train/model_card.py writes one)")
+        problems.append(f"no model card {MODEL_CARD} (hub/model_card.py writes one)")
     pickles = sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.suffix.lower() in PICKLE_SUFFIXES)
     if pickles:
         problems.append(f"pickled files, which run code when loaded: {', '.join(pickles[:5])} (save safetensors)")
     return problems
+
+
+def main(argv: list[str] | None = None) -> str:
+    parser = argparse.ArgumentParser(prog="python -m hub.push", description=__doc__.splitlines()[0])
+    parser.add_argument("run_dir", type=Path, help="the model folder: config.json (or pil.json, ...) and README.md")
+    parser.add_argument("repo_id", help="the Hub model repo, 'user/repo' (created if missing)")
+    parser.add_argument("--private", action="store_true", help="make a new repo private")
+    parser.add_argument("--message", default=DEFAULT_COMMIT_MESSAGE, help="the commit message")
+    args = parser.parse_args(argv)
+
+    problems = folder_problems(args.run_dir)
+    if problems:
+        parser.error(f"{args.run_dir} cannot be pushed: {'; '.join(problems)}")
+    problem = repo_id_problem(args.repo_id)
+    if problem is not None:
+        parser.error(f"repo id must be 'user/repo', got {args.repo_id!r}: {problem}")
+    if not os.environ.get("HF_TOKEN"):
+        parser.error("set HF_TOKEN in the environment to a Hugging Face token with write access "
+                     "(https://huggingface.co/settings/tokens); it is never read from the command line")  # fmt: skip
+
+    try:
+        url = push_folder(args.run_dir, args.repo_id, private=args.private, commit_message=args.message)
+    except (OSError, ValueError) as error:  # ConnectionError, PermissionError, FileNotFoundError: said in words
+        parser.exit(1, f"{parser.prog}: error: {error}\n")
+    print(url)
+    return url
+
+
+if __name__ == "__main__":
+    main()

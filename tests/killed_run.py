@@ -10,7 +10,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from train.checkpoint import STATE_FILE, TENSORS_FILE
+from nerf.checkpoint import STATE_FILE, TENSORS_FILE
 
 
 class Killed(Exception):

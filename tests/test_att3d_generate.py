@@ -13,11 +13,11 @@ from gltf_validator import validate_gltf
 
 from att3d import ATT3D, ATT3DConfig
 from att3d.generate import ATT3DPipeline, main
+from evaluation.interpolations import ALPHAS, chain
 from guidance import load_text_encoder
 from guidance.prompts import MAX_PROMPT_CHARS
 from nerf.field import VoxelGridFieldConfig
 from nerf.video import sweep_frames
-from train.interpolations import ALPHAS, chain
 
 
 @pytest.fixture(scope="module")

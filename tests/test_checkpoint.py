@@ -12,13 +12,13 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from train.checkpoint import has_training_state, load_training_state, save_training_state
+from nerf.checkpoint import has_training_state, load_training_state, save_training_state
 
 SCRIPT = """
 import sys, time, torch
 from pathlib import Path
 from safetensors.torch import save_file
-from train.checkpoint import has_training_state, load_training_state, save_training_state
+from nerf.checkpoint import has_training_state, load_training_state, save_training_state
 folder, steps, pause = Path(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3])
 torch.manual_seed(0)
 model = torch.nn.Sequential(torch.nn.Linear(4, 16), torch.nn.Dropout(0.3), torch.nn.Linear(16, 1))

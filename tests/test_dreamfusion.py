@@ -13,12 +13,13 @@ from safetensors.torch import load_file
 from tiny_models import tiny_toy
 
 from att3d.generate import ATT3DPipeline
+from dreamfusion import DreamFusionConfig, dreamfusion, with_overrides
+from dreamfusion.optimize import ConvergenceMonitor
+from dreamfusion.warm_start import load_trained_field
 from guidance import load_guidance
 from nerf.field import HashGridField, VoxelGridField
 from pil.mlp_nerf import MLPNeRF, MLPNeRFConfig
 from train import dreamfusion as df
-from train.dreamfusion import ConvergenceMonitor, DreamFusionConfig, dreamfusion, with_overrides
-from train.warm_start import load_trained_field
 
 FAST = {"render_every": 2, "checkpoint_every": 2, "num_samples": 16, "export_resolution": 32, "video_frames": 2,
         "video_size": 32}  # fmt: skip

@@ -7,11 +7,11 @@ from collections import Counter
 
 import pytest
 
+from evaluation.att3d import Judge
+from evaluation.dreamfusion import evaluation_prompts, markdown_table
 from nerf.analytic import SDFField
 from toyworld.classify import classify
 from toyworld.prompts import stacks, toy64
-from train.eval_dreamfusion import evaluation_prompts, markdown_table
-from train.evaluate import Judge
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""Models as Hub repos, over HTTP with huggingface_hub's real client: `python -m train.push` uploads a
+"""Models as Hub repos, over HTTP with huggingface_hub's real client: `python -m hub.push` uploads a
 model folder, `hub.source.model_folder` and the mixin's `from_pretrained` download it, against a local
 Hub-compatible server (tests/hub_server.py) and against olah, a Hub mirror, serving a local git repo
 offline. Also: private repos and the token (never shown), offline, missing repos, bad ids, bad folders."""
@@ -19,13 +19,13 @@ from huggingface_hub import HfApi, constants
 from tiny_models import tiny_stable_diffusion, tiny_toy
 
 from guidance import load_guidance, load_text_encoder, pipeline_class
+from hub.model_card import write_model_card
+from hub.push import main as push
 from hub.push import push_folder
 from hub.source import model_folder, model_markers
 from pil.mlp_nerf import MLPNeRFConfig
 from pil.vae import WeightVAE, WeightVAEConfig
 from toyworld.clip import load_clip
-from train.model_card import write_model_card
-from train.push import main as push
 from webui.local_server import free_port
 
 

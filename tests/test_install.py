@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ("att3d", "guidance", "hub", "nerf", "pil", "toyworld", "train", "webui")
+PACKAGES = ("att3d", "dreamfusion", "evaluation", "guidance", "hub", "nerf", "pil", "toyworld", "train", "webui")
 
 
 def tracked_files() -> list[str]:

@@ -11,6 +11,7 @@ import torch
 from killed_run import Killed, assert_same_training_state, kill_after_checkpoint
 from tiny_models import TINY_TOY_UNET
 
+from evaluation.dreamfusion import evaluation_prompts
 from toyworld.clip import load_clip, new_toy_clip, save_clip
 from toyworld.dataset import DatasetConfig, build
 from toyworld.diffusion import (
@@ -25,7 +26,6 @@ from toyworld.diffusion import (
     unet_condition,
 )
 from train import toy_diffusion
-from train.eval_dreamfusion import evaluation_prompts
 
 
 def test_camera_condition_is_sin_cos_of_azimuth_and_elevation() -> None:

@@ -19,9 +19,9 @@ from safetensors.torch import load_file
 from tiny_models import tiny_toy
 
 from att3d import ATT3D
+from evaluation.att3d import METRICS, Judge, bundle, evaluate_run, markdown_table, per_prompt_points, plot_budget
 from toyworld.prompts import toy64
 from train.att3d import ATT3DTrainConfig, local_rows, main, train_att3d, training_prompts, with_overrides
-from train.evaluate import METRICS, Judge, bundle, evaluate_run, markdown_table, per_prompt_points, plot_budget
 
 ROOT = Path(__file__).resolve().parent.parent
 TINY = ["prompts_per_step=4", "num_samples=8", "model.voxel.resolution=8", "model.hidden_dim=8", "render_every=0",

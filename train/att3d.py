@@ -36,14 +36,15 @@ from tqdm.auto import tqdm
 from att3d import ATT3D, ATT3DConfig, prompt_spread
 from att3d.interpolation import InterpolantSampling, interpolate, sample_interpolants
 from att3d.model import BACKBONES, prompt_words
+from dreamfusion import SDSRunSettings, with_overrides
 from guidance import Guidance, load_guidance
+from guidance.prompts import MAX_PROMPT_CHARS
 from nerf.cameras import Cameras, CameraSampling, sample_cameras, turntable
+from nerf.checkpoint import resume, save_training_state
 from nerf.random import derived_seed, object_generators
 from nerf.render import RenderConfig, render, sample_light_directions
 from nerf.video import save_image_grid
 from toyworld.prompts import prompt_set
-from train.checkpoint import resume, save_training_state
-from train.dreamfusion import MAX_PROMPT_CHARS, SDSRunSettings, with_overrides
 from train.schedules import warmup_cosine
 
 SET_HELP = "any other ATT3DTrainConfig setting, e.g. tv_weight=0.05 model.hidden_dim=128 interpolants.kind=dirichlet"

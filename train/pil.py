@@ -5,7 +5,7 @@ per-token VAE (stage 1), then the aligner from CLIP embeddings to the VAE's late
 
 Reads top to bottom: the settings; the embeddings (random lit views of every object, as the CLIP
 was trained on, encoded once and cached); stage 1; stage 2; the model folder. Each stage checkpoints
-and resumes (`train.checkpoint`), and a finished stage is skipped on a rerun. The run folder ends up
+and resumes (`nerf.checkpoint`), and a finished stage is skipped on a rerun. The run folder ends up
 in the bundle layout `pil.generate` loads: `vae/`, `aligner/` (each `config.json` + safetensors),
 `scenes.safetensors` + `scenes.json` (the training scenes' view embeddings, for text prompts through
 the nearest scene) and `pil.json`.
@@ -24,6 +24,7 @@ from torch import Tensor
 from tqdm.auto import tqdm
 
 from nerf.cameras import CameraSampling, sample_cameras
+from nerf.checkpoint import resume, save_training_state
 from nerf.random import derived_seed
 from nerf.render import sample_light_directions
 from pil.aligner import Aligner, AlignerConfig
@@ -32,7 +33,6 @@ from pil.vae import WeightVAE, WeightVAEConfig
 from toyworld.categories import PIL_CATEGORIES, pil_object
 from toyworld.clip import load_clip
 from toyworld.render_gt import render_ground_truth
-from train.checkpoint import resume, save_training_state
 from train.pil_dataset import load_weight_dataset
 from train.toy_clip import normalise
 

@@ -1,6 +1,6 @@
 """PIL's dataset: one small MLP NeRF fitted per toy-world category object, every one from the *same*
 initialization (the paper's choice, which keeps weight space organised by class; see the PCA ablation
-in `train.evaluate_pil`).
+in `evaluation.pil`).
 
     python -m train.pil_dataset --out data/pil-nerfs
 
@@ -19,9 +19,8 @@ import argparse
 import json
 import os
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, replace
 from pathlib import Path
-from typing import Literal
 
 import torch
 from safetensors.torch import load_file, save_file
@@ -34,54 +33,10 @@ from nerf.cameras import Cameras, CameraSampling, orbit_cameras, sample_cameras
 from nerf.fit import segment_opacity
 from nerf.random import derived_seed
 from nerf.render import RenderConfig, render, render_rays
-from pil.mlp_nerf import MLPNeRF, MLPNeRFConfig, initial_params
-from toyworld.categories import PIL_CATEGORIES, CategoryObject, pil_object, pil_split
+from pil.dataset import CONFIG_FILE, INDEX_FILE, INIT_FILE, DatasetConfig, load_weight_dataset, shard_path
+from pil.mlp_nerf import MLPNeRF, initial_params
+from toyworld.categories import PIL_CATEGORIES, pil_object, pil_split
 from toyworld.render_gt import BACKGROUND, render_ground_truth
-
-Supervision = Literal["points", "views"]
-INDEX_FILE, CONFIG_FILE, INIT_FILE = "index.json", "config.json", "shared_init.safetensors"
-
-
-# --- settings ---------------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class DatasetConfig:
-    """How the weight dataset is built. Defaults: 8 categories × 50 objects, 3D supervision."""
-
-    mlp: MLPNeRFConfig = field(default_factory=MLPNeRFConfig)
-    categories: tuple[str, ...] = PIL_CATEGORIES
-    objects_per_category: int = 50  # seeds 0..n-1; those ending in 9 are the 10 % test split
-    supervision: Supervision = "points"
-    steps: int = 1500
-    lr: float = 3e-3  # Adam, cosine-decayed to lr/20
-    points_per_step: int = 2048  # "points": per object, half near the surface (4096 gave the same PSNR, 3× slower)
-    pool_points: int = 65536  # "points": targets precomputed per object, sampled from each step
-    rays_per_step: int = 1024  # "views": per object
-    train_views: int = 32  # "views": random views rendered per object (DreamFusion's camera ranges)
-    image_size: int = 64
-    num_samples: int = 96  # samples per ray, "views" training and the PSNR renders
-    eval_views: int = 8  # held-out orbit views for PSNR
-    shard_size: int = (
-        20  # objects fitted together and stored per file (batches past ~16 run slower per object on a CPU)
-    )
-    init_steps: int = 1500  # fitting the shared initialization to the ball
-    shared_init: bool = True  # False: every object starts from its own random weights (the ablation)
-    seed: int = 0
-
-    def __post_init__(self) -> None:
-        if isinstance(self.mlp, dict):
-            object.__setattr__(self, "mlp", MLPNeRFConfig(**self.mlp))
-        object.__setattr__(self, "categories", tuple(self.categories))
-        unknown = [c for c in self.categories if c not in PIL_CATEGORIES]
-        if unknown or not self.categories:
-            raise ValueError(f"categories must be among {', '.join(PIL_CATEGORIES)}, got {list(self.categories)}")
-        if self.supervision not in ("points", "views"):
-            raise ValueError(f"supervision must be 'points' or 'views', got {self.supervision!r}")
-        if min(self.objects_per_category, self.steps, self.shard_size, self.eval_views, self.init_steps) < 1:
-            raise ValueError("objects_per_category, steps, shard_size, eval_views and init_steps must be >= 1")
-
-    def objects(self) -> list[CategoryObject]:
-        """Every object of the dataset, category by category."""
-        return [pil_object(c, seed) for c in self.categories for seed in range(self.objects_per_category)]
 
 
 # --- the shared initialization ----------------------------------------------------------------------------
@@ -198,10 +153,6 @@ def render_psnr(
 
 
 # --- the dataset on disk ----------------------------------------------------------------------------------
-def shard_path(out: Path, shard: int) -> Path:
-    return out / f"shard-{shard:05d}.safetensors"
-
-
 def build_dataset(config: DatasetConfig, out: str | Path, device: str = "cpu", progress: bool = True) -> dict:
     """Fit every object into `out` (resuming: finished shards are kept). Returns the summary."""
     out = Path(out)
@@ -293,21 +244,6 @@ def explained_variance(train: Tensor, test: Tensor, components: int) -> float:
     directions = torch.linalg.svd(centred, full_matrices=False)[2][:components]  # [k, n_params]
     residual = held_out - held_out @ directions.T @ directions
     return 1.0 - (residual.square().sum() / held_out.square().sum().clamp(min=1e-30)).item()
-
-
-def load_weight_dataset(folder: str | Path, split: str | None = None) -> tuple[Tensor, list[dict], DatasetConfig]:
-    """The fitted weights `[N, n_params]`, their records (`split`: "train", "test" or None for all)
-    and the settings that built them."""
-    folder = Path(folder)
-    if not (folder / INDEX_FILE).exists():
-        raise FileNotFoundError(f"{folder} holds no PIL weight dataset ({INDEX_FILE}); build it with "
-                                f"python -m train.pil_dataset --out {folder}")  # fmt: skip
-    records = json.loads((folder / INDEX_FILE).read_text())["objects"]
-    config = DatasetConfig(**json.loads((folder / CONFIG_FILE).read_text()))
-    records = [r for r in records if split is None or r["split"] == split]
-    shards = {n: load_file(shard_path(folder, n))["params"] for n in sorted({r["shard"] for r in records})}
-    params = torch.stack([shards[r["shard"]][r["row"]] for r in records]) if records else torch.empty(0)
-    return params, records, config
 
 
 # --- command line -----------------------------------------------------------------------------------------

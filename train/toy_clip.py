@@ -24,11 +24,11 @@ import torch.nn.functional as F
 from torch import Tensor
 from tqdm.auto import tqdm
 
+from hub.model_card import write_model_card
+from nerf.checkpoint import resume, save_training_state
 from nerf.random import derived_seed
 from toyworld.clip import PREPROCESS, load_clip, new_toy_clip, save_clip
 from toyworld.dataset import load_renders
-from train.checkpoint import resume, save_training_state
-from train.model_card import write_model_card
 from train.schedules import optimizer_step, warmup_cosine
 
 CARD_SUMMARY = (

@@ -21,7 +21,9 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
+from hub.model_card import write_model_card
 from nerf.cameras import view_prompt
+from nerf.checkpoint import resume, save_training_state
 from nerf.random import derived_seed
 from nerf.video import save_image_grid
 from toyworld.clip import load_clip
@@ -38,8 +40,6 @@ from toyworld.diffusion import (
     unet_condition,
 )
 from toyworld.prompts import toy64
-from train.checkpoint import resume, save_training_state
-from train.model_card import write_model_card
 from train.schedules import optimizer_step, warmup_cosine
 from train.toy_clip import retrieval_top1
 

@@ -20,8 +20,8 @@ from pathlib import Path
 import gradio as gr
 from PIL import Image
 
+from dreamfusion import DreamFusionConfig, DreamFusionResult, dreamfusion
 from nerf.export import EmptyObjectError
-from train.dreamfusion import DreamFusionConfig, DreamFusionResult, dreamfusion
 from webui.models import Models
 from webui.outputs import (
     DEFAULT_FACES,

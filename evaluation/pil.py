@@ -1,6 +1,6 @@
 """Prompt2NeRF-PIL's quality in the toy world, against exact ground truth.
 
-    python -m train.evaluate_pil --model runs/pil/toy --data data/pil-nerfs --out docs/pil \\
+    python -m evaluation.pil --model runs/pil/toy --data data/pil-nerfs --out docs/pil \\
         [--random-init-data data/pil-nerfs-random] [--bundle checkpoints/toy-pil]
 
 For every object of the test split (and of the train split: the upper bound) it makes the object
@@ -34,6 +34,7 @@ import torch
 from scipy import linalg
 from torch import Tensor
 
+from hub.model_card import write_model_card
 from nerf.background import ConstantBackground
 from nerf.cameras import orbit_cameras, turntable
 from nerf.fidelity import TrueShape, export_scores
@@ -44,7 +45,6 @@ from pil.generate import PILPipeline
 from pil.mlp_nerf import MLPNeRF
 from toyworld.categories import CategoryObject, pil_object
 from toyworld.render_gt import BACKGROUND, render_ground_truth
-from train.model_card import write_model_card
 from train.pil import embed_images, view_images
 from train.pil_dataset import load_weight_dataset
 from train.toy_clip import text_features
@@ -228,7 +228,7 @@ def recipe(args: argparse.Namespace) -> str:
         steps.append(f"python -m train.pil_dataset --out {shlex.quote(str(args.random_init_data))} --random-init "
                      f"--categories {shlex.join(args.pca_categories)} --objects-per-category 20")  # fmt: skip
     steps.append(f"python -m train.pil --data {shlex.quote(str(args.data))} --out {shlex.quote(str(args.model))}")
-    steps.append(shlex.join(["python", "-m", "train.evaluate_pil", *sys.argv[1:]]))
+    steps.append(shlex.join(["python", "-m", "evaluation.pil", *sys.argv[1:]]))
     return " && ".join(steps)
 
 

@@ -9,7 +9,7 @@ criterion, mean squared change of 4 fixed renders between 100-step epochs below 
 - `scene` (P): the dataset's fitted NeRF of the training scene nearest to the prompt in CLIP space;
 - `pil`: PIL's output for the prompt (text through the nearest scene);
 - `att3d` (optional): ATT3D's output (a voxel grid: another backbone, so its iterations compare loosely).
-Every kept field is judged like PIL's own outputs (`train.evaluate_pil.PILJudge`) against the object
+Every kept field is judged like PIL's own outputs (`evaluation.pil.PILJudge`) against the object
 whose caption is the prompt: toy-CLIP similarity, mask IoU and PSNR. (A caption fixes an object's
 category, colour and features but not its exact proportions, so IoU and PSNR against that one object
 understate any other valid answer alike for every start.)
@@ -21,7 +21,7 @@ depends on (seed, step) alone, so a run that stops there is this run cut short, 
 longer budget is read up to `--max-steps`). Runs, kept fields and scores resume; `table.md`,
 `results.json` and `curves.png` come last.
 
-    python -m train.eval_warm_start --dataset data/pil-nerfs --out runs/warm-start --max-steps 400
+    python -m evaluation.warm_start --dataset data/pil-nerfs --out runs/warm-start --max-steps 400
 """
 
 from __future__ import annotations
@@ -34,12 +34,12 @@ from pathlib import Path
 
 import numpy as np
 
+from dreamfusion import SET_HELP, DreamFusionConfig, dreamfusion, with_overrides
+from dreamfusion.warm_start import TrainableField, load_trained_field, nearest_scene_field
+from evaluation.pil import PILJudge
 from guidance import load_guidance
 from pil.generate import PILPipeline
 from toyworld.categories import CategoryObject, sample_object
-from train.dreamfusion import SET_HELP, DreamFusionConfig, dreamfusion, with_overrides
-from train.evaluate_pil import PILJudge
-from train.warm_start import TrainableField, load_trained_field, nearest_scene_field
 
 INITS = ("scratch", "scene", "pil", "att3d")
 # the quality target: this fraction of (S)'s final toy-CLIP similarity (epoch-to-epoch noise is ~0.03)

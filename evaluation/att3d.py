@@ -14,11 +14,11 @@ Every generated object is judged against its prompt's ground truth (`Judge`):
 Compute budget = rendered frames per prompt: steps × prompts per step × views / training prompts for an
 amortized run, steps × views for a per-prompt one.
 
-    python -m train.evaluate --att3d runs/att3d/toy64 --per-prompt runs/eval-dreamfusion/results.json \\
+    python -m evaluation.att3d --att3d runs/att3d/toy64 --per-prompt runs/eval-dreamfusion/results.json \\
         --out docs/att3d/toy64
 
 reads the amortized run's snapshots (`snapshots/step_N/`) and a per-prompt evaluation
-(`train.eval_dreamfusion --judge-at ...`), and writes `results.json`, `table.md` and `budget.png`
+(`evaluation.dreamfusion --judge-at ...`), and writes `results.json`, `table.md` and `budget.png`
 (budget vs R-probability: amortized seen and unseen, per-prompt).
 """
 
@@ -36,6 +36,7 @@ from torch import Tensor
 from att3d import ATT3D
 from att3d.generate import ATT3DPipeline
 from guidance import TextEncoder, load_text_encoder
+from hub.model_card import write_model_card
 from nerf.background import ConstantBackground
 from nerf.cameras import VIEW_DISTANCE, VIEW_FOV_DEG, orbit_cameras
 from nerf.fidelity import TrueShape, export_scores
@@ -48,7 +49,6 @@ from toyworld.palette import nearest_colour
 from toyworld.prompts import Prompt, PromptSet, prompt_set
 from toyworld.render_gt import BACKGROUND, render_ground_truth
 from train.att3d import ATT3DTrainConfig
-from train.model_card import write_model_card
 from train.toy_clip import retrieval_scores, text_features
 
 VIEW_SIZE = 64  # the toy CLIP's input size
@@ -177,7 +177,7 @@ def evaluate_run(run: Path, limit: int | None, judge: Judge | None = None) -> di
 
 # --- per-prompt runs --------------------------------------------------------------------------------------
 def per_prompt_points(results_file: Path) -> list[dict]:
-    """Budget points of a per-prompt evaluation (`train.eval_dreamfusion` results.json): per step count
+    """Budget points of a per-prompt evaluation (`evaluation.dreamfusion` results.json): per step count
     judged, frames per prompt = steps × views and the means over its prompts and seeds."""
     saved = json.loads(Path(results_file).read_text())
     views = saved["config"]["views"]
@@ -265,10 +265,10 @@ def bundle(run: Path, folder: Path, judge: Judge, limit: int | None) -> dict:
                                   prompts=config.prompts, trained=trained, interpolants=interpolants)  # fmt: skip
     metrics = {"steps": config.steps, "frames_per_prompt": config.frames_per_prompt(config.steps, trained),
                "size_mb": round((folder / "model.safetensors").stat().st_size / 2**20, 1), **scores}  # fmt: skip
-    notes = ("Scores: `train.evaluate.Judge` over 4 views, the toy CLIP's R-precision and R-probability among all "
+    notes = ("Scores: `evaluation.att3d.Judge` over 4 views, the toy CLIP's R-precision and R-probability among all "
              f"{len(prompts.prompts)} prompts of the set, mask IoU, shape and colour by the toy world's classifier. "
              "The bundle and these numbers come from "
-             f"`python -m train.evaluate --att3d {run} --bundle {folder}`; see docs/ATT3D.md.")  # fmt: skip
+             f"`python -m evaluation.att3d --att3d {run} --bundle {folder}`; see docs/ATT3D.md.")  # fmt: skip
     write_model_card(folder, "Toy-world ATT3D", summary, metrics, "amortized-3d", ("text-to-3d", "nerf", "att3d"),
                      shlex.split(command) if command else None, notes)  # fmt: skip
     return scores
@@ -277,7 +277,7 @@ def bundle(run: Path, folder: Path, judge: Judge, limit: int | None) -> dict:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Amortized (ATT3D) vs per-prompt quality at equal compute budgets.")
     parser.add_argument("--att3d", type=Path, required=True, help="an ATT3D run folder with snapshots/")
-    parser.add_argument("--per-prompt", type=Path, default=None, help="results.json of train.eval_dreamfusion")
+    parser.add_argument("--per-prompt", type=Path, default=None, help="results.json of evaluation.dreamfusion")
     parser.add_argument("--limit", type=int, default=None, help="judge at most N prompts per split (large sets)")
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--bundle", type=Path, default=None, help="also save the final model here in fp16, with a card")

@@ -21,9 +21,9 @@ import torch
 from att3d.generate import ATT3DPipeline
 from hub.registry import load_model
 from nerf.field import HashGridField, VoxelGridField
+from pil.dataset import load_weight_dataset
 from pil.generate import PILPipeline
 from pil.mlp_nerf import MLPNeRF
-from train.pil_dataset import load_weight_dataset
 
 TrainableField = HashGridField | VoxelGridField | MLPNeRF  # fields that own their parameters
 WARM_STARTS = ("pil", "att3d", "scene")
@@ -50,7 +50,7 @@ def warm_start_field(init: str | Path, prompt: str, device: str | torch.device =
         if not source:
             raise ValueError("scene: needs a PIL weight dataset folder, e.g. scene:data/pil-nerfs")
         return nearest_scene_field(prompt, source, PILPipeline.from_pretrained("toy", device))
-    if Path(text).is_dir():
+    if (Path(text) / "config.json").is_file():
         return load_trained_field(text, device)
     raise ValueError(f"--init-from must be {WARM_START_FORMS}; got {text!r}")
 

@@ -2,13 +2,13 @@
 (two per shape, every colour twice), or 8 stacks prompts with `--prompts stacks`, for each seed and
 judges every result against ground truth:
 
-`train.evaluate.Judge`: shape and colour by the toy world's classifier (a single object's colour is
+`evaluation.att3d.Judge`: shape and colour by the toy world's classifier (a single object's colour is
 the albedo its views show; the classifier's own, the mean albedo at its iso-surface, is kept as
 `surface_colour`: a pink cone renders pink and can be magenta where the iso-level happens to cut),
 CLIP R-precision and R-probability among all 64 toy64 prompts over 4 views, mask IoU, the exported
 mesh's volume IoU, Chamfer distance and convexity against the true shape; and iterations and wall time.
 
-    python -m train.eval_dreamfusion --out runs/eval-dreamfusion --seeds 0 1
+    python -m evaluation.dreamfusion --out runs/eval-dreamfusion --seeds 0 1
 
 `--set NAME=VALUE ...` changes any DreamFusion setting (e.g. `guidance_scale=20 voxel.blob_radius=0.5`).
 `--judge-at 300 1000` judges each run at 300 steps and again after resuming it to 1000 (the same run
@@ -27,11 +27,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from dreamfusion import SET_HELP, DreamFusionConfig, dreamfusion, with_overrides
+from evaluation.att3d import Judge, summarise
 from guidance import load_guidance
 from nerf.video import save_image_grid
 from toyworld.prompts import Prompt, stacks, toy64
-from train.dreamfusion import SET_HELP, DreamFusionConfig, dreamfusion, with_overrides
-from train.evaluate import Judge, summarise
 
 VIEW_SIZE = 64  # the toy CLIP's input size
 

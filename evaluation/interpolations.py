@@ -1,7 +1,7 @@
 """Interpolation renders of ATT3D models: objects along `(1-α)c1 + αc2` for prompt pairs, side by side
 for several models (e.g. trained with and without interpolants), and how smooth each chain is.
 
-    python -m train.interpolations --models runs/att3d/toy64/model runs/att3d/toy64-interp/model \\
+    python -m evaluation.interpolations --models runs/att3d/toy64/model runs/att3d/toy64-interp/model \\
         --pairs "a red cube|a blue sphere" "a green cone|a yellow torus" --out docs/att3d_interpolation.png
 
 Smoothness of a chain: the mean squared change of its renders between neighbouring α, as the largest

@@ -1,0 +1,344 @@
+"""Per-prompt DreamFusion as a library function: optimise one NeRF by score distillation from a
+text-to-image model. The command line (`python -m train.dreamfusion`), the app's warm-start tab and the
+evaluations all call `dreamfusion()`.
+
+    from dreamfusion import DreamFusionConfig, dreamfusion
+    result = dreamfusion("a red cube", load_guidance("toy"), "runs/dreamfusion/red-cube", DreamFusionConfig())
+
+Reads top to bottom: the config, the convergence criterion of Prompt2NeRF-PIL, one SDS step (random
+views, view-dependent prompts, random shading), the loop (progress bar, periodic renders, resumable
+checkpoints) and the outputs: `field/` (reloadable, also as a warm start), `model.glb`, a turntable
+video, `metrics.json` and the `config.json` that made them.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+import random
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, fields, is_dataclass, replace
+from pathlib import Path
+from typing import Literal
+
+import torch
+from torch import Tensor, nn
+from tqdm.auto import tqdm
+
+from dreamfusion.warm_start import TrainableField, warm_start_field
+from guidance import Guidance, SDSConfig, TimestepSchedule
+from guidance.prompts import MAX_PROMPT_CHARS
+from nerf.background import ConstantBackground, MLPBackground
+from nerf.cameras import CameraSampling, sample_cameras, turntable
+from nerf.checkpoint import has_training_state, load_training_state, save_training_state
+from nerf.export import ExportConfig, export_mesh
+from nerf.field import HashGridField, HashGridFieldConfig, VoxelGridField, VoxelGridFieldConfig
+from nerf.iso_level import silhouette_iso_level
+from nerf.random import derived_seed
+from nerf.render import RenderConfig, Shading, render, sample_light_directions
+from nerf.video import render_turntable, save_image_grid, save_video
+from pil.mlp_nerf import MLPNeRF, MLPNeRFConfig
+
+SET_HELP = "any other DreamFusionConfig setting, e.g. tv_weight=0.1 voxel.blob_radius=0.3 detach_normals=false"
+Backbone = Literal["voxel", "hashgrid", "mlp"]
+BACKBONES: tuple[str, ...] = ("voxel", "hashgrid", "mlp")
+DEFAULT_LR = {"voxel": 0.1, "hashgrid": 0.01, "mlp": 1e-3}
+
+
+# --- configuration ---------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class SDSRunSettings:
+    """What every score-distillation run shares (per-prompt here, amortized in `train.att3d`): timesteps,
+    guidance scale, shading modes and the regularizers."""
+
+    guidance_scale: float | None = None  # None: the guidance backend's default_guidance_scale
+    t_min: float = 0.02
+    t_max_start: float = 0.98
+    t_max_end: float = 0.5
+    anneal_steps: int = 300  # t_max goes from start to end over these steps, then stays (however long the run)
+    num_samples: int = 64  # per ray
+    albedo_probability: float = 0.2  # shading of each step: albedo, textureless, else lambertian
+    textureless_probability: float = 0.2
+    detach_normals: bool = True  # shading's gradient skips the normals (see RenderConfig; measured in docs)
+    opacity_weight: float = 0.01  # opacity penalty against fog and bloating, per pixel (summed over each image)
+    # binary entropy of each pixel's opacity (summed over each image): silhouettes either opaque or empty,
+    # against the soft rims that export as rounded edges
+    opacity_entropy_weight: float = 0.0
+    tv_weight: float = 0.02  # total variation of the voxel grid's density (smoothness, against floaters)
+    colour_tv_weight: float = 0.01  # ... and of its albedo (against colour speckle)
+
+    def __post_init__(self) -> None:
+        if min(self.num_samples, self.anneal_steps) < 1:
+            raise ValueError("num_samples and anneal_steps must be >= 1")
+        if min(self.opacity_weight, self.opacity_entropy_weight, self.tv_weight, self.colour_tv_weight) < 0:
+            raise ValueError("opacity_weight, opacity_entropy_weight, tv_weight and colour_tv_weight must be >= 0")
+        if not 0 <= self.albedo_probability + self.textureless_probability <= 1:
+            raise ValueError("albedo_probability + textureless_probability must be within [0, 1]")
+        SDSConfig(self.guidance_scale or 0.0, self.t_min, max(self.t_max_start, self.t_min))  # validates the SDS part
+        if not self.t_min <= self.t_max_end <= 1:
+            raise ValueError(f"t_max_end must be in [t_min, 1], got {self.t_max_end}")
+
+    def guidance_scale_for(self, guidance: Guidance) -> float:
+        """The guidance scale this run uses with `guidance`: its own, unless the config sets one."""
+        return self.guidance_scale if self.guidance_scale is not None else guidance.default_guidance_scale
+
+    def sds_config(self, guidance: Guidance, step: int) -> SDSConfig:
+        """The SDS step at step number `step`: t_max annealed from `t_max_start` to `t_max_end`."""
+        schedule = TimestepSchedule(self.t_max_start, self.t_max_end, self.anneal_steps)
+        return SDSConfig(self.guidance_scale_for(guidance), self.t_min, max(schedule.t_max(step), self.t_min))
+
+    def opacity_penalty(self, opacity: Tensor) -> Tensor:
+        """The opacity terms of the loss for renders' opacity `[..., H, W]`: per image, the pixels' sum of
+        `opacity_weight · o + opacity_entropy_weight · H(o)`, averaged over the images."""
+        per_image = opacity.flatten(0, -3).float()
+        loss = self.opacity_weight * per_image.sum((-1, -2)).mean()
+        if self.opacity_entropy_weight > 0:
+            o = per_image.clamp(1e-5, 1 - 1e-5)
+            entropy = -(o * o.log() + (1 - o) * (1 - o).log())
+            loss = loss + self.opacity_entropy_weight * entropy.sum((-1, -2)).mean()
+        return loss
+
+    def pick_shading(self, draw: float) -> Shading:
+        """The shading mode for a uniform draw in [0, 1)."""
+        if draw < self.albedo_probability:
+            return "albedo"
+        if draw < self.albedo_probability + self.textureless_probability:
+            return "textureless"
+        return "lambertian"
+
+
+@dataclass(frozen=True)
+class DreamFusionConfig(SDSRunSettings):
+    """One per-prompt run. Defaults suit the toy model on a CPU (a few minutes per prompt)."""
+
+    steps: int = 300
+    resolution: int | None = None  # side of the training renders; None: the guidance model's own
+    views: int = 4  # random views per step
+    # "voxel" (dense grid), "hashgrid" (Instant-NGP, what ATT3D amortizes) or "mlp" (PIL's MLP NeRF);
+    # a warm start brings its own kind of field and ignores this
+    backbone: Backbone = "voxel"
+    lr: float | None = None  # None: the backbone's (0.1 for voxels, 0.01 for the hash grid, 1e-3 for the MLP)
+    voxel: VoxelGridFieldConfig = field(default_factory=VoxelGridFieldConfig)
+    hashgrid: HashGridFieldConfig = field(default_factory=HashGridFieldConfig)
+    mlp: MLPNeRFConfig = field(default_factory=lambda: MLPNeRFConfig(blob_density=5.0))  # DreamFusion's blob
+    seed: int = 0
+    render_every: int = 50  # periodic preview renders (0: none)
+    field_every: int = 0  # keep the field at the start and every this many steps in fields/ (0: never)
+    checkpoint_every: int = 50
+    converge_epoch: int = 100  # the convergence criterion's epoch, in steps
+    converge_eps: float | None = None  # stop when renders change less than this (mean squared; 0: only record) ...
+    converge_patience: int = 3  # ... for this many epochs in a row
+    export_resolution: int = 128  # marching-cubes grid of model.glb
+    video_frames: int = 24  # turntable.mp4
+    video_size: int = 128
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if min(self.steps, self.views, self.converge_epoch) < 1:
+            raise ValueError("steps, views and converge_epoch must be >= 1")
+        if self.resolution is not None and not 16 <= self.resolution <= 1024:
+            raise ValueError(f"resolution must be 16..1024, got {self.resolution}")
+        if self.backbone not in BACKBONES:
+            raise ValueError(f"backbone must be one of {', '.join(BACKBONES)}, got {self.backbone!r}")
+        if self.lr is not None and self.lr <= 0:
+            raise ValueError(f"lr must be > 0, got {self.lr}")
+        if not 32 <= self.export_resolution <= 512 or self.video_frames < 1 or not 16 <= self.video_size <= 2048:
+            raise ValueError("export_resolution must be 32..512, video_frames >= 1 and video_size 16..2048")
+        if self.converge_patience < 1:
+            raise ValueError(f"converge_patience must be >= 1, got {self.converge_patience}")
+
+
+@dataclass
+class DreamFusionResult:
+    field: TrainableField
+    steps: int  # iterations run in all (over resumes)
+    converged_at: int | None  # the step at which the convergence criterion stopped the run
+    render_changes: list[tuple[int, float]]  # (step, the criterion's render change since the last epoch), each epoch
+    seconds: float  # wall time of this call's optimisation
+    out: Path
+
+
+def with_overrides(config, assignments: list[str]):
+    """`config` (a dataclass) with "name=value" assignments applied, e.g. "tv_weight=0.1",
+    "voxel.blob_radius=0.3" (nested configs at any depth), "detach_normals=false", "guidance_scale=null".
+    Values are read as JSON, else taken as text."""
+    for assignment in assignments:
+        name, sep, text = assignment.partition("=")
+        if not sep:
+            raise ValueError(f"expected name=value, got {assignment!r}")
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError:
+            value = text
+        config = _with_setting(config, name, value, name)
+    return config
+
+
+def _with_setting(config, name: str, value: object, full_name: str):
+    part, _, inner = name.partition(".")
+    allowed = {f.name for f in fields(config)}
+    if part not in allowed or (inner and not is_dataclass(getattr(config, part))):
+        raise ValueError(f"unknown setting {full_name!r}; settings here are: {', '.join(sorted(allowed))}")
+    if inner:
+        value = _with_setting(getattr(config, part), inner, value, full_name)
+    try:
+        return replace(config, **{part: value})
+    except TypeError as error:
+        raise ValueError(f"{full_name}: {error}") from None
+
+
+# --- convergence (Prompt2NeRF-PIL) ------------------------------------------------------------------------
+class ConvergenceMonitor(nn.Module):
+    """Mean squared change of renders from fixed views between successive epochs (the start, then every
+    `converge_epoch` steps); converged once it stays below eps for `patience` epochs. Its state is
+    buffers, so it is checkpointed with the field."""
+
+    def __init__(self, resolution: int) -> None:
+        super().__init__()
+        self.cameras = turntable(4, width=resolution, height=resolution)
+        self.register_buffer("previous", torch.zeros(4, resolution, resolution, 3))
+        self.register_buffer("epochs", torch.zeros((), dtype=torch.long))
+        self.register_buffer("calm_epochs", torch.zeros((), dtype=torch.long))
+
+    @torch.no_grad()
+    def views(self, field: TrainableField, background: nn.Module, config: RenderConfig) -> Tensor:
+        """Renders `[4, r, r, 3]` from the fixed views."""
+        return render(field, self.cameras.to(field.device), config, "lambertian", background=background).rgb[0]
+
+    def update(self, images: Tensor, eps: float) -> float:
+        """Record an epoch's renders; returns their mean squared change (inf for the first epoch)."""
+        change = (images - self.previous).square().mean().item() if self.epochs > 0 else float("inf")
+        self.previous.copy_(images)
+        self.epochs += 1
+        self.calm_epochs.fill_(int(self.calm_epochs) + 1 if change < eps else 0)
+        return change
+
+
+# --- the run ---------------------------------------------------------------------------------------------
+def new_field(config: DreamFusionConfig) -> TrainableField:
+    if config.backbone == "voxel":
+        return VoxelGridField(config.voxel, num_objects=1)
+    if config.backbone == "mlp":
+        return MLPNeRF(config.mlp, num_objects=1)
+    return HashGridField(config.hashgrid, num_objects=1)
+
+
+def backbone_of(nerf: TrainableField) -> Backbone:
+    return "voxel" if isinstance(nerf, VoxelGridField) else "mlp" if isinstance(nerf, MLPNeRF) else "hashgrid"
+
+
+def dreamfusion(
+    prompt: str,
+    guidance: Guidance,
+    out: str | Path,
+    config: DreamFusionConfig = DreamFusionConfig(),
+    init_from: str | Path | TrainableField | None = None,
+    progress: bool = True,
+    on_step: Callable[[int, int], None] | None = None,
+    export: bool = True,
+    video: bool = True,
+) -> DreamFusionResult:
+    """Optimise a NeRF for `prompt` into folder `out` (resumed if it holds a checkpoint).
+
+    `init_from`: where to start instead of DreamFusion's random field and density blob (a warm
+    start): a field, or anything `dreamfusion.warm_start.warm_start_field` takes ("pil", "att3d", a folder).
+    `on_step(step, total)` is called after every step, once its checkpoint (if due) is written: the
+    app's progress bar, or a way to stop a run that a later call resumes.
+    """
+    prompt = prompt.strip()
+    if not prompt or len(prompt) > MAX_PROMPT_CHARS:
+        raise ValueError(f"prompt must be 1..{MAX_PROMPT_CHARS} characters, got {len(prompt)}")
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    device = guidance.device
+    resolution = config.resolution or guidance.resolution
+    with torch.random.fork_rng(devices=[]):  # the initial weights depend on the seed alone
+        torch.manual_seed(config.seed)
+        if init_from is None:
+            nerf = new_field(config).to(device)
+        elif isinstance(init_from, nn.Module):
+            nerf = copy.deepcopy(init_from).to(device)
+        else:
+            nerf = warm_start_field(init_from, prompt, device)
+    background = ConstantBackground(guidance.background) if guidance.background is not None else MLPBackground()
+    monitor = ConvergenceMonitor(resolution)
+    state = nn.ModuleDict({"field": nerf, "background": background.to(device), "monitor": monitor.to(device)})
+    lr = config.lr or DEFAULT_LR[backbone_of(nerf)]
+    optimizer = torch.optim.Adam(state.parameters(), lr=lr, betas=(0.9, 0.99), eps=1e-15)
+    checkpoint = out / "checkpoint"
+    step, extra = load_training_state(checkpoint, state, optimizer) if has_training_state(checkpoint) else (0, {})
+    converged_at = extra.get("converged_at")
+    render_changes = [tuple(pair) for pair in extra.get("render_changes", [])]
+    started_from = init_from if init_from is None or isinstance(init_from, (str, Path)) else type(init_from).__name__
+    (out / "config.json").write_text(json.dumps({"prompt": prompt, "init_from": str(started_from), **asdict(config)},
+                                                indent=2, default=str))  # fmt: skip
+
+    train_render = RenderConfig(num_samples=config.num_samples, stratified=True, detach_normals=config.detach_normals)
+    eval_render = RenderConfig(num_samples=config.num_samples)
+    guidance_scale = config.guidance_scale_for(guidance)
+    sampling, generator, draws = CameraSampling(), torch.Generator(), random.Random()
+    started = time.perf_counter()
+    if config.converge_eps is not None and int(monitor.epochs) == 0:  # the start is the first epoch's reference
+        monitor.update(monitor.views(nerf, background, eval_render), config.converge_eps)
+    if config.field_every and step == 0:
+        nerf.save_pretrained(out / "fields" / "step_00000")
+    bar = tqdm(total=config.steps, initial=step, desc=prompt[:40], disable=not progress)
+    while step < config.steps and converged_at is None:
+        step_seed = derived_seed(config.seed, step)  # a step's randomness depends on (seed, step) alone
+        generator.manual_seed(step_seed)
+        draws.seed(step_seed)
+        cameras = sample_cameras(config.views, resolution, resolution, sampling, generator, device)
+        shading = config.pick_shading(draws.random())
+        light = sample_light_directions(cameras, generator=generator) if shading != "albedo" else None
+        rendered = render(nerf, cameras, train_render, shading, light, background, generator=generator)
+        sds_config = config.sds_config(guidance, step)
+        images = rendered.rgb[0].permute(0, 3, 1, 2)  # [V, 3, r, r]
+        sds = guidance.sds_loss(images, [prompt] * config.views, cameras, sds_config, generator=generator)
+        loss = sds.loss + config.opacity_penalty(rendered.opacity)
+        if isinstance(nerf, VoxelGridField):
+            loss = (
+                loss
+                + config.tv_weight * nerf.total_variation()
+                + config.colour_tv_weight * nerf.total_variation(slice(1, 4))
+            )
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        step += 1
+        bar.update(1)
+        if config.converge_eps is not None and step % config.converge_epoch == 0:
+            change = monitor.update(monitor.views(nerf, background, eval_render), config.converge_eps)
+            bar.set_postfix(change=f"{change:.2e}")
+            if math.isfinite(change):
+                render_changes.append((step, change))
+            if int(monitor.calm_epochs) >= config.converge_patience:
+                converged_at = step
+        if config.field_every and (step % config.field_every == 0 or step == config.steps or converged_at is not None):
+            nerf.save_pretrained(out / "fields" / f"step_{step:05d}")
+        if config.render_every and (step % config.render_every == 0 or step == config.steps):
+            views = monitor.views(nerf, background, eval_render)
+            save_image_grid(views.unsqueeze(0), out / "renders" / f"step_{step:05d}.png")
+        if step % config.checkpoint_every == 0 or step == config.steps or converged_at is not None:
+            extra = {"converged_at": converged_at, "render_changes": render_changes}
+            save_training_state(checkpoint, state, optimizer, step, extra)
+        if on_step is not None:
+            on_step(step, config.steps)
+    bar.close()
+    seconds = time.perf_counter() - started
+
+    nerf.save_pretrained(out / "field")
+    metrics = {"prompt": prompt, "steps": step, "converged_at": converged_at, "seconds_this_run": round(seconds, 1),
+               "guidance_scale": guidance_scale, "render_changes": render_changes}  # fmt: skip
+    if export:
+        # the mesh is the surface the renders show: SDS often leaves density below a fixed threshold
+        level = float(silhouette_iso_level(nerf, turntable(8, width=64, height=64).to(device))[0])
+        metrics["surface_level"] = level if math.isfinite(level) else None
+        export_config = ExportConfig(resolution=config.export_resolution, threshold=metrics["surface_level"])
+        export_mesh(nerf, out / "model.glb", export_config)
+    if video:
+        frames = render_turntable(nerf, num_frames=config.video_frames, size=config.video_size)
+        save_video(frames, out / "turntable.mp4")
+    (out / "metrics.json").write_text(json.dumps(metrics, indent=2))
+    return DreamFusionResult(nerf, step, converged_at, render_changes, seconds, out)

@@ -36,7 +36,7 @@ from att3d.model import ATT3D
 from guidance.prompts import clean_prompt
 from guidance.text_encoder import TextEncoder, load_text_encoder
 from hub.source import model_folder
-from nerf.export import EXPORT_RESOLUTIONS, MESH_FORMATS, export_rendered_surface
+from nerf.export import MESH_FORMATS, check_export_resolution, export_rendered_surface
 from nerf.field import BoundField
 from nerf.video import save_video, sweep_frames
 
@@ -136,7 +136,7 @@ def export_generation(generation: Generation, path: str | Path, resolution: int 
     """The first object of `generation` as a mesh at its rendered surface (coarse-to-fine marching cubes)."""
     field = generation.field
     try:
-        return export_rendered_surface(BoundField(field.base, field.params[:1]), path, resolution)
+        return export_rendered_surface(field.select(slice(0, 1)), path, resolution)
     except ValueError as error:
         raise ValueError(f"{generation.prompts[0]!r}: {error}") from None
 
@@ -166,8 +166,7 @@ def main(argv: list[str] | None = None) -> None:
         allowed = VIDEO_FORMATS if video else MESH_FORMATS
         if suffix not in allowed:
             raise ValueError(f"--out must end in one of {', '.join(allowed)}, got {args.out.name!r}")
-        if not EXPORT_RESOLUTIONS[0] <= args.resolution <= EXPORT_RESOLUTIONS[1]:
-            raise ValueError(f"--resolution must be in {EXPORT_RESOLUTIONS[0]}..{EXPORT_RESOLUTIONS[1]}")
+        check_export_resolution(args.resolution, "--resolution")
         if not 2 <= args.frames <= 1000:
             raise ValueError("--frames must be in 2..1000")
     except ValueError as error:

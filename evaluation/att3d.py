@@ -40,7 +40,7 @@ from hub.model_card import write_model_card
 from nerf.background import ConstantBackground
 from nerf.cameras import VIEW_DISTANCE, VIEW_FOV_DEG, orbit_cameras
 from nerf.fidelity import TrueShape, export_scores
-from nerf.field import BoundField, RadianceField
+from nerf.field import RadianceField
 from nerf.iso_level import silhouette_iso_level
 from nerf.render import RenderConfig, render
 from toyworld.classify import classify
@@ -139,7 +139,7 @@ def evaluate_model(model: ATT3D, prompts: list[Prompt], judge: Judge, encoder: T
         batch = prompts[start : start + 16]
         params = model(encoder.encode([p.text for p in batch]).states.float().to(model.device))
         for index, prompt in enumerate(batch):
-            scores, _ = judge(BoundField(model.field, params[index : index + 1]), prompt)
+            scores, _ = judge(model.field.bind(params).select(slice(index, index + 1)), prompt)
             rows.append({"prompt": prompt.text, **scores})
     return rows
 

@@ -262,15 +262,22 @@ def export_mesh(field: RadianceField, path: str | Path, config: ExportConfig = E
     return mesh
 
 
+def check_export_resolution(resolution: object, name: str = "resolution") -> int:
+    """`resolution` if it is a marching-cubes grid a user may ask for (`EXPORT_RESOLUTIONS`), else a
+    ValueError that says what is allowed (`name`: the setting's name in the user's words)."""
+    low, high = EXPORT_RESOLUTIONS
+    if isinstance(resolution, bool) or not isinstance(resolution, int) or not low <= resolution <= high:
+        raise ValueError(f"{name} must be an integer in {low}..{high}, got {resolution!r}")
+    return resolution
+
+
 def rendered_surface_mesh(
     field: RadianceField, resolution: int = 128, target_faces: int | None = None
 ) -> trimesh.Trimesh:
     """A one-object field's mesh at the surface its renders show (the iso-level that matches its
     silhouettes, `nerf.iso_level`), coarse-to-fine at `resolution`, decimated to at most `target_faces`
     faces when given: what generators hand to users."""
-    low, high = EXPORT_RESOLUTIONS
-    if isinstance(resolution, bool) or not isinstance(resolution, int) or not low <= resolution <= high:
-        raise ValueError(f"resolution must be an integer in {low}..{high}, got {resolution!r}")
+    check_export_resolution(resolution)
     occupancy = OccupancyGrid.from_field(field, resolution=ISO_OCCUPANCY)  # the iso renders skip empty space
     level = float(silhouette_iso_level(field, ISO_CAMERAS.to(field.device), ISO_RENDER, occupancy=occupancy)[0])
     if not np.isfinite(level):

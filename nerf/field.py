@@ -225,6 +225,10 @@ class BoundField(RadianceField):
     def forward(self, points: Tensor) -> FieldOutput:
         return self.base(self.check_points(points), self.params)
 
+    def select(self, index: slice | Tensor | list[int]) -> BoundField:
+        """Some of these objects (e.g. `slice(0, 1)`: the first), on the same base."""
+        return BoundField(self.base, self.params[index])
+
     def owned(self) -> RadianceField:
         """A field that owns a detached copy of these objects' parameters (and of the base's own
         weights): what per-prompt optimisation can start from."""

@@ -122,7 +122,7 @@ def sweep_frames(field: BoundField, size: int = 128, turns: float = 1.0) -> np.n
     cameras = orbit_cameras(azimuth, 20.0, VIEW_DISTANCE, VIEW_FOV_DEG, size, size).reshape(count, 1).to(field.device)
     frames = []
     for start in range(0, count, 8):  # a few objects at a time keeps memory flat
-        part = BoundField(field.base, field.params[start : start + 8])
+        part = field.select(slice(start, start + 8))
         out = render(part, cameras[start : start + 8], RenderConfig(num_samples=128), "lambertian")
         frames.append((out.rgb[:, 0].clamp(0, 1) * 255).round().to(torch.uint8).cpu().numpy())
     return np.concatenate(frames)

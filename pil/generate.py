@@ -35,7 +35,7 @@ from torch import Tensor
 from guidance.prompts import clean_prompt
 from hub.source import model_folder
 from nerf.checks import check_range
-from nerf.export import EXPORT_RESOLUTIONS, MESH_FORMATS, export_rendered_surface
+from nerf.export import MESH_FORMATS, check_export_resolution, export_rendered_surface
 from nerf.field import BoundField
 from pil.aligner import Aligner
 from pil.images import load_image
@@ -177,7 +177,7 @@ class PILPipeline:
     def export(self, generation: PILGeneration, path: str | Path, resolution: int = 128) -> Path:
         """The first object of `generation` as a mesh file (.glb, .obj, .ply) at its rendered surface."""
         field = generation.field
-        return export_rendered_surface(BoundField(field.base, field.params[:1]), path, resolution)
+        return export_rendered_surface(field.select(slice(0, 1)), path, resolution)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -194,8 +194,10 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.out.suffix.lower() not in MESH_FORMATS:
         parser.error(f"--out must end in one of {', '.join(MESH_FORMATS)}, got {args.out.name!r}")
-    if not EXPORT_RESOLUTIONS[0] <= args.resolution <= EXPORT_RESOLUTIONS[1]:
-        parser.error(f"--resolution must be in {EXPORT_RESOLUTIONS[0]}..{EXPORT_RESOLUTIONS[1]}")
+    try:
+        check_export_resolution(args.resolution, "--resolution")
+    except ValueError as error:
+        parser.error(str(error))
     try:
         if args.text is not None:
             clean_prompt(args.text)

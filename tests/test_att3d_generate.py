@@ -120,7 +120,7 @@ def test_command_line(model_folder: Path, tmp_path, capsys) -> None:
         (["  ", "-o", "x.glb"], "empty"),
         (["a red cube", "-o", "x.glb", "--alpha", "0.5"], "--alpha needs --to"),
         (["a red cube", "-o", "x.glb", "--to", "a blue sphere", "--alpha", "2"], "alpha must be"),
-        (["a red cube", "-o", "x.glb", "--resolution", "8"], "--resolution must be in 32..512"),
+        (["a red cube", "-o", "x.glb", "--resolution", "8"], "--resolution must be an integer in 32..512"),
         (["a red cube", "-o", "x.mp4"], "--out must end in one of .glb"),
         (["a red cube", "--to", "a blue sphere", "-o", "x.glb"], "--out must end in one of .mp4"),
     ):

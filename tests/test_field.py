@@ -71,6 +71,9 @@ def test_bound_parameters_give_the_same_field_and_gradients_reach_them() -> None
     second.density.sum().backward()
     assert params.grad.abs().sum() > 0
     assert all(p.grad is not None for p in shared.decoder.parameters())
+    second_only = bound.select(slice(1, 2))
+    assert second_only.num_objects == 1 and second_only.base is shared
+    assert torch.equal(second_only(points[1:]).density, bound(points).density[1:])
 
 
 def test_fitting_recovers_a_box() -> None:

@@ -16,12 +16,12 @@ from safetensors.torch import load_file
 from tiny_models import TINY_MLP, TINY_PIL_DATA, TINY_PIL_TRAINING, tiny_pil, tiny_toy
 
 from dreamfusion.warm_start import nearest_scene_field, warm_start_field
+from evaluation import warm_start as warm_start_experiment
 from evaluation.pil import ROUTES, PILJudge, frechet_distance
 from evaluation.pil import main as evaluate_main
 from nerf.analytic import SDFField, sphere_sdf
 from pil.generate import PILPipeline, main
 from pil.mlp_nerf import MLPNeRF
-from evaluation import warm_start as warm_start_experiment
 from train import pil as pil_training
 from train.pil import train_aligner, train_vae
 from train.pil_dataset import (

@@ -8,7 +8,6 @@ import random
 
 import gradio as gr
 
-from nerf.field import BoundField
 from webui.models import Models
 from webui.outputs import (
     DEFAULT_FACES,
@@ -38,7 +37,7 @@ def generate(models: Models, prompt: str, model: str, resolution: int, faces: in
 
         def make_field():
             generation = pipe(text)
-            return BoundField(generation.field.base, generation.field.params[:1])
+            return generation.field.select(slice(0, 1))
 
         mesh = mesh_file(("att3d", models.sources.att3d, text), make_field, text, resolution, faces)
     elif model == METHODS[1]:

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 from dataclasses import asdict
 from pathlib import Path
 
@@ -38,6 +37,7 @@ from dreamfusion import SET_HELP, DreamFusionConfig, dreamfusion, with_overrides
 from dreamfusion.warm_start import TrainableField, load_trained_field, nearest_scene_field
 from evaluation.pil import PILJudge
 from guidance import load_guidance
+from nerf.files import atomic_path
 from pil.generate import PILPipeline
 from toyworld.categories import CategoryObject, sample_object
 
@@ -83,9 +83,8 @@ def judge_kept_fields(run: Path, judge: PILJudge, truth: dict, caption: str, las
         step = int(folder.name.removeprefix("step_"))
         if step <= last and step not in scores:
             scores[step] = judge(load_trained_field(folder), truth, caption)[0]
-            partial = cache.with_suffix(".partial")
-            partial.write_text(json.dumps(scores, indent=1))
-            os.replace(partial, cache)
+            with atomic_path(cache) as partial:
+                partial.write_text(json.dumps(scores, indent=1))
     return {step: scores[step] for step in sorted(scores) if step <= last}
 
 

@@ -18,6 +18,8 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 from torch import Tensor, nn
 
+from nerf.files import atomic_path
+
 ENV_VARIABLE = "AMORTIZED3D_CACHE"
 
 
@@ -68,8 +70,5 @@ class EmbeddingCache:
         self.memory[prompt] = tensors
         if not self.enabled:
             return
-        self.folder.mkdir(parents=True, exist_ok=True)
-        path = self.path(prompt)
-        partial = path.with_name(f"{path.stem}.{os.getpid()}.partial")
-        save_file(tensors, partial, metadata={"prompt": prompt})
-        partial.replace(path)
+        with atomic_path(self.path(prompt)) as partial:
+            save_file(tensors, partial, metadata={"prompt": prompt})

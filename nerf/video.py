@@ -3,7 +3,6 @@ into a PNG."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import imageio.v2
@@ -16,6 +15,7 @@ from PIL import Image
 from nerf.cameras import VIEW_DISTANCE, VIEW_FOV_DEG, orbit_cameras, turntable
 from nerf.checks import check_int_range
 from nerf.field import BoundField, RadianceField
+from nerf.files import atomic_path
 from nerf.occupancy import OccupancyGrid
 from nerf.raster import shade_mesh
 from nerf.render import RenderConfig, Shading, render
@@ -106,10 +106,8 @@ def save_image_grid(images: torch.Tensor, path: str | Path) -> Path:
     pixels = (images.detach().clamp(0, 1) * 255).round().to(torch.uint8).cpu()
     grid = pixels.permute(0, 2, 1, 3, 4).reshape(rows * height, cols * width, 3)
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.name}.partial")
-    Image.fromarray(np.ascontiguousarray(grid.numpy())).save(partial, format="PNG")
-    os.replace(partial, path)
+    with atomic_path(path) as partial:
+        Image.fromarray(np.ascontiguousarray(grid.numpy())).save(partial, format="PNG")
     return path
 
 

@@ -26,6 +26,7 @@ from tqdm.auto import tqdm
 from nerf.analytic import SDFField
 from nerf.cameras import CameraSampling, sample_cameras, view_prompt
 from nerf.checks import check_int_range
+from nerf.files import atomic_path
 from nerf.random import derived_seed
 from nerf.render import sample_light_directions
 from toyworld.categories import CATEGORY_NAMES, sample_object
@@ -104,9 +105,8 @@ def build(out: Path, config: DatasetConfig, limit: int | None = None, progress: 
             caption, field = items[index // config.views]
             image, record = render_sample(caption, field(), index, config)
             name = f"{index:06d}.png"
-            partial = out / "images" / f".{name}.partial"
-            Image.fromarray(image).save(partial, format="PNG")
-            partial.replace(out / "images" / name)  # a file in images/ is always whole
+            with atomic_path(out / "images" / name) as partial:  # a file in images/ is always whole
+                Image.fromarray(image).save(partial, format="PNG")
             log.write(json.dumps({"index": index, "file": f"images/{name}", **record}) + "\n")
             log.flush()
     return len(done | set(range(total)))

@@ -25,6 +25,7 @@ from tqdm.auto import tqdm
 
 from nerf.cameras import CameraSampling, sample_cameras
 from nerf.checkpoint import resume, save_training_state
+from nerf.files import atomic_path
 from nerf.random import derived_seed
 from nerf.render import sample_light_directions
 from pil.aligner import Aligner, AlignerConfig
@@ -98,8 +99,8 @@ def view_embeddings(records: list[dict], config: PILTrainConfig, out: Path, prog
         for record in tqdm(missing, desc="embedding views", disable=not progress):
             images = view_images(record, config.views, config.image_size, config.seed)
             stored[f"{record['category']}/{record['seed']}"] = embed_images(clip, images)
-        save_file(stored, cache.with_name(cache.name + ".partial"))
-        cache.with_name(cache.name + ".partial").replace(cache)
+        with atomic_path(cache) as partial:
+            save_file(stored, partial)
     return torch.stack([stored[f"{r['category']}/{r['seed']}"] for r in records])
 
 

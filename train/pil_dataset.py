@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import time
 from dataclasses import asdict, replace
 from pathlib import Path
@@ -30,6 +29,7 @@ from tqdm.auto import tqdm
 from nerf.analytic import SDFField, sphere_sdf
 from nerf.background import ConstantBackground
 from nerf.cameras import Cameras, CameraSampling, orbit_cameras, sample_cameras
+from nerf.files import atomic_path
 from nerf.fit import segment_opacity
 from nerf.random import derived_seed
 from nerf.render import RenderConfig, render, render_rays
@@ -183,9 +183,8 @@ def build_dataset(config: DatasetConfig, out: str | Path, device: str = "cpu", p
 
 
 def _save_atomic(tensors: dict[str, Tensor], path: Path) -> None:
-    partial = path.with_name(path.name + ".partial")
-    save_file({k: v.contiguous() for k, v in tensors.items()}, partial)
-    os.replace(partial, path)
+    with atomic_path(path) as partial:
+        save_file({k: v.contiguous() for k, v in tensors.items()}, partial)
 
 
 def write_index(out: Path, config: DatasetConfig) -> dict:

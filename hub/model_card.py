@@ -8,6 +8,8 @@ import shlex
 import sys
 from pathlib import Path
 
+from huggingface_hub import ModelCard, ModelCardData
+
 
 def write_model_card(
     folder: Path,
@@ -23,18 +25,18 @@ def write_model_card(
     commands joined by `&&`) defaults to this process's own command line."""
     command = command if command is not None else [Path(sys.executable).name, "-m", _module(), *sys.argv[1:]]
     recipe = command if isinstance(command, str) else shlex.join(command)
-    front = ["---", f"library_name: {library}", "license: apache-2.0", "tags:", *[f"- {t}" for t in tags], "---"]
-    lines = [*front, "", f"# {title}", "", summary, "", "## Recipe", "", "```bash", recipe, "```", "",
-             "## Measured", "", "```json", json.dumps(metrics, indent=2), "```"]  # fmt: skip
+    data = ModelCardData(library_name=library, license="apache-2.0", tags=list(tags))
+    body = [f"# {title}", "", summary, "", "## Recipe", "", "```bash", recipe, "```", "",
+            "## Measured", "", "```json", json.dumps(metrics, indent=2), "```"]  # fmt: skip
     if notes:
-        lines += ["", "## Notes", "", notes]
+        body += ["", "## Notes", "", notes]
+    card = ModelCard("\n".join(["---", data.to_yaml(), "---", "", *body]) + "\n")
     path = Path(folder) / "README.md"
-    path.write_text("\n".join(lines) + "\n")
+    card.save(path)
     return path
 
 
 def _module() -> str:
-    """The `python -m` module name of the running script (train/toy_clip.py → train.toy_clip)."""
-    main = Path(sys.argv[0]).resolve()
-    parts = main.with_suffix("").parts
-    return ".".join(parts[parts.index("train") :]) if "train" in parts else main.stem
+    """The `python -m` module name of the running script (e.g. train.toy_clip), else the script's name."""
+    spec = getattr(sys.modules["__main__"], "__spec__", None)
+    return spec.name if spec is not None else Path(sys.argv[0]).stem

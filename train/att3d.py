@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from accelerate import Accelerator
+from diffusers.optimization import get_cosine_schedule_with_warmup
 from torch import Tensor
 from tqdm.auto import tqdm
 
@@ -45,7 +46,6 @@ from nerf.random import derived_seed, object_generators
 from nerf.render import RenderConfig, render, sample_light_directions
 from nerf.video import save_image_grid
 from toyworld.prompts import prompt_set
-from train.schedules import warmup_cosine
 
 SET_HELP = "any other ATT3DTrainConfig setting, e.g. tv_weight=0.05 model.hidden_dim=128 interpolants.kind=dirichlet"
 
@@ -152,7 +152,7 @@ class Trainer:
             torch.manual_seed(config.seed)
             self.model = ATT3D(model_config)
         optimizer = torch.optim.Adam(self.model.parameters(), lr=config.lr, betas=(0.0, config.beta2), eps=1e-15)
-        self.schedule = warmup_cosine(optimizer, config.steps, config.warmup)
+        self.schedule = get_cosine_schedule_with_warmup(optimizer, config.warmup, config.steps)
         self.wrapped, self.optimizer = accelerator.prepare(self.model, optimizer)
         self.train_render = RenderConfig(num_samples=config.num_samples, stratified=True,
                                          detach_normals=config.detach_normals)  # fmt: skip

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+from diffusers.optimization import get_cosine_schedule_with_warmup
 from torch import Tensor
 from tqdm.auto import tqdm
 
@@ -29,7 +30,7 @@ from nerf.checkpoint import resume, save_training_state
 from nerf.random import derived_seed
 from toyworld.clip import PREPROCESS, load_clip, new_toy_clip, save_clip
 from toyworld.dataset import load_renders
-from train.schedules import optimizer_step, warmup_cosine
+from train.optimization import optimizer_step
 
 CARD_SUMMARY = (
     "A small open_clip model (ViT 4×192 on 64×64 images, text transformer 4×128, embedding 128, open_clip's BPE "
@@ -141,7 +142,7 @@ def main(argv: list[str] | None = None) -> None:
         frozen_text = dict(zip(texts, text_features(model, tokenizer, texts), strict=True))
     trained = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(trained, lr=args.lr, betas=(0.9, 0.98), weight_decay=0.1)
-    schedule = warmup_cosine(optimizer, args.steps, args.warmup)
+    schedule = get_cosine_schedule_with_warmup(optimizer, args.warmup, args.steps)
     checkpoint = args.out / "checkpoint"
     step = resume(checkpoint, model, optimizer, schedule)
     generator = torch.Generator().manual_seed(args.seed)

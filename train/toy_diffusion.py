@@ -19,6 +19,8 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+from diffusers.optimization import get_cosine_schedule_with_warmup
+from diffusers.training_utils import EMAModel
 from tqdm.auto import tqdm
 
 from hub.model_card import write_model_card
@@ -40,7 +42,7 @@ from toyworld.diffusion import (
     unet_condition,
 )
 from toyworld.prompts import toy64
-from train.schedules import optimizer_step, warmup_cosine
+from train.optimization import optimizer_step
 from train.toy_clip import retrieval_top1
 
 CARD_SUMMARY = (
@@ -142,12 +144,14 @@ def main(argv: list[str] | None = None) -> None:
     scheduler = new_scheduler()
     ema = copy.deepcopy(unet).requires_grad_(False)
     optimizer = torch.optim.AdamW(unet.parameters(), lr=args.lr, weight_decay=1e-4)
-    schedule = warmup_cosine(optimizer, args.steps)
+    schedule = get_cosine_schedule_with_warmup(optimizer, 100, args.steps)
     both = torch.nn.ModuleDict({"unet": unet, "ema": ema})  # one checkpoint holds the weights and their average
     checkpoint = args.out / "checkpoint"
     step = resume(checkpoint, both, optimizer, schedule)
+    # diffusers' EMA (decay min(ema, (1 + n) / (10 + n)) after n updates), resumed from the checkpointed average
+    averages = EMAModel(ema.parameters(), decay=args.ema)
+    averages.optimization_step = step
     generator = torch.Generator()
-    alphas = scheduler.alphas_cumprod
     unet.train()
     started = time.perf_counter()
     progress = tqdm(total=args.steps, initial=step, desc="toy diffusion")
@@ -155,18 +159,16 @@ def main(argv: list[str] | None = None) -> None:
         generator.manual_seed(derived_seed(args.seed, step))  # the batch depends on the step alone: resumable
         batch = torch.multinomial(weights, args.batch, replacement=True, generator=generator)
         x0 = images[batch]
-        t = torch.randint(0, len(alphas), (args.batch,), generator=generator)
+        t = torch.randint(0, scheduler.config.num_train_timesteps, (args.batch,), generator=generator)
         noise = torch.randn(x0.shape, generator=generator)
-        a = alphas[t].view(-1, 1, 1, 1)
-        noisy = a.sqrt() * x0 + (1 - a).sqrt() * noise
+        noisy = scheduler.add_noise(x0, noise, t)
         dropped = torch.rand(args.batch, generator=generator) < args.drop_caption
         text = conditions.select(torch.where(dropped, empty, caption_index[batch]))
         camera = cameras[batch] * (torch.rand(args.batch, 1, generator=generator) >= args.drop_camera)
         loss = F.mse_loss(unet(noisy, t, **unet_condition(text, camera)).sample, noise)
         optimizer_step(loss, list(unet.parameters()), optimizer, schedule)
-        with torch.no_grad():
-            for average, current in zip(ema.parameters(), unet.parameters(), strict=True):
-                average.lerp_(current, 1 - min(args.ema, (step + 1) / (step + 10)))
+        averages.step(unet.parameters())
+        averages.copy_to(ema.parameters())  # the module the checkpoint holds
         step += 1
         progress.update(1)
         progress.set_postfix(loss=f"{loss.item():.4f}")

@@ -1,19 +1,9 @@
-"""Learning-rate schedules shared by the training scripts."""
+"""The update step the toy-model trainers share (their learning-rate schedule is diffusers'
+`get_cosine_schedule_with_warmup`, as for every trainer here)."""
 
 from __future__ import annotations
 
-import math
-
 import torch
-
-
-def warmup_cosine(optimizer: torch.optim.Optimizer, steps: int, warmup: int = 100) -> torch.optim.lr_scheduler.LambdaLR:
-    """Linear warm-up over `warmup` steps, then cosine decay to zero at `steps`."""
-
-    def factor(step: int) -> float:
-        return min(1.0, (step + 1) / warmup) * 0.5 * (1 + math.cos(math.pi * min(step / steps, 1.0)))
-
-    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
 
 
 def optimizer_step(

@@ -33,9 +33,14 @@ from guidance.prompts import MAX_PROMPT_CHARS
 from nerf.background import ConstantBackground, MLPBackground
 from nerf.cameras import CameraSampling, sample_cameras, turntable
 from nerf.checkpoint import has_training_state, load_training_state, save_training_state
-from nerf.export import ExportConfig, export_mesh
+from nerf.export import (
+    EmptyObjectError,
+    check_export_resolution,
+    rendered_surface_level,
+    rendered_surface_mesh,
+    save_mesh,
+)
 from nerf.field import HashGridField, HashGridFieldConfig, VoxelGridField, VoxelGridFieldConfig
-from nerf.iso_level import silhouette_iso_level
 from nerf.random import derived_seed
 from nerf.render import RenderConfig, Shading, render, sample_light_directions
 from nerf.video import render_turntable, save_image_grid, save_video
@@ -144,8 +149,9 @@ class DreamFusionConfig(SDSRunSettings):
             raise ValueError(f"backbone must be one of {', '.join(BACKBONES)}, got {self.backbone!r}")
         if self.lr is not None and self.lr <= 0:
             raise ValueError(f"lr must be > 0, got {self.lr}")
-        if not 32 <= self.export_resolution <= 512 or self.video_frames < 1 or not 16 <= self.video_size <= 2048:
-            raise ValueError("export_resolution must be 32..512, video_frames >= 1 and video_size 16..2048")
+        check_export_resolution(self.export_resolution, "export_resolution")
+        if self.video_frames < 1 or not 16 <= self.video_size <= 2048:
+            raise ValueError("video_frames must be >= 1 and video_size 16..2048")
         if self.converge_patience < 1:
             raise ValueError(f"converge_patience must be >= 1, got {self.converge_patience}")
 
@@ -332,11 +338,14 @@ def dreamfusion(
     metrics = {"prompt": prompt, "steps": step, "converged_at": converged_at, "seconds_this_run": round(seconds, 1),
                "guidance_scale": guidance_scale, "render_changes": render_changes}  # fmt: skip
     if export:
-        # the mesh is the surface the renders show: SDS often leaves density below a fixed threshold
-        level = float(silhouette_iso_level(nerf, turntable(8, width=64, height=64).to(device))[0])
-        metrics["surface_level"] = level if math.isfinite(level) else None
-        export_config = ExportConfig(resolution=config.export_resolution, threshold=metrics["surface_level"])
-        export_mesh(nerf, out / "model.glb", export_config)
+        # the mesh is the surface the renders show (SDS often leaves density below a fixed threshold),
+        # by the export policy of every generator; an object that vanished has no mesh
+        try:
+            metrics["surface_level"] = rendered_surface_level(nerf)
+            save_mesh(rendered_surface_mesh(nerf, config.export_resolution, level=metrics["surface_level"]),
+                      out / "model.glb")  # fmt: skip
+        except EmptyObjectError:
+            metrics["surface_level"] = None
     if video:
         frames = render_turntable(nerf, num_frames=config.video_frames, size=config.video_size)
         save_video(frames, out / "turntable.mp4")

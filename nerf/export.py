@@ -271,17 +271,24 @@ def check_export_resolution(resolution: object, name: str = "resolution") -> int
     return resolution
 
 
-def rendered_surface_mesh(
-    field: RadianceField, resolution: int = 128, target_faces: int | None = None
-) -> trimesh.Trimesh:
-    """A one-object field's mesh at the surface its renders show (the iso-level that matches its
-    silhouettes, `nerf.iso_level`), coarse-to-fine at `resolution`, decimated to at most `target_faces`
-    faces when given: what generators hand to users."""
-    check_export_resolution(resolution)
+def rendered_surface_level(field: RadianceField) -> float:
+    """The density level of the surface a one-object field's renders show (the iso-level that matches
+    its silhouettes, `nerf.iso_level`). Raises EmptyObjectError when no view shows anything."""
     occupancy = OccupancyGrid.from_field(field, resolution=ISO_OCCUPANCY)  # the iso renders skip empty space
     level = float(silhouette_iso_level(field, ISO_CAMERAS.to(field.device), ISO_RENDER, occupancy=occupancy)[0])
     if not np.isfinite(level):
         raise EmptyObjectError("the object is empty: no view shows anything")
+    return level
+
+
+def rendered_surface_mesh(
+    field: RadianceField, resolution: int = 128, target_faces: int | None = None, level: float | None = None
+) -> trimesh.Trimesh:
+    """A one-object field's mesh at the surface its renders show (`level`, else `rendered_surface_level`),
+    coarse-to-fine at `resolution`, decimated to at most `target_faces` faces when given: the one export
+    policy of every generator (ATT3D, PIL, DreamFusion, the app)."""
+    check_export_resolution(resolution)
+    level = rendered_surface_level(field) if level is None else level
     config = ExportConfig(resolution=resolution, threshold=level, coarse_resolution=min(32, resolution),
                           target_faces=target_faces)  # fmt: skip
     return extract_mesh(field, config)

@@ -7,8 +7,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
+import trimesh
 from safetensors.torch import load_file
 from tiny_models import tiny_toy
 
@@ -17,6 +19,7 @@ from dreamfusion import DreamFusionConfig, dreamfusion, with_overrides
 from dreamfusion.optimize import ConvergenceMonitor
 from dreamfusion.warm_start import load_trained_field
 from guidance import load_guidance
+from nerf.export import rendered_surface_level, rendered_surface_mesh
 from nerf.field import HashGridField, VoxelGridField
 from pil.mlp_nerf import MLPNeRF, MLPNeRFConfig
 from train import dreamfusion as df
@@ -44,6 +47,12 @@ def test_run_writes_field_mesh_renders_and_metrics(guidance, tmp_path: Path) -> 
     metrics = json.loads((tmp_path / "metrics.json").read_text())
     assert metrics["steps"] == 3 and metrics["guidance_scale"] == guidance.default_guidance_scale == 7.5
     assert 0 < metrics["surface_level"] < 10.0  # below the blob's peak density, softplus(10)
+    field = load_trained_field(tmp_path / "field")  # model.glb is the one export policy of every generator
+    assert metrics["surface_level"] == pytest.approx(rendered_surface_level(field), rel=1e-6)
+    expected = rendered_surface_mesh(field, 32)
+    exported = trimesh.load(tmp_path / "model.glb", force="mesh")
+    assert len(exported.faces) == len(expected.faces)
+    np.testing.assert_allclose(exported.bounds, expected.bounds, atol=1e-4)
     assert json.loads((tmp_path / "config.json").read_text())["prompt"] == "a red cube"
 
 

@@ -49,11 +49,6 @@ class ATT3DConfig:
     training_words: tuple[str, ...] = ()  # the words of the training prompts, to flag prompts outside them
 
     def __post_init__(self) -> None:
-        # read back from config.json: nested configs and tuples arrive as dicts and lists
-        if isinstance(self.voxel, dict):
-            object.__setattr__(self, "voxel", VoxelGridFieldConfig(**self.voxel))
-        if isinstance(self.hashgrid, dict):
-            object.__setattr__(self, "hashgrid", HashGridFieldConfig(**self.hashgrid))
         object.__setattr__(self, "training_words", tuple(self.training_words))
         if self.backbone not in BACKBONES:
             raise ValueError(f"backbone must be one of {', '.join(BACKBONES)}, got {self.backbone!r}")

@@ -23,6 +23,7 @@ from safetensors.torch import load_file
 from bench.common import print_table, seconds
 from nerf.cameras import turntable
 from nerf.render import RenderConfig, render
+from nerf.saving import config_from
 from pil.generate import PILPipeline
 from pil.mlp_nerf import MLPNeRF, MLPNeRFConfig
 from toyworld.categories import pil_object
@@ -50,7 +51,7 @@ def fitting_rows(device: str) -> list[list[object]]:
 def supervision_rows(dataset: Path, steps: int, device: str) -> list[list[object]]:
     """Seconds per object and PSNR (pixel-centre and 2×2 anti-aliased) of fitting chair 3 and mug 3
     from the dataset's shared start with each supervision."""
-    config = DatasetConfig(**json.loads((dataset / CONFIG_FILE).read_text()))
+    config = config_from(DatasetConfig, json.loads((dataset / CONFIG_FILE).read_text()))
     start = load_file(dataset / INIT_FILE)["params"]
     fields = [pil_object(category, 3).field() for category in ("chair", "mug")]
     rows = []

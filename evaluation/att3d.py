@@ -43,6 +43,7 @@ from nerf.fidelity import TrueShape, export_scores
 from nerf.field import RadianceField
 from nerf.iso_level import silhouette_iso_level
 from nerf.render import RenderConfig, render
+from nerf.saving import config_from
 from toyworld.classify import classify
 from toyworld.clip import load_clip
 from toyworld.palette import nearest_colour
@@ -147,7 +148,7 @@ def evaluate_model(model: ATT3D, prompts: list[Prompt], judge: Judge, encoder: T
 def load_run(run: Path) -> tuple[ATT3DTrainConfig, TextEncoder]:
     """An amortized run's training config and the text encoder (of the guidance model) it trained with."""
     saved = json.loads((run / "config.json").read_text())
-    config = ATT3DTrainConfig(**{k: v for k, v in saved.items() if k in ATT3DTrainConfig.__dataclass_fields__})
+    config = config_from(ATT3DTrainConfig, saved)
     return config, load_text_encoder(saved["guidance"], device="cpu")
 
 

@@ -124,8 +124,6 @@ class HashGridFieldConfig(DensityConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if isinstance(self.grid, dict):  # read back from JSON
-            object.__setattr__(self, "grid", HashGridConfig(**self.grid))
         if self.hidden_dim < 1 or self.num_hidden_layers < 0:
             raise ValueError(f"need hidden_dim >= 1 and num_hidden_layers >= 0, got {self}")
 

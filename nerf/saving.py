@@ -10,10 +10,12 @@ fields. Weights are safetensors; nothing is ever unpickled.
 from __future__ import annotations
 
 from dataclasses import asdict, fields, is_dataclass
+from functools import cache
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
 from huggingface_hub import PyTorchModelHubMixin
+from pydantic import TypeAdapter
 
 C = TypeVar("C")
 REPO_URL = "https://github.com/amortized-3d/amortized-3d"
@@ -36,9 +38,15 @@ class HubModel(PyTorchModelHubMixin, library_name="amortized-3d", repo_url=REPO_
 
 
 def config_from(config_class: type[C], value: C | dict) -> C:
-    """`value` as a `config_class`: as it is, or built from the dict read back from config.json (keys
-    that are not its fields, such as `model_type` and `num_objects`, are left out)."""
+    """`value` as a `config_class`: as it is, or built from a dict read back from JSON, nested configs
+    and tuples included, by pydantic (keys that are not its fields, such as `model_type` and
+    `num_objects`, are left out). A wrong value raises a ValueError that names the field."""
     if is_dataclass(value):
         return value  # type: ignore[return-value]
     names = {item.name for item in fields(config_class)}  # type: ignore[arg-type]
-    return config_class(**{key: item for key, item in value.items() if key in names})
+    return _adapter(config_class).validate_python({key: item for key, item in value.items() if key in names})
+
+
+@cache
+def _adapter(config_class: type) -> TypeAdapter:
+    return TypeAdapter(config_class)

@@ -19,6 +19,7 @@ import torch
 from safetensors.torch import load_file
 from torch import Tensor
 
+from nerf.saving import config_from
 from pil.mlp_nerf import MLPNeRFConfig
 from toyworld.categories import PIL_CATEGORIES, CategoryObject, pil_object
 
@@ -51,8 +52,6 @@ class DatasetConfig:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        if isinstance(self.mlp, dict):
-            object.__setattr__(self, "mlp", MLPNeRFConfig(**self.mlp))
         object.__setattr__(self, "categories", tuple(self.categories))
         unknown = [c for c in self.categories if c not in PIL_CATEGORIES]
         if unknown or not self.categories:
@@ -79,7 +78,7 @@ def load_weight_dataset(folder: str | Path, split: str | None = None) -> tuple[T
         raise FileNotFoundError(f"{folder} holds no PIL weight dataset ({INDEX_FILE}); build it with "
                                 f"python -m train.pil_dataset --out {folder}")  # fmt: skip
     records = json.loads((folder / INDEX_FILE).read_text())["objects"]
-    config = DatasetConfig(**json.loads((folder / CONFIG_FILE).read_text()))
+    config = config_from(DatasetConfig, json.loads((folder / CONFIG_FILE).read_text()))
     records = [r for r in records if split is None or r["split"] == split]
     shards = {n: load_file(shard_path(folder, n))["params"] for n in sorted({r["shard"] for r in records})}
     params = torch.stack([shards[r["shard"]][r["row"]] for r in records]) if records else torch.empty(0)

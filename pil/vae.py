@@ -27,8 +27,6 @@ class WeightVAEConfig:
     hidden_dim: int = 128
 
     def __post_init__(self) -> None:
-        if isinstance(self.mlp, dict):  # read back from config.json
-            object.__setattr__(self, "mlp", MLPNeRFConfig(**self.mlp))
         if min(self.latent_dim, self.hidden_dim) < 1:
             raise ValueError(f"latent_dim and hidden_dim must be >= 1, got {self.latent_dim}, {self.hidden_dim}")
 

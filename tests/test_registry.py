@@ -3,6 +3,8 @@ its `model_type`, and loads back from its folder alone through the one registry 
 
 from __future__ import annotations
 
+import json
+from dataclasses import asdict
 from pathlib import Path
 
 import pytest
@@ -11,7 +13,7 @@ import torch
 from att3d import ATT3D, ATT3DConfig
 from hub.registry import MODEL_TYPES, load_model, model_class
 from nerf.field import VoxelGridFieldConfig
-from nerf.saving import HubModel
+from nerf.saving import HubModel, config_from
 from pil.aligner import Aligner, AlignerConfig
 from pil.mlp_nerf import MLPNeRFConfig
 from pil.vae import WeightVAE, WeightVAEConfig
@@ -69,3 +71,14 @@ def test_unknown_or_missing_types_are_refused(tmp_path: Path) -> None:
     (tmp_path / "config.json").write_text('{"model_type": "teapot"}')
     with pytest.raises(ValueError, match="unknown model_type 'teapot'"):
         load_model(tmp_path)
+
+
+def test_configs_are_read_back_from_json_nested_and_checked() -> None:
+    config = ATT3DConfig(voxel=VoxelGridFieldConfig(resolution=8), training_words=("a", "red"))
+    saved = json.loads(json.dumps({"model_type": "att3d", **asdict(config)}))  # lists and dicts, plus a key
+    assert config_from(ATT3DConfig, saved) == config
+    assert config_from(ATT3DConfig, config) is config
+    with pytest.raises(ValueError, match="backbone"):
+        config_from(ATT3DConfig, {**saved, "backbone": "mesh"})
+    with pytest.raises(ValueError, match="resolution"):
+        config_from(ATT3DConfig, {**saved, "voxel": {**saved["voxel"], "resolution": "big"}})

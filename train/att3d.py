@@ -76,10 +76,6 @@ class ATT3DTrainConfig(SDSRunSettings):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if isinstance(self.interpolants, dict):
-            object.__setattr__(self, "interpolants", InterpolantSampling(**self.interpolants))
-        if isinstance(self.model, dict):
-            object.__setattr__(self, "model", ATT3DConfig(**self.model))
         object.__setattr__(self, "snapshot_steps", tuple(sorted(set(self.snapshot_steps))))
         if min(self.steps, self.prompts_per_step, self.views) < 1:
             raise ValueError("steps, prompts_per_step and views must be >= 1")

@@ -58,10 +58,6 @@ class PILTrainConfig:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        if isinstance(self.vae, dict):
-            object.__setattr__(self, "vae", WeightVAEConfig(**self.vae))
-        if isinstance(self.aligner, dict):
-            object.__setattr__(self, "aligner", AlignerConfig(**self.aligner))
         if min(self.views, self.vae_steps, self.vae_batch, self.aligner_epochs, self.aligner_batch) < 1:
             raise ValueError("views, vae_steps, vae_batch, aligner_epochs and aligner_batch must be >= 1")
 

@@ -102,9 +102,11 @@ def save_image_grid(images: torch.Tensor, path: str | Path) -> Path:
     Written atomically: a reader (the app's live preview) never sees half a file."""
     if images.ndim != 5 or images.shape[-1] != 3:
         raise ValueError(f"images must be [rows, cols, H, W, 3], got shape {tuple(images.shape)}")
-    rows, cols, height, width, _ = images.shape
+    from torchvision.utils import make_grid  # imported on use: the app's startup never needs it
+
+    cols = images.shape[1]
     pixels = (images.detach().clamp(0, 1) * 255).round().to(torch.uint8).cpu()
-    grid = pixels.permute(0, 2, 1, 3, 4).reshape(rows * height, cols * width, 3)
+    grid = make_grid(pixels.flatten(0, 1).permute(0, 3, 1, 2), nrow=cols, padding=0).permute(1, 2, 0)
     path = Path(path)
     with atomic_path(path) as partial:
         Image.fromarray(np.ascontiguousarray(grid.numpy())).save(partial, format="PNG")

@@ -49,6 +49,12 @@ ISO_RENDER = RenderConfig(num_samples=96)
 ISO_OCCUPANCY = 32  # cells per axis of the occupancy grid those renders skip empty space with
 
 
+def check_export_resolution(resolution: object, name: str = "resolution") -> int:
+    """`resolution` if it is a marching-cubes grid a user may ask for (`EXPORT_RESOLUTIONS`), else a
+    ValueError that says what is allowed (`name`: the setting's name in the user's words)."""
+    return check_int_range(resolution, name, *EXPORT_RESOLUTIONS)
+
+
 class EmptyObjectError(ValueError):
     """The field shows nothing from any side: there is no surface to export."""
 
@@ -66,7 +72,7 @@ class ExportConfig:
     unit_scale: bool = True
 
     def __post_init__(self) -> None:
-        check_int_range(self.resolution, "resolution", 32, 512)
+        check_export_resolution(self.resolution)
         check_int_range(self.coarse_resolution, "coarse_resolution", 8, 512)
         if self.threshold is not None:
             check_range(self.threshold, "threshold", 1e-6, 1e6)
@@ -260,15 +266,6 @@ def export_mesh(field: RadianceField, path: str | Path, config: ExportConfig = E
     mesh = extract_mesh(field, config)
     save_mesh(mesh, path)
     return mesh
-
-
-def check_export_resolution(resolution: object, name: str = "resolution") -> int:
-    """`resolution` if it is a marching-cubes grid a user may ask for (`EXPORT_RESOLUTIONS`), else a
-    ValueError that says what is allowed (`name`: the setting's name in the user's words)."""
-    low, high = EXPORT_RESOLUTIONS
-    if isinstance(resolution, bool) or not isinstance(resolution, int) or not low <= resolution <= high:
-        raise ValueError(f"{name} must be an integer in {low}..{high}, got {resolution!r}")
-    return resolution
 
 
 def rendered_surface_level(field: RadianceField) -> float:

@@ -72,7 +72,7 @@ def test_bad_prompts_and_settings_are_refused(pipe: ATT3DPipeline, tmp_path) -> 
         with pytest.raises(ValueError, match=r"alpha must be a number in \[0, 1\]"):
             pipe.interpolate("a red cube", "a blue sphere", [0.5, alpha])
     for resolution in (16, 1024):
-        with pytest.raises(ValueError, match=r"resolution must be an integer in 32\.\.512"):
+        with pytest.raises(ValueError, match=r"resolution must be (an integer in )?32\.\.512"):
             pipe.export("a red cube", tmp_path / "x.glb", resolution=resolution)
     with pytest.raises(ValueError, match="mesh file must end in"):
         pipe.export("a red cube", tmp_path / "x.stl")
@@ -120,7 +120,7 @@ def test_command_line(model_folder: Path, tmp_path, capsys) -> None:
         (["  ", "-o", "x.glb"], "empty"),
         (["a red cube", "-o", "x.glb", "--alpha", "0.5"], "--alpha needs --to"),
         (["a red cube", "-o", "x.glb", "--to", "a blue sphere", "--alpha", "2"], "alpha must be"),
-        (["a red cube", "-o", "x.glb", "--resolution", "8"], "--resolution must be an integer in 32..512"),
+        (["a red cube", "-o", "x.glb", "--resolution", "8"], "--resolution must be 32..512"),
         (["a red cube", "-o", "x.mp4"], "--out must end in one of .glb"),
         (["a red cube", "--to", "a blue sphere", "-o", "x.glb"], "--out must end in one of .mp4"),
     ):

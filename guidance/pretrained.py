@@ -10,7 +10,7 @@ import torch
 from diffusers import DDPMScheduler, UNet2DConditionModel
 
 from guidance.base import Guidance
-from guidance.text_encoder import TextEncoder, TransformersTextEncoder, default_device
+from guidance.text_encoder import TextEncoder, TransformersTextEncoder, device_and_dtype
 from hub.source import model_folder
 
 
@@ -30,8 +30,7 @@ class PretrainedGuidance(Guidance):
         use_cache: bool = True,
         text_encoder: TextEncoder | None = None,
     ) -> None:
-        self.device = torch.device(device) if device is not None else default_device()
-        self.dtype = dtype or (torch.float16 if self.device.type == "cuda" else torch.float32)
+        self.device, self.dtype = device_and_dtype(device, dtype)
         self.load_options = {"torch_dtype": self.dtype, "variant": variant}
         self.text_encoder = text_encoder or TransformersTextEncoder(
             source, self.device, self.dtype, variant, cache_root, use_cache

@@ -143,8 +143,7 @@ class TransformersTextEncoder(TextEncoder):
         cache_root: Path | None = None,
         use_cache: bool = True,
     ) -> None:
-        self.device = torch.device(device) if device is not None else default_device()
-        self.dtype = dtype or (torch.float16 if self.device.type == "cuda" else torch.float32)
+        self.device, self.dtype = device_and_dtype(device, dtype)
         folder = model_folder(source, parts=("tokenizer", "text_encoder"), variant=variant)
         architecture = transformers_architecture(folder)
         model_class, self.max_length = TRANSFORMERS_ENCODERS[architecture]
@@ -168,6 +167,13 @@ class TransformersTextEncoder(TextEncoder):
 
 def default_device() -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def device_and_dtype(device: str | torch.device | None, dtype: torch.dtype | None) -> tuple[torch.device, torch.dtype]:
+    """Where a pretrained model runs, and in what precision: CUDA when present, half precision on CUDA
+    and float32 on the CPU, unless told otherwise."""
+    device = torch.device(device) if device is not None else default_device()
+    return device, dtype or (torch.float16 if device.type == "cuda" else torch.float32)
 
 
 def transformers_architecture(folder: Path) -> str:

@@ -7,8 +7,10 @@ import itertools
 import json
 import math
 
+import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 from nerf.analytic import SDFField
 from nerf.background import ConstantBackground
@@ -233,3 +235,12 @@ def test_dataset_is_resumable_and_captions_carry_the_view(tmp_path) -> None:
     assert records[0]["prompt"] == records[1]["prompt"] == "a red cube" and records[2]["prompt"] == "a red sphere"
     with pytest.raises(ValueError, match="other settings"):
         build(interrupted, DatasetConfig(set="toy64", views=2, size=32, supersample=1, seed=3), limit=1, progress=False)
+
+
+def test_the_apps_example_images_are_the_gallerys_example_views() -> None:
+    from toyworld.gallery import example_view
+    from webui.image_to_3d import EXAMPLE_OBJECTS, example_images
+
+    category, seed = EXAMPLE_OBJECTS[0]
+    shipped = np.asarray(Image.open(example_images()[0]).convert("RGB"))
+    assert np.array_equal(example_view(category, seed), shipped)

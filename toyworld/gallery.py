@@ -1,7 +1,11 @@
-"""`python -m toyworld.gallery --out docs/toyworld.png`: a picture of the toy world's objects.
+"""Pictures of the toy world, by its ground-truth renderer.
 
-Rows: the eight toy64 shapes (in their eight colours), eight stacks, and one object of each
-category, rendered by the ground-truth renderer from the same three-quarter view.
+    python -m toyworld.gallery --out docs/toyworld.png      # the world: one row each of shapes, stacks, categories
+    python -m toyworld.gallery --examples webui/examples    # re-render the app's image examples in that folder
+
+The gallery's rows: the eight toy64 shapes (in their eight colours), eight stacks, and one object of
+each category, from the same three-quarter view. An example image `{category}-{seed}.png` is that
+category object seen as the world frames its objects (see `example_view`).
 """
 
 from __future__ import annotations
@@ -13,8 +17,9 @@ import numpy as np
 import torch
 from PIL import Image
 
-from nerf.cameras import orbit_cameras
-from toyworld.categories import CATEGORY_NAMES, sample_object
+from nerf.cameras import VIEW_DISTANCE, orbit_cameras, turntable
+from nerf.fidelity import sdf_mesh
+from toyworld.categories import CATEGORY_NAMES, pil_object, sample_object
 from toyworld.prompts import stacks, toy64
 from toyworld.render_gt import BACKGROUND, render_ground_truth
 
@@ -36,11 +41,35 @@ def gallery(size: int = 96) -> np.ndarray:
     return np.concatenate(tiles, axis=0)
 
 
+def example_view(category: str, seed: int, size: int = 64) -> np.ndarray:
+    """One category object as a user's photo of it `[size, size, 3]` uint8: lit from the camera's side,
+    25° up, 30° round from the front, framed as the world frames an object of half-size 0.5 (farther off
+    for a larger one, a car or a table)."""
+    field = pil_object(category, seed).field()
+    half_extent = float(abs(sdf_mesh(field.union_sdf, resolution=64).bounds).max())
+    camera = turntable(12, 25.0, VIEW_DISTANCE * max(1.0, half_extent / 0.5), width=size, height=size)[1:2]
+    rgb = render_ground_truth(field, camera, supersample=2).rgb[0]
+    return (rgb.clamp(0, 1) * 255).round().to(torch.uint8).numpy()
+
+
+def write_examples(folder: Path) -> list[Path]:
+    """Re-render every example image `{category}-{seed}.png` in `folder`."""
+    paths = sorted(Path(folder).glob("*-*.png"))
+    for path in paths:
+        category, _, seed = path.stem.rpartition("-")
+        Image.fromarray(example_view(category, int(seed))).save(path)
+    return paths
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path("docs/toyworld.png"))
     parser.add_argument("--size", type=int, default=96, help="pixels per object")
+    parser.add_argument("--examples", type=Path, default=None, help="re-render the example images in this folder")
     args = parser.parse_args(argv)
+    if args.examples is not None:
+        print("\n".join(str(path) for path in write_examples(args.examples)))
+        return
     args.out.parent.mkdir(parents=True, exist_ok=True)
     Image.fromarray(gallery(args.size)).save(args.out)
     print(f"wrote {args.out}")

@@ -10,14 +10,8 @@ import hashlib
 from pathlib import Path
 
 import gradio as gr
-import torch
-from PIL import Image
 
-from nerf.cameras import VIEW_DISTANCE, turntable
-from nerf.fidelity import sdf_mesh
 from pil.images import load_image
-from toyworld.categories import pil_object
-from toyworld.render_gt import render_ground_truth
 from webui.models import Models
 from webui.outputs import (
     DEFAULT_FACES,
@@ -33,24 +27,13 @@ from webui.outputs import (
 
 EXAMPLES_FOLDER = Path(__file__).resolve().parent / "examples"
 PREVIEW_HEIGHT = 192  # pixels on the page
-EXAMPLE_OBJECTS = (("chair", 9), ("airplane", 19), ("lamp", 29), ("car", 39))  # seeds ending in 9: test split
+# held-out objects (seeds ending in 9: the test split); `python -m toyworld.gallery --examples webui/examples`
+# renders them
+EXAMPLE_OBJECTS = (("chair", 9), ("airplane", 19), ("lamp", 29), ("car", 39))
 
 
 def example_images() -> list[str]:
     return [str(EXAMPLES_FOLDER / f"{category}-{seed}.png") for category, seed in EXAMPLE_OBJECTS]
-
-
-def write_examples() -> list[str]:
-    """Render the example views (64×64, lit from the camera's side, 25° up, 30° round from the front), each
-    framed as the world frames an object of half-size 0.5, farther off for a larger one (a car, a table)."""
-    EXAMPLES_FOLDER.mkdir(exist_ok=True)
-    for (category, seed), path in zip(EXAMPLE_OBJECTS, example_images(), strict=True):
-        field = pil_object(category, seed).field()
-        half_extent = float(abs(sdf_mesh(field.union_sdf, resolution=64).bounds).max())
-        camera = turntable(12, 25.0, VIEW_DISTANCE * max(1.0, half_extent / 0.5), width=64, height=64)[1:2]
-        rgb = render_ground_truth(field, camera, supersample=2).rgb[0]
-        Image.fromarray((rgb.clamp(0, 1) * 255).round().to(torch.uint8).numpy()).save(path)
-    return example_images()
 
 
 def generate(models: Models, image: str | None, resolution: int, faces: int) -> tuple[str, str, str]:
@@ -95,7 +78,3 @@ def build(models: Models) -> None:
     event = button.click(run, [image, resolution, faces], [viewer, download, stats], api_name="image_to_3d")
     event.success(user_errors(turntable_video), download, video, api_name=False)
     image.change(preview, image, shown, api_name=False)
-
-
-if __name__ == "__main__":
-    print("\n".join(write_examples()))

@@ -36,6 +36,7 @@ from torch import Tensor
 from att3d import ATT3D
 from att3d.generate import ATT3DPipeline
 from guidance import TextEncoder, load_text_encoder
+from guidance.clip import load_clip
 from hub.model_card import write_model_card
 from nerf.background import ConstantBackground
 from nerf.cameras import VIEW_DISTANCE, VIEW_FOV_DEG, orbit_cameras
@@ -45,7 +46,6 @@ from nerf.iso_level import silhouette_iso_level
 from nerf.render import RenderConfig, render
 from nerf.saving import config_from
 from toyworld.classify import classify
-from toyworld.clip import load_clip
 from toyworld.palette import nearest_colour
 from toyworld.prompts import Prompt, PromptSet, prompt_set
 from toyworld.render_gt import BACKGROUND, render_ground_truth

@@ -112,7 +112,7 @@ class ToyCLIPTextEncoder(TextEncoder):
         cache_root: Path | None = None,
         use_cache: bool = True,
     ) -> None:
-        from toyworld.clip import load_clip
+        from guidance.clip import load_clip
 
         self.device, self.dtype = torch.device(device), torch.float32
         self.model, _, self.tokenizer = load_clip(source, self.device)

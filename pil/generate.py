@@ -32,6 +32,7 @@ from PIL import Image
 from safetensors.torch import load_file, save_file
 from torch import Tensor
 
+from guidance.clip import load_clip
 from guidance.prompts import clean_prompt
 from hub.source import model_folder
 from nerf.checks import check_range
@@ -41,7 +42,6 @@ from pil.aligner import Aligner
 from pil.images import load_image
 from pil.mlp_nerf import MLPNeRF
 from pil.vae import WeightVAE
-from toyworld.clip import load_clip
 
 BUNDLED = Path(__file__).resolve().parent.parent / "checkpoints" / "toy-pil"
 SETTINGS_FILE, SCENES_FILE, SCENE_RECORDS_FILE = "pil.json", "scenes.safetensors", "scenes.json"

@@ -19,13 +19,13 @@ from huggingface_hub import HfApi, constants
 from tiny_models import tiny_stable_diffusion, tiny_toy
 
 from guidance import load_guidance, load_text_encoder, pipeline_class
+from guidance.clip import load_clip
 from hub.model_card import write_model_card
 from hub.push import main as push
 from hub.push import push_folder
 from hub.source import model_folder, model_markers
 from pil.mlp_nerf import MLPNeRFConfig
 from pil.vae import WeightVAE, WeightVAEConfig
-from toyworld.clip import load_clip
 from webui.local_server import free_port
 
 

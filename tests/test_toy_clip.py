@@ -14,7 +14,8 @@ import torch
 import torch.nn.functional as F
 from killed_run import Killed, assert_same_training_state, kill_after_checkpoint
 
-from toyworld.clip import BUNDLED, load_clip, model_source, new_toy_clip, save_clip
+from guidance.clip import clip_source, load_clip
+from toyworld.clip import BUNDLED, new_toy_clip, save_clip
 from toyworld.dataset import DatasetConfig, build, render_sample
 from toyworld.prompts import toy64
 from train import toy_clip
@@ -50,12 +51,12 @@ def test_half_precision_weights_change_embeddings_by_little(tmp_path: Path) -> N
 
 
 def test_model_sources(tmp_path: Path) -> None:
-    assert model_source("toy") == f"local-dir:{BUNDLED}"
-    assert model_source(BUNDLED) == f"local-dir:{BUNDLED}"
+    assert clip_source("toy") == f"local-dir:{BUNDLED}"
+    assert clip_source(BUNDLED) == f"local-dir:{BUNDLED}"
     with pytest.raises(ValueError, match=r"'toy' \(the bundled model\), a local folder, or a Hub repo id"):
-        model_source("no-such-folder")
+        clip_source("no-such-folder")
     with pytest.raises(ValueError, match=r"holds no open_clip model \(open_clip_config\.json\)"):
-        model_source(tmp_path)  # Hub repos: tests/test_hub.py
+        clip_source(tmp_path)  # Hub repos: tests/test_hub.py
 
 
 def test_multi_positive_loss_is_clip_loss_for_distinct_prompts_and_shares_targets_for_duplicates() -> None:

@@ -12,7 +12,8 @@ from killed_run import Killed, assert_same_training_state, kill_after_checkpoint
 from tiny_models import TINY_TOY_UNET
 
 from evaluation.dreamfusion import evaluation_prompts
-from toyworld.clip import load_clip, new_toy_clip, save_clip
+from guidance.clip import load_clip
+from toyworld.clip import new_toy_clip, save_clip
 from toyworld.dataset import DatasetConfig, build
 from toyworld.diffusion import (
     TextCondition,

@@ -3,8 +3,7 @@ toy-world renders and captions. It plays the internet-scale CLIP of the papers: 
 embeddings, and the evaluation model for R-precision everywhere in the toy world.
 
 A trained model is a folder in open_clip's Hub layout (`open_clip_config.json` + `open_clip_model.safetensors`),
-loaded by open_clip itself from a local folder (`local-dir:`) or a Hub repo (`hf-hub:`), exactly as a
-real OpenCLIP checkpoint is.
+loaded like any OpenCLIP checkpoint by `guidance.clip.load_clip` ("toy" is the bundled one).
 """
 
 from __future__ import annotations
@@ -18,30 +17,12 @@ import torch
 from safetensors.torch import save_file
 from torch import Tensor, nn
 
-from hub.source import model_folder
-
 NAME = "toy-clip"
 # the model's definition, shipped as open_clip reads it: {"model_cfg": ..., "preprocess_cfg": ...}
 CONFIG_FOLDER = Path(__file__).resolve().parent / "clip_config"
 CONFIG_FILE = "open_clip_config.json"
 PREPROCESS = json.loads((CONFIG_FOLDER / CONFIG_FILE).read_text())["preprocess_cfg"]
 BUNDLED = Path(__file__).resolve().parent.parent / "checkpoints" / NAME
-
-
-def model_source(source: str | Path) -> str:
-    """open_clip model name for "toy" (the bundled checkpoint), a local folder, or a Hub repo id (downloaded
-    by `hub.source`, with its clear errors, then read by open_clip as a local folder)."""
-    folder = model_folder(source, BUNDLED)
-    if not (folder / CONFIG_FILE).is_file():
-        raise ValueError(f"CLIP source {source!r} holds no open_clip model ({CONFIG_FILE})")
-    return f"local-dir:{folder}"
-
-
-def load_clip(source: str | Path = "toy", device: str | torch.device = "cpu") -> tuple[nn.Module, nn.Module, object]:
-    """(model in eval mode, image preprocess, tokenizer) of a trained CLIP from `model_source(source)`."""
-    name = model_source(source)
-    model, _, preprocess = open_clip.create_model_and_transforms(name, device=device)
-    return model.eval(), preprocess, open_clip.get_tokenizer(name)
 
 
 def text_token_states(model: nn.Module, tokens: Tensor) -> Tensor:

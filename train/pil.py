@@ -23,6 +23,7 @@ from safetensors.torch import load_file, save_file
 from torch import Tensor
 from tqdm.auto import tqdm
 
+from guidance.clip import load_clip
 from nerf.cameras import CameraSampling, sample_cameras
 from nerf.checkpoint import resume, save_training_state
 from nerf.files import atomic_path
@@ -32,7 +33,6 @@ from pil.aligner import Aligner, AlignerConfig
 from pil.generate import PILPipeline
 from pil.vae import WeightVAE, WeightVAEConfig
 from toyworld.categories import PIL_CATEGORIES, pil_object
-from toyworld.clip import load_clip
 from toyworld.render_gt import render_ground_truth
 from train.pil_dataset import load_weight_dataset
 from train.toy_clip import normalise

@@ -25,10 +25,11 @@ from diffusers.optimization import get_cosine_schedule_with_warmup
 from torch import Tensor
 from tqdm.auto import tqdm
 
+from guidance.clip import load_clip
 from hub.model_card import write_model_card
 from nerf.checkpoint import resume, save_training_state
 from nerf.random import derived_seed
-from toyworld.clip import PREPROCESS, load_clip, new_toy_clip, save_clip
+from toyworld.clip import PREPROCESS, new_toy_clip, save_clip
 from toyworld.dataset import load_renders
 from train.optimization import optimizer_step
 

@@ -23,12 +23,12 @@ from diffusers.optimization import get_cosine_schedule_with_warmup
 from diffusers.training_utils import EMAModel
 from tqdm.auto import tqdm
 
+from guidance.clip import load_clip
 from hub.model_card import write_model_card
 from nerf.cameras import view_prompt
 from nerf.checkpoint import resume, save_training_state
 from nerf.random import derived_seed
 from nerf.video import save_image_grid
-from toyworld.clip import load_clip
 from toyworld.dataset import load_renders
 from toyworld.diffusion import (
     TextCondition,

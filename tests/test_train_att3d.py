@@ -68,7 +68,7 @@ def cli(guidance: str, out: Path, steps: int, extra: list[str] = ()) -> list[str
 
 def test_resumed_run_is_the_uninterrupted_run(tiny, tmp_path, monkeypatch) -> None:
     monkeypatch.setenv("AMORTIZED3D_CACHE", str(tmp_path / "cache"))
-    config = tiny_config(4, checkpoint_every=1)
+    config = tiny_config(4, checkpoint_every=1, beta1=0.9)  # with momentum: its state must resume too
     train_att3d(config, guidance_source(tiny), tmp_path / "whole", device="cpu", progress=False)
     train_att3d(config, guidance_source(tiny), tmp_path / "parts", device="cpu", progress=False, stop_after=1)
     assert not (tmp_path / "parts" / "model").exists()
@@ -133,7 +133,8 @@ def test_batch_must_split_evenly_and_bad_settings_are_refused(capsys) -> None:
     with pytest.raises(ValueError, match="divisible"):
         local_rows(6, 0, 4)
     for argv in (["--out", "x", "--split", "nope"], ["--out", "x", "--set", "lr=-1"], ["--out", "x", "--set", "bad=1"],
-                 ["--out", "x", "--concentration", "0", "--interpolants", "dirichlet"]):  # fmt: skip
+                 ["--out", "x", "--concentration", "0", "--interpolants", "dirichlet"],
+                 ["--out", "x", "--set", "beta1=1.0"]):  # fmt: skip
         with pytest.raises(SystemExit):
             main(argv)
         assert "error:" in capsys.readouterr().err

@@ -61,7 +61,8 @@ class ATT3DTrainConfig(SDSRunSettings):
     views: int = 1  # per prompt and step
     resolution: int | None = None  # None: the guidance model's own
     lr: float = 1e-2
-    beta2: float = 0.99  # Adam's β1 is 0 (the paper: momentum made training oscillate)
+    beta1: float = 0.0  # Adam without momentum, as the paper (momentum made its training oscillate)
+    beta2: float = 0.99
     warmup: int = 50
     grad_clip: float = 1.0  # of the global gradient norm
     interpolants: InterpolantSampling = field(default_factory=InterpolantSampling)
@@ -81,8 +82,8 @@ class ATT3DTrainConfig(SDSRunSettings):
             raise ValueError("steps, prompts_per_step and views must be >= 1")
         if self.resolution is not None and not 16 <= self.resolution <= 1024:
             raise ValueError(f"resolution must be 16..1024, got {self.resolution}")
-        if self.lr <= 0 or not 0 <= self.beta2 < 1 or self.grad_clip <= 0 or self.warmup < 0:
-            raise ValueError("need lr > 0, 0 <= beta2 < 1, grad_clip > 0 and warmup >= 0")
+        if self.lr <= 0 or not 0 <= self.beta1 < 1 or not 0 <= self.beta2 < 1 or self.grad_clip <= 0 or self.warmup < 0:
+            raise ValueError("need lr > 0, 0 <= beta1 < 1, 0 <= beta2 < 1, grad_clip > 0 and warmup >= 0")
         if self.mixed_precision not in ("auto", "no", "bf16", "fp16"):
             raise ValueError(f"mixed_precision must be auto, no, bf16 or fp16, got {self.mixed_precision!r}")
         if self.snapshot_steps and not 1 <= self.snapshot_steps[0] <= self.snapshot_steps[-1] <= self.steps:
@@ -147,7 +148,9 @@ class Trainer:
         with torch.random.fork_rng(devices=[]):  # the initial weights depend on the seed alone
             torch.manual_seed(config.seed)
             self.model = ATT3D(model_config)
-        optimizer = torch.optim.Adam(self.model.parameters(), lr=config.lr, betas=(0.0, config.beta2), eps=1e-15)
+        optimizer = torch.optim.Adam(
+            self.model.parameters(), lr=config.lr, betas=(config.beta1, config.beta2), eps=1e-15
+        )
         self.schedule = get_cosine_schedule_with_warmup(optimizer, config.warmup, config.steps)
         self.wrapped, self.optimizer = accelerator.prepare(self.model, optimizer)
         self.train_render = RenderConfig(num_samples=config.num_samples, stratified=True,

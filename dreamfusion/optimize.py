@@ -346,6 +346,7 @@ def dreamfusion(
                       out / "model.glb")  # fmt: skip
         except EmptyObjectError:
             metrics["surface_level"] = None
+            (out / "model.glb").unlink(missing_ok=True)  # a resumed run's earlier mesh is not this object
     if video:
         frames = render_turntable(nerf, num_frames=config.video_frames, size=config.video_size)
         save_video(frames, out / "turntable.mp4")

@@ -37,6 +37,7 @@ from huggingface_hub.utils import HFValidationError, validate_repo_id
 
 SOURCE_FORMS = "'toy' (the bundled model), a local folder, or a Hub repo id 'user/repo'"
 PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt")  # loading these runs code: never read
+WEIGHT_VARIANTS = ("fp16", "non_ema", "ema")  # the variants diffusers and transformers name in weight files
 # a folder holds a model when it has one of these: ours, open_clip's, a diffusers pipeline's, the toy
 # diffusion model's, a text encoder's (diffusers' layout)
 MODEL_MARKERS = ("config.json", "pil.json", "open_clip_config.json", "model_index.json", "unet/config.json",
@@ -82,15 +83,17 @@ def download_hint(bundled: Path | None) -> str:
 
 def download_patterns(parts: tuple[str, ...] | None, variant: str | None) -> tuple[list[str] | None, list[str]]:
     """(allow, ignore) patterns of `snapshot_download` for `parts` of a repo: never pickles; of the
-    weights, the variant's files only when a variant is asked for, else none of the variants'."""
+    weights (whole files `model.fp16.safetensors` or shards `model.fp16-00001-of-00002.safetensors`), the
+    variant's files when a variant is asked for, else none of the known variants'."""
     ignore = [f"*{suffix}" for suffix in PICKLE_SUFFIXES] + ["*.msgpack", "*.h5", "*.onnx", "*.onnx_data"]
-    if variant is None:
-        ignore.append("*.fp16.safetensors")
+    for other in WEIGHT_VARIANTS:
+        if other != variant:
+            ignore += [f"*.{other}.safetensors", f"*.{other}-*-of-*.safetensors"]
     if parts is None:
         return None, ignore
-    weights = f"*.{variant}.safetensors" if variant else "*.safetensors"
+    weights = [f"*.{variant}.safetensors", f"*.{variant}-*-of-*.safetensors"] if variant else ["*.safetensors"]
     allow = ["model_index.json", "README.md"] + [f"{part}/{pattern}" for part in parts
-                                  for pattern in ("*.json", "*.txt", "*.model", weights)]  # fmt: skip
+                                                 for pattern in ("*.json", "*.txt", "*.model", *weights)]  # fmt: skip
     return allow, ignore
 
 
@@ -183,6 +186,9 @@ def hub_errors(repo_id: str, action: str, hint: str) -> Iterator[None]:
         raise FileNotFoundError(_scrub(message)) from error
     except RevisionNotFoundError as error:
         raise FileNotFoundError(_scrub(f"model repo {repo_id} has no 'main' branch (is it empty?)")) from error
+    except _network_errors() as error:
+        message = f"cannot reach the Hugging Face Hub to {action} {repo_id}: {_reason(error)} (offline? {hint})"
+        raise ConnectionError(_scrub(message)) from error
     except HfHubHTTPError as error:
         status = error.response.status_code if getattr(error, "response", None) is not None else None
         if status in (401, 403):
@@ -192,6 +198,3 @@ def hub_errors(repo_id: str, action: str, hint: str) -> Iterator[None]:
         said = (getattr(error, "server_message", None) or "").strip().replace("\n", " ")[:300]
         message = f"the Hugging Face Hub failed to {action} {repo_id} (HTTP {status}{': ' + said if said else ''})"
         raise OSError(_scrub(f"{message}: try again later, or {hint}")) from error
-    except _network_errors() as error:
-        message = f"cannot reach the Hugging Face Hub to {action} {repo_id}: {_reason(error)} (offline? {hint})"
-        raise ConnectionError(_scrub(message)) from error

@@ -31,6 +31,12 @@ class HubModel(PyTorchModelHubMixin, library_name="amortized-3d", repo_url=REPO_
         """What `save_pretrained` writes to config.json: the model type, `arguments` and `config`'s fields."""
         self._hub_mixin_config = {"model_type": self.model_type, **arguments, **asdict(config)}
 
+    @classmethod
+    def from_pretrained(cls, pretrained_model_name_or_path: str | Path, *, strict: bool = True, **options: Any) -> Any:
+        """The mixin's `from_pretrained`, strict by default: a file whose tensors do not match the model's
+        is an error, never a partly loaded model."""
+        return super().from_pretrained(pretrained_model_name_or_path, strict=strict, **options)
+
     def save_pretrained(self, save_directory: str | Path, **options: Any) -> Any:
         if getattr(self, "num_objects", 1) is None:
             raise ValueError(f"only a {type(self).__name__} that owns its weights can be saved; bind() results are not")

@@ -1,6 +1,6 @@
 """Per-prompt DreamFusion on tiny random toy models: outputs, exact resume, the convergence criterion,
 warm start, the three backbones and the command line's checks. (Whether it makes the right object with
-the trained toy model is measured by `python -m bench.dreamfusion_toy64`, not here.)"""
+the trained toy model is measured by `python -m evaluation.dreamfusion`, not here.)"""
 
 from __future__ import annotations
 

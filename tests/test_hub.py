@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from fnmatch import fnmatch
 from pathlib import Path
 
 import pytest
@@ -23,7 +24,7 @@ from guidance.clip import load_clip
 from hub.model_card import write_model_card
 from hub.push import main as push
 from hub.push import push_folder
-from hub.source import model_folder, model_markers
+from hub.source import download_patterns, model_folder, model_markers
 from pil.mlp_nerf import MLPNeRFConfig
 from pil.vae import WeightVAE, WeightVAEConfig
 from webui.local_server import free_port
@@ -210,6 +211,22 @@ def test_offline_is_said_plainly(tmp_path: Path, monkeypatch, model, capsys) -> 
         push([str(model[1]), "user/model"])
     assert exit_.value.code == 1
     assert "cannot reach the Hugging Face Hub to push to user/model" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("variant", [None, "fp16"])
+def test_only_the_asked_parts_and_variant_are_downloaded(variant: str | None) -> None:
+    allow, ignore = download_patterns(("text_encoder",), variant)
+    files = ["model_index.json", "unet/diffusion_pytorch_model.safetensors", "text_encoder/config.json",
+             "text_encoder/model.safetensors", "text_encoder/model.fp16.safetensors", "text_encoder/pytorch_model.bin",
+             "text_encoder/model-00001-of-00002.safetensors", "text_encoder/model.fp16-00001-of-00002.safetensors",
+             "text_encoder/model.safetensors.index.fp16.json"]  # fmt: skip
+    kept = {f for f in files if any(fnmatch(f, a) for a in allow) and not any(fnmatch(f, i) for i in ignore)}
+    weights = {f for f in kept if f.endswith(".safetensors")}
+    if variant is None:
+        assert weights == {"text_encoder/model.safetensors", "text_encoder/model-00001-of-00002.safetensors"}
+    else:
+        assert weights == {"text_encoder/model.fp16.safetensors", "text_encoder/model.fp16-00001-of-00002.safetensors"}
+    assert {"model_index.json", "text_encoder/config.json"} <= kept and "text_encoder/pytorch_model.bin" not in kept
 
 
 def upload(folder: Path, repo_id: str) -> None:

@@ -9,10 +9,11 @@ from pathlib import Path
 
 import pytest
 import torch
+from safetensors.torch import load_file, save_file
 
 from att3d import ATT3D, ATT3DConfig
 from hub.registry import MODEL_TYPES, load_model, model_class
-from nerf.field import VoxelGridFieldConfig
+from nerf.field import VoxelGridField, VoxelGridFieldConfig
 from nerf.saving import HubModel, config_from
 from pil.aligner import Aligner, AlignerConfig
 from pil.mlp_nerf import MLPNeRFConfig
@@ -82,3 +83,12 @@ def test_configs_are_read_back_from_json_nested_and_checked() -> None:
         config_from(ATT3DConfig, {**saved, "backbone": "mesh"})
     with pytest.raises(ValueError, match="resolution"):
         config_from(ATT3DConfig, {**saved, "voxel": {**saved["voxel"], "resolution": "big"}})
+
+
+def test_loading_is_strict(tmp_path: Path) -> None:
+    field = VoxelGridField(VoxelGridFieldConfig(resolution=4), num_objects=1)
+    field.save_pretrained(tmp_path / "field")
+    tensors = load_file(tmp_path / "field" / "model.safetensors")
+    save_file({**tensors, "stray": torch.zeros(2)}, tmp_path / "field" / "model.safetensors")
+    with pytest.raises(RuntimeError, match="stray"):
+        load_model(tmp_path / "field")

@@ -267,9 +267,10 @@ def bundle(run: Path, folder: Path, judge: Judge, limit: int | None) -> dict:
     metrics = {"steps": config.steps, "frames_per_prompt": config.frames_per_prompt(config.steps, trained),
                "size_mb": round((folder / "model.safetensors").stat().st_size / 2**20, 1), **scores}  # fmt: skip
     notes = ("Scores: `evaluation.att3d.Judge` over 4 views, the toy CLIP's R-precision and R-probability among all "
-             f"{len(prompts.prompts)} prompts of the set, mask IoU, shape and colour by the toy world's classifier. "
-             "The bundle and these numbers come from "
-             f"`python -m evaluation.att3d --att3d {run} --bundle {folder}`; see docs/ATT3D.md.")  # fmt: skip
+             f"{len(prompts.prompts)} prompts of the set, mask IoU, shape and colour by the toy world's classifier, "
+             "and the 128³ `.glb` against the true shape (mesh IoU, its lowest, Chamfer distance, convexity gap). "
+             "The bundle and these numbers come from `python -m evaluation.att3d "
+             f"--att3d {run} --out runs/evaluate --bundle {folder}`; see docs/ATT3D.md.")  # fmt: skip
     write_model_card(folder, "Toy-world ATT3D", summary, metrics, "amortized-3d", ("text-to-3d", "nerf", "att3d"),
                      shlex.split(command) if command else None, notes)  # fmt: skip
     return scores

@@ -46,11 +46,11 @@ from nerf.iso_level import silhouette_iso_level
 from nerf.render import RenderConfig, render
 from nerf.saving import config_from
 from toyworld.classify import classify
+from toyworld.clip import retrieval_scores, text_features
 from toyworld.palette import nearest_colour
 from toyworld.prompts import Prompt, PromptSet, prompt_set
 from toyworld.render_gt import BACKGROUND, render_ground_truth
 from train.att3d import ATT3DTrainConfig
-from train.toy_clip import retrieval_scores, text_features
 
 VIEW_SIZE = 64  # the toy CLIP's input size
 # 4 views 90° apart, none face-on: seen exactly face-on, an axis-aligned cube shows one square face, and

@@ -44,10 +44,10 @@ from nerf.video import save_image_grid
 from pil.generate import PILPipeline
 from pil.mlp_nerf import MLPNeRF
 from toyworld.categories import CategoryObject, pil_object
+from toyworld.clip import text_features
 from toyworld.render_gt import BACKGROUND, render_ground_truth
 from train.pil import embed_images, view_images
 from train.pil_dataset import load_weight_dataset
-from train.toy_clip import text_features
 
 VIEW_SIZE = 64  # the toy CLIP's input size
 ROUTES = ("fitted", "vae", "image", "text-nearest", "text-direct")

@@ -74,6 +74,12 @@ def sample_timesteps(batch: int, config: SDSConfig, num_train_timesteps: int, ge
     return random.randint(low, high + 1, batch, generator)
 
 
+def epsilon_from_v(v: Tensor, noisy: Tensor, alphas_cumprod_t: Tensor) -> Tensor:
+    """ε from a v-prediction: with x_t = √ᾱ·x + √(1−ᾱ)·ε and v = √ᾱ·ε − √(1−ᾱ)·x, ε = √ᾱ·v + √(1−ᾱ)·x_t."""
+    alpha = alphas_cumprod_t.view(-1, *([1] * (v.ndim - 1))).to(v)
+    return alpha.sqrt() * v + (1 - alpha).sqrt() * noisy
+
+
 def guided_noise(conditional: Tensor, unconditional: Tensor, scale: float) -> Tensor:
     """Classifier-free guidance: ε̂ = ε_u + s·(ε_c − ε_u)."""
     return unconditional + scale * (conditional - unconditional)

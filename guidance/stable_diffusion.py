@@ -11,14 +11,9 @@ from diffusers import AutoencoderKL
 from torch import Tensor
 
 from guidance.pretrained import PretrainedGuidance
+from guidance.sds import epsilon_from_v
 from guidance.text_encoder import TextEmbedding
 from nerf.random import Generators
-
-
-def epsilon_from_v(v: Tensor, noisy: Tensor, alphas_cumprod_t: Tensor) -> Tensor:
-    """ε from a v-prediction: with x_t = √ᾱ·x + √(1−ᾱ)·ε and v = √ᾱ·ε − √(1−ᾱ)·x, ε = √ᾱ·v + √(1−ᾱ)·x_t."""
-    alpha = alphas_cumprod_t.view(-1, *([1] * (v.ndim - 1))).to(v)
-    return alpha.sqrt() * v + (1 - alpha).sqrt() * noisy
 
 
 class StableDiffusionGuidance(PretrainedGuidance):

@@ -1,6 +1,7 @@
 """The toy backend: the bundled pixel-space toy diffusion model (`toyworld.diffusion`) and the toy
 CLIP text encoder it was trained with. It is the only backend that takes the camera directly (its
-time embedding adds (sin, cos) of azimuth and elevation), besides the view suffix in the prompt.
+time embedding adds the camera: its direction, or the whole view for newer models), besides the view
+suffix in the prompt. A v-prediction model's output is converted to ε.
 """
 
 from __future__ import annotations
@@ -11,10 +12,11 @@ import torch
 from torch import Tensor
 
 from guidance.base import Guidance
+from guidance.sds import epsilon_from_v
 from guidance.text_encoder import TextEmbedding, TextEncoder, ToyCLIPTextEncoder, default_device
 from nerf.cameras import Cameras
 from nerf.random import Generators
-from toyworld.diffusion import TextCondition, camera_condition, load_diffusion, unet_condition
+from toyworld.diffusion import TextCondition, camera_dim, camera_input, load_diffusion, unet_condition
 from toyworld.render_gt import BACKGROUND
 
 
@@ -39,6 +41,7 @@ class ToyGuidance(Guidance):
         self.unet.requires_grad_(False)
         self.text_encoder = text_encoder or ToyCLIPTextEncoder(clip, self.device, cache_root, use_cache)
         self.alphas_cumprod = scheduler.alphas_cumprod.to(self.device)
+        self.v_prediction = scheduler.config.prediction_type == "v_prediction"
         self.resolution = self.unet.config.sample_size
         self.background = BACKGROUND
 
@@ -46,9 +49,9 @@ class ToyGuidance(Guidance):
         return self.resize(images) * 2 - 1
 
     def camera_input(self, cameras: Cameras) -> Tensor:
-        azimuth, elevation = cameras.azimuth_elevation()
-        return camera_condition(azimuth.flatten(), elevation.flatten())
+        return camera_input(self.unet, cameras)
 
     def predict_noise(self, noisy: Tensor, timesteps: Tensor, text: TextEmbedding, camera: Tensor | None) -> Tensor:
-        condition = unet_condition(TextCondition(text.states, text.pooled), camera)
-        return self.unet(noisy, timesteps, **condition).sample
+        condition = unet_condition(TextCondition(text.states, text.pooled), camera, camera_dim(self.unet))
+        output = self.unet(noisy, timesteps, **condition).sample
+        return epsilon_from_v(output, noisy, self.alphas_cumprod[timesteps]) if self.v_prediction else output

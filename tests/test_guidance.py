@@ -16,8 +16,7 @@ from transformers import AutoTokenizer, CLIPTextModel
 
 from guidance import Guidance, SDSConfig, TimestepSchedule, load_guidance, pipeline_class
 from guidance.cache import EmbeddingCache, model_key
-from guidance.sds import guided_noise, inject_gradient, sample_timesteps, sds_step, sds_weight
-from guidance.stable_diffusion import epsilon_from_v
+from guidance.sds import epsilon_from_v, guided_noise, inject_gradient, sample_timesteps, sds_step, sds_weight
 from nerf.cameras import orbit_cameras
 from toyworld.diffusion import new_scheduler
 

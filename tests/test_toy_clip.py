@@ -15,11 +15,11 @@ import torch.nn.functional as F
 from killed_run import Killed, assert_same_training_state, kill_after_checkpoint
 
 from guidance.clip import clip_source, load_clip
-from toyworld.clip import BUNDLED, new_toy_clip, save_clip
+from toyworld.clip import BUNDLED, new_toy_clip, retrieval_scores, retrieval_top1, save_clip
 from toyworld.dataset import DatasetConfig, build, render_sample
 from toyworld.prompts import toy64
 from train import toy_clip
-from train.toy_clip import multi_positive_loss, retrieval_scores, retrieval_top1
+from train.toy_clip import multi_positive_loss
 
 MIN_TOY64_TOP1 = 0.85  # measured 0.9375 (60 of 64) on these renders; see checkpoints/toy-clip/README.md
 

@@ -4,6 +4,7 @@ end on a tiny dataset (the same code the real run uses, at a size that takes sec
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import pytest
@@ -13,11 +14,14 @@ from tiny_models import TINY_TOY_UNET
 
 from evaluation.dreamfusion import evaluation_prompts
 from guidance.clip import load_clip
+from nerf.cameras import VIEW_DISTANCE, VIEW_FOV_DEG, Cameras, look_at, orbit_cameras
 from toyworld.clip import new_toy_clip, save_clip
 from toyworld.dataset import DatasetConfig, build
 from toyworld.diffusion import (
+    VIEW_DIM,
     TextCondition,
     camera_condition,
+    camera_input,
     encode_captions,
     load_diffusion,
     new_scheduler,
@@ -25,6 +29,7 @@ from toyworld.diffusion import (
     sample,
     save_diffusion,
     unet_condition,
+    view_condition,
 )
 from train import toy_diffusion
 
@@ -34,12 +39,70 @@ def test_camera_condition_is_sin_cos_of_azimuth_and_elevation() -> None:
     assert torch.allclose(condition, torch.tensor([[1.0, 0.0, 0.0, 1.0], [0.0, 1.0, 0.5, 3**0.5 / 2]]), atol=1e-6)
 
 
+def framed(count: int, size: int, elevation: float) -> Cameras:
+    """`count` cameras all round at the world's framing, looking at the origin."""
+    azimuth = torch.linspace(-180, 180, count + 1)[:-1] + 10
+    return orbit_cameras(azimuth, elevation, VIEW_DISTANCE, VIEW_FOV_DEG, size, size)
+
+
+def test_view_condition_reads_direction_distance_lens_framing_and_roll() -> None:
+    # a camera of the world's framing that looks at the origin: only its direction is non-zero
+    centred = framed(4, 32, 20.0)
+    features = view_condition(centred)
+    azimuth, elevation = centred.azimuth_elevation()
+    assert torch.allclose(features[:, :4], camera_condition(azimuth, elevation), atol=1e-6)
+    assert torch.allclose(features[:, 4:], torch.zeros(4, 5), atol=1e-5)
+    # farther, wider, looking past the origin and rolled: each number against its definition
+    eye = torch.tensor([[0.4, 1.0, 3.0]])
+    target, up = torch.tensor([[0.08, -0.05, 0.0]]), torch.tensor([[0.05, 1.0, 0.0]])
+    camera = Cameras(look_at(eye, target, up), torch.tensor([math.radians(34.0)]), 32, 32)
+    features = view_condition(camera)[0]
+    pixel, _ = camera.project(torch.zeros(1, 1, 3))  # where the origin falls, in pixels (v down)
+    assert features[4] == pytest.approx((eye.norm().item() - 2.8) / 0.2, abs=1e-5)
+    assert features[5] == pytest.approx(2.0, abs=1e-5)
+    assert features[6] == pytest.approx(10 * (pixel[0, 0, 0].item() - 16) / 16, abs=1e-4)
+    assert features[7] == pytest.approx(-10 * (pixel[0, 0, 1].item() - 16) / 16, abs=1e-4)
+    assert features[8] == pytest.approx(10 * camera.c2w[0, 1, 0].item(), abs=1e-6) and features[8] < 0  # rolled
+
+
+def test_camera_input_is_the_one_the_model_reads() -> None:
+    cameras = framed(3, 16, 30.0)
+    whole = new_unet(seed=0, **TINY_TOY_UNET)
+    direction = new_unet(seed=0, **TINY_TOY_UNET, **toy_diffusion.DIRECTION_ONLY)
+    assert torch.equal(camera_input(whole, cameras), view_condition(cameras))
+    assert torch.equal(camera_input(direction, cameras), camera_condition(*cameras.azimuth_elevation()))
+
+
+@pytest.mark.parametrize("prediction", ["epsilon", "v_prediction"])
+def test_loss_targets_and_min_snr_weights(prediction: str) -> None:
+    scheduler = new_scheduler("cosine", prediction)
+    x0, noise, t = torch.randn(3, 3, 4, 4), torch.randn(3, 3, 4, 4), torch.tensor([5, 400, 990])
+    target = noise if prediction == "epsilon" else scheduler.get_velocity(x0, noise, t)
+    assert toy_diffusion.diffusion_loss(target, x0, noise, t, scheduler, None) == 0
+    assert toy_diffusion.diffusion_loss(target, x0, noise, t, scheduler, 5.0) == 0
+    # an error of 1 everywhere: the loss is the mean of the per-image weights
+    alpha = scheduler.alphas_cumprod[t]
+    snr = alpha / (1 - alpha)
+    weights = torch.clamp(snr, max=5.0) / (snr if prediction == "epsilon" else snr + 1)
+    loss = toy_diffusion.diffusion_loss(target + 1, x0, noise, t, scheduler, 5.0)
+    assert loss == pytest.approx(weights.mean().item(), rel=1e-5)
+    assert toy_diffusion.diffusion_loss(target + 1, x0, noise, t, scheduler, None) == pytest.approx(1.0)
+
+
+def test_cosine_schedule_keeps_signal_where_linear_has_none() -> None:
+    linear, cosine = new_scheduler("linear").alphas_cumprod, new_scheduler("cosine").alphas_cumprod
+    assert linear[750] < 0.01 < cosine[750]  # linear's last quarter is nearly pure noise at 32×32
+    assert cosine[0] > 0.99 and cosine[-1] < 1e-4
+    with pytest.raises(ValueError, match="cosine"):
+        new_scheduler("quadratic")
+
+
 def test_save_and_load_round_trip_through_diffusers(tmp_path: Path) -> None:
     unet = new_unet(seed=1, **TINY_TOY_UNET).eval()
     save_diffusion(unet, new_scheduler(), tmp_path / "model", half=False)
     loaded, scheduler = load_diffusion(tmp_path / "model")
     x, t = torch.randn(2, 3, 16, 16), torch.tensor([10, 900])
-    condition = unet_condition(TextCondition(torch.randn(2, 5, 128), torch.randn(2, 128)), torch.randn(2, 4))
+    condition = unet_condition(TextCondition(torch.randn(2, 5, 128), torch.randn(2, 128)), torch.randn(2, VIEW_DIM))
     with torch.no_grad():
         expected = unet(x, t, **condition).sample
         assert torch.allclose(loaded(x, t, **condition).sample, expected, atol=1e-6)
@@ -51,7 +114,7 @@ def test_sampling_is_seeded_and_in_range() -> None:
     unet = new_unet(seed=2, **TINY_TOY_UNET).eval()
     text = TextCondition(torch.randn(3, 5, 128), torch.randn(3, 128))
     empty = TextCondition(torch.zeros(1, 5, 128), torch.zeros(1, 128))
-    camera = camera_condition(torch.zeros(3), torch.zeros(3))
+    camera = view_condition(framed(3, 16, 0.0))
     first = sample(unet, text, empty, camera, 5.0, 3, torch.Generator().manual_seed(0))
     again = sample(unet, text, empty, camera, 5.0, 3, torch.Generator().manual_seed(0))
     assert first.shape == (3, 3, 16, 16) and first.min() >= 0 and first.max() <= 1
@@ -67,7 +130,8 @@ def test_caption_conditions_are_the_clips_token_states_and_unit_text_embedding()
     assert condition.states.shape == (3, 32, 128)
     assert torch.allclose(condition.pooled, pooled / pooled.norm(dim=-1, keepdim=True), atol=1e-5)
     labels = unet_condition(condition.select(slice(1, None)), None)["class_labels"]
-    assert labels.shape == (2, 4 + 128) and torch.equal(labels[:, :4], torch.zeros(2, 4))
+    assert labels.shape == (2, VIEW_DIM + 128) and torch.equal(labels[:, :VIEW_DIM], torch.zeros(2, VIEW_DIM))
+    assert unet_condition(condition, None, dim=4)["class_labels"].shape == (3, 4 + 128)
 
 
 @pytest.mark.slow
@@ -75,12 +139,13 @@ def test_training_command_runs_resumes_exactly_and_evaluates(tmp_path: Path, mon
     build(tmp_path / "data", DatasetConfig(set="toy64", views=1, size=16, supersample=1), limit=8, progress=False)
     clip, _ = new_toy_clip(seed=0)
     save_clip(clip, tmp_path / "clip")
-    monkeypatch.setattr(toy_diffusion, "new_unet", lambda seed: new_unet(seed, **TINY_TOY_UNET))
+    monkeypatch.setattr(toy_diffusion, "new_unet", lambda seed, **o: new_unet(seed, **{**TINY_TOY_UNET, **o}))
 
-    def train(run: str) -> None:
+    def train(run: str, *options: str) -> None:
         toy_diffusion.main(["--data", str(tmp_path / "data"), "--clip", str(tmp_path / "clip"), "--out",
                             str(tmp_path / run), "--batch", "4", "--sample-steps", "2", "--checkpoint-every", "1",
-                            "--steps", "4"])  # fmt: skip
+                            "--steps", "4", "--schedule", "cosine", "--prediction", "v_prediction",
+                            "--snr-gamma", "5", *options])  # fmt: skip
 
     train("unbroken")
     with monkeypatch.context() as dying:
@@ -91,9 +156,16 @@ def test_training_command_runs_resumes_exactly_and_evaluates(tmp_path: Path, mon
     assert_same_training_state(tmp_path / "unbroken" / "checkpoint", tmp_path / "killed" / "checkpoint")
     metrics = json.loads((tmp_path / "killed" / "metrics.json").read_text())
     assert metrics["steps"] == 4 and 0 <= metrics["toy64_r_precision"] <= 1
+    assert metrics["sittings"] == 2 and metrics["prediction"] == "v_prediction"  # the killed one and the resumed one
+    # sittings of a moment each: every one stops after its first checkpoint, the last one finishes the run
+    for _ in range(4):
+        assert not (tmp_path / "sittings" / "metrics.json").exists()
+        train("sittings", "--minutes", "1e-9")
+    assert json.loads((tmp_path / "sittings" / "metrics.json").read_text())["sittings"] == 4
+    assert_same_training_state(tmp_path / "unbroken" / "checkpoint", tmp_path / "sittings" / "checkpoint")
     assert (tmp_path / "killed" / "samples_toy64.png").exists()
-    loaded, _ = load_diffusion(tmp_path / "killed" / "model")
-    assert loaded.config.sample_size == 16
+    loaded, scheduler = load_diffusion(tmp_path / "killed" / "model")
+    assert loaded.config.sample_size == 16 and scheduler.config.prediction_type == "v_prediction"
 
 
 @pytest.mark.slow

@@ -6,7 +6,11 @@ stage I is used (pixel space, classifier-free guidance).
 Camera conditioning is what lets SDS tell a cube from a sphere from a few views (see
 `../shared/notes/toy-sds-prototype.md`): the caption's view suffix says front/side/back/overhead,
 the continuous camera says exactly where. Both are dropped at random in training, so the model also
-works without them (and classifier-free guidance has an unconditional branch).
+works without them (and classifier-free guidance has an unconditional branch). Two camera inputs
+exist: the first models read the direction alone (`camera_condition`, 4 numbers); newer ones read the
+whole view score distillation renders (`view_condition`: direction, distance, field of view, where
+the world's origin falls in the frame and the camera's roll), so that a sample can match the truth at
+a camera. `camera_input` gives a loaded model the one it was trained with (by its input width).
 
 A trained model is a folder in diffusers' layout: `unet/` and `scheduler/`, loaded with
 `from_pretrained` from a local folder or a Hub repo.
@@ -17,17 +21,22 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import torch
 from diffusers import DDIMScheduler, DDPMScheduler, UNet2DConditionModel
 from torch import Tensor, nn
 
 from hub.source import model_folder
+from nerf.cameras import VIEW_DISTANCE, VIEW_FOV_DEG, Cameras
 from toyworld.clip import text_token_states
 
 BUNDLED = Path(__file__).resolve().parent.parent / "checkpoints" / "toy-diffusion"
-CAMERA_DIM = 4  # sin and cos of azimuth and elevation
+CAMERA_DIM = 4  # `camera_condition`: sin and cos of azimuth and elevation (the first models)
+VIEW_DIM = 9  # `view_condition`: the whole view
 TEXT_DIM = 128  # the toy CLIP's text embedding
+Schedule = Literal["linear", "cosine"]
+Prediction = Literal["epsilon", "v_prediction"]
 
 # 32×32 pixels: on a 2-core CPU a 64×64 UNet of useful width costs ~2 s per training image-batch of 16,
 # ten times the 32×32 one, and the prototype showed 32×32 is enough for SDS to get shapes right.
@@ -45,7 +54,7 @@ UNET_CONFIG = {
     "attention_head_dim": 32,
     "norm_num_groups": 16,
     "class_embed_type": "projection",
-    "projection_class_embeddings_input_dim": CAMERA_DIM + TEXT_DIM,
+    "projection_class_embeddings_input_dim": VIEW_DIM + TEXT_DIM,
 }
 
 
@@ -72,10 +81,15 @@ def encode_captions(clip: nn.Module, tokenizer, captions: list[str], chunk: int 
     return TextCondition(torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts]))
 
 
-def unet_condition(text: TextCondition, camera: Tensor | None) -> dict[str, Tensor]:
-    """Keyword arguments of the UNet for captions and cameras `[B, 4]` (None: no camera, i.e. zeros)."""
+def camera_dim(unet: UNet2DConditionModel) -> int:
+    """How many numbers of camera input `unet` reads (`CAMERA_DIM` or `VIEW_DIM`)."""
+    return unet.config.projection_class_embeddings_input_dim - TEXT_DIM
+
+
+def unet_condition(text: TextCondition, camera: Tensor | None, dim: int = VIEW_DIM) -> dict[str, Tensor]:
+    """Keyword arguments of the UNet for captions and cameras `[B, dim]` (None: no camera, i.e. zeros)."""
     if camera is None:
-        camera = text.pooled.new_zeros(len(text.pooled), CAMERA_DIM)
+        camera = text.pooled.new_zeros(len(text.pooled), dim)
     return {"encoder_hidden_states": text.states, "class_labels": torch.cat((camera, text.pooled), dim=-1)}
 
 
@@ -85,18 +99,57 @@ def new_unet(seed: int = 0, **overrides: object) -> UNet2DConditionModel:
     return UNet2DConditionModel(**{**UNET_CONFIG, **overrides})
 
 
-def new_scheduler() -> DDPMScheduler:
-    """DDPM's linear schedule, T = 1000, ε-prediction: what DreamFusion and DeepFloyd IF use."""
-    return DDPMScheduler(
-        num_train_timesteps=1000, beta_schedule="linear", beta_start=1e-4, beta_end=0.02,
-        prediction_type="epsilon", clip_sample=False,
-    )  # fmt: skip
+def new_scheduler(schedule: Schedule = "linear", prediction: Prediction = "epsilon") -> DDPMScheduler:
+    """T = 1000 noise levels. "linear" is DDPM's schedule (what DreamFusion and DeepFloyd IF use); at 32×32
+    its last quarter is nearly pure noise, so "cosine" (Nichol & Dhariwal's, diffusers' squaredcos_cap_v2)
+    spends more of the range on noise levels where the image still shows. The prediction type is
+    saved with the model; score distillation converts a v-prediction to ε."""
+    if schedule not in ("linear", "cosine") or prediction not in ("epsilon", "v_prediction"):
+        raise ValueError(f"schedule must be linear or cosine and prediction epsilon or v_prediction, got "
+                         f"{schedule!r}, {prediction!r}")  # fmt: skip
+    betas = {"beta_schedule": "linear", "beta_start": 1e-4, "beta_end": 0.02}
+    if schedule == "cosine":
+        betas = {"beta_schedule": "squaredcos_cap_v2"}
+    return DDPMScheduler(num_train_timesteps=1000, prediction_type=prediction, clip_sample=False, **betas)
 
 
 def camera_condition(azimuth_deg: Tensor, elevation_deg: Tensor) -> Tensor:
-    """The continuous camera input `[B, 4]`: (sin, cos) of azimuth and of elevation."""
+    """The first models' camera input `[B, 4]`: (sin, cos) of azimuth and of elevation."""
     azimuth, elevation = torch.deg2rad(azimuth_deg), torch.deg2rad(elevation_deg)
     return torch.stack((azimuth.sin(), azimuth.cos(), elevation.sin(), elevation.cos()), dim=-1)
+
+
+def view_condition(cameras: Cameras) -> Tensor:
+    """The whole view as the model's camera input `[B, 9]` (cameras flattened): (sin, cos) of azimuth and
+    of elevation; distance and vertical field of view as offsets from the world's framing (2.8, 30°)
+    in units of their sampling range; where the world's origin falls in the frame (x right, y up, in
+    half-frames, ×10: the look-at jitter moves it by about 0.07); and the roll, the camera's right axis'
+    rise (×10). Each part is of order one over the views score distillation renders."""
+    cameras = cameras.reshape(-1)
+    azimuth, elevation = (torch.deg2rad(a) for a in cameras.azimuth_elevation())
+    distance = cameras.position.norm(dim=-1)
+    fov = torch.rad2deg(cameras.fov_y)
+    local = -cameras.position.unsqueeze(-2) @ cameras.c2w[:, :3, :3]  # the origin in the camera's frame
+    depth = -local[:, 0, 2]
+    half_frame = depth * torch.tan(0.5 * cameras.fov_y)
+    offset = local[:, 0, :2] / half_frame.unsqueeze(-1)
+    roll = cameras.c2w[:, 1, 0]
+    return torch.stack(
+        (azimuth.sin(), azimuth.cos(), elevation.sin(), elevation.cos(), (distance - VIEW_DISTANCE) / 0.2,
+         (fov - VIEW_FOV_DEG) / 2.0, 10 * offset[:, 0], 10 * offset[:, 1], 10 * roll),
+        dim=-1,
+    )  # fmt: skip
+
+
+def camera_input(unet: UNet2DConditionModel, cameras: Cameras) -> Tensor:
+    """The camera input `unet` was trained with, for `cameras` (flattened): `view_condition` or, for the
+    first models, `camera_condition`."""
+    if camera_dim(unet) == VIEW_DIM:
+        return view_condition(cameras)
+    if camera_dim(unet) == CAMERA_DIM:
+        azimuth, elevation = cameras.azimuth_elevation()
+        return camera_condition(azimuth.flatten(), elevation.flatten())
+    raise ValueError(f"a toy UNet reads {CAMERA_DIM} or {VIEW_DIM} camera numbers, this one {camera_dim(unet)}")
 
 
 def load_diffusion(
@@ -125,15 +178,17 @@ def sample(
     guidance_scale: float = 7.5,
     steps: int = 50,
     generator: torch.Generator | None = None,
+    training_scheduler: DDPMScheduler | None = None,
 ) -> Tensor:
     """Images `[B, 3, H, W]` in [0, 1] by DDIM with classifier-free guidance.
 
-    text: the B prompts; empty: the empty caption (B = 1); camera `[B, 4]` (both branches) or None. The
-    predicted clean image is clipped to [-1, 1] at every step, as DDPM does: a small model's ε errors
-    at high noise would otherwise swamp the first steps.
+    text: the B prompts; empty: the empty caption (B = 1); camera `[B, D]` (both branches) or None;
+    `training_scheduler`: the model's own (its noise schedule and prediction type; default DDPM's linear
+    ε). The predicted clean image is clipped to [-1, 1] at every step, as DDPM does: a small model's
+    errors at high noise would otherwise swamp the first steps.
     """
     batch = len(text.pooled)
-    scheduler = DDIMScheduler.from_config(new_scheduler().config, clip_sample=True)
+    scheduler = DDIMScheduler.from_config((training_scheduler or new_scheduler()).config, clip_sample=True)
     scheduler.set_timesteps(steps)
     size = unet.config.sample_size
     x = torch.randn(batch, 3, size, size, generator=generator).to(text.states)
@@ -142,7 +197,7 @@ def sample(
         torch.cat((text.pooled, empty.pooled.expand(batch, -1))),
     )
     cameras = None if camera is None else torch.cat((camera, camera))  # the unconditional branch keeps the camera
-    condition = unet_condition(both, cameras)
+    condition = unet_condition(both, cameras, camera_dim(unet))
     for t in scheduler.timesteps:
         noise = unet(torch.cat((x, x)), t, **condition).sample
         conditional, unconditional = noise.chunk(2)

@@ -29,7 +29,7 @@ from guidance.clip import load_clip
 from hub.model_card import write_model_card
 from nerf.checkpoint import resume, save_training_state
 from nerf.random import derived_seed
-from toyworld.clip import PREPROCESS, new_toy_clip, save_clip
+from toyworld.clip import new_toy_clip, normalise, retrieval_top1, save_clip, text_features
 from toyworld.dataset import load_renders
 from train.optimization import optimizer_step
 
@@ -43,63 +43,12 @@ CARD_SUMMARY = (
 
 
 # --- data ------------------------------------------------------------------------------------------------
-def normalise(images: Tensor) -> Tensor:
-    """uint8 `[N, 3, H, W]` → the float input open_clip's preprocess would give (same mean and std)."""
-    mean = torch.tensor(PREPROCESS["mean"]).view(1, 3, 1, 1)
-    std = torch.tensor(PREPROCESS["std"]).view(1, 3, 1, 1)
-    return (images.float() / 255 - mean) / std
-
-
 def multi_positive_loss(image_features: Tensor, text_features: Tensor, scale: Tensor, ids: Tensor) -> Tensor:
     """Symmetric InfoNCE where every pair with the same prompt id `[B]` counts as a positive."""
     logits = scale * image_features @ text_features.T
     positives = (ids[:, None] == ids[None, :]).float()
     targets = positives / positives.sum(1, keepdim=True)
     return 0.5 * (F.cross_entropy(logits, targets) + F.cross_entropy(logits.T, targets))
-
-
-# --- evaluation --------------------------------------------------------------------------------------------
-@torch.no_grad()
-def retrieval_scores(
-    model: torch.nn.Module,
-    tokenizer,
-    images: Tensor,
-    prompts: list[str],
-    candidates: list[str],
-    text: Tensor | None = None,
-) -> tuple[Tensor, Tensor]:
-    """Zero-shot caption retrieval of uint8 images `[N, 3, H, W]` among `candidates` (distinct captions,
-    which include each image's prompt): (hit `[N]`: its own caption is the most similar one; probability
-    `[N]` that CLIP's softmax over the candidates gives its own caption). These are CLIP R-precision and
-    R-probability per image. `text`: the candidates' unit text features, if the caller has them."""
-    if text is None:
-        text = text_features(model, tokenizer, candidates)
-    index = {caption: i for i, caption in enumerate(candidates)}
-    own = torch.tensor([index[p] for p in prompts])
-    hits, probabilities = [], []
-    for start in range(0, len(images), 256):
-        features = model.encode_image(normalise(images[start : start + 256]), normalize=True)
-        logits = model.logit_scale.exp() * features @ text.T
-        target = own[start : start + 256]
-        hits.append(logits.argmax(dim=1) == target)
-        probabilities.append(logits.softmax(dim=1).gather(1, target[:, None])[:, 0])
-    return torch.cat(hits), torch.cat(probabilities)
-
-
-@torch.no_grad()
-def text_features(model: torch.nn.Module, tokenizer, captions: list[str]) -> Tensor:
-    """Unit text features `[N, E]` of captions."""
-    return torch.cat([model.encode_text(tokenizer(captions[i : i + 512]), normalize=True)
-                      for i in range(0, len(captions), 512)])  # fmt: skip
-
-
-def retrieval_top1(
-    model: torch.nn.Module, tokenizer, images: Tensor, prompts: list[str], candidates: list[str] | None = None
-) -> float:
-    """Zero-shot caption retrieval: the share of images whose most similar caption, among `candidates`
-    (default: every distinct prompt given), is their own."""
-    hits, _ = retrieval_scores(model, tokenizer, images, prompts, sorted(set(candidates or prompts)))
-    return hits.float().mean().item()
 
 
 # --- training ----------------------------------------------------------------------------------------------

@@ -5,8 +5,13 @@ states of view-suffixed captions and on the camera direction.
         --clip checkpoints/toy-clip --out runs/toy-diffusion
 
 Reads top to bottom: data (renders downsampled to the UNet's size, caption states computed once),
-model, loop (ε-prediction, caption and camera dropout for classifier-free guidance, EMA weights,
-resumable checkpoints), evaluation (samples of every toy64 prompt, toy-CLIP R-precision, a grid).
+model, loop (ε- or v-prediction on a linear or cosine schedule, optionally min-SNR-γ weighted; caption
+and camera dropout for classifier-free guidance; EMA weights; resumable checkpoints), evaluation
+(samples of every toy64 prompt, toy-CLIP R-precision, a grid).
+
+A long run goes in sittings: `--minutes M` stops at the first checkpoint after M minutes of training,
+and the same command resumes it exactly (the batch depends on the step alone); the checkpoint carries
+the training seconds of every sitting, which the card reports.
 """
 
 from __future__ import annotations
@@ -20,19 +25,24 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 from diffusers.optimization import get_cosine_schedule_with_warmup
-from diffusers.training_utils import EMAModel
+from diffusers.training_utils import EMAModel, compute_snr
 from tqdm.auto import tqdm
 
 from guidance.clip import load_clip
 from hub.model_card import write_model_card
-from nerf.cameras import view_prompt
+from nerf.cameras import VIEW_DISTANCE, VIEW_FOV_DEG, Cameras, look_at, spherical_position, view_prompt
 from nerf.checkpoint import resume, save_training_state
 from nerf.random import derived_seed
 from nerf.video import save_image_grid
+from toyworld.clip import retrieval_top1
 from toyworld.dataset import load_renders
 from toyworld.diffusion import (
+    CAMERA_DIM,
+    TEXT_DIM,
     TextCondition,
     camera_condition,
+    camera_dim,
+    camera_input,
     encode_captions,
     load_diffusion,
     new_scheduler,
@@ -40,27 +50,32 @@ from toyworld.diffusion import (
     sample,
     save_diffusion,
     unet_condition,
+    view_condition,
 )
 from toyworld.prompts import toy64
 from train.optimization import optimizer_step
-from train.toy_clip import retrieval_top1
 
 CARD_SUMMARY = (
-    "A pixel-space diffusers UNet2DConditionModel (32×32 RGB, ε-prediction, DDPM linear schedule, T = 1000) that "
-    "cross-attends to the toy CLIP's text token states of view-suffixed captions and adds the pooled text "
-    "embedding and the camera's (sin, cos) azimuth and elevation to its time embedding "
-    "(class_labels = [camera, pooled]). "
+    "A pixel-space diffusers UNet2DConditionModel (32×32 RGB, T = 1000; noise schedule and prediction type in "
+    "`scheduler/`) that cross-attends to the toy CLIP's text token states of view-suffixed captions and adds the "
+    "pooled text embedding and the camera (the whole view, `toyworld.diffusion.view_condition`, or for the first "
+    "models the (sin, cos) of azimuth and elevation) to its time embedding (class_labels = [camera, pooled]). "
     "It stands in for DeepFloyd IF in score distillation. "
     "Weights are the EMA. `toy64_r_precision`: toy-CLIP top-1 retrieval of samples of all 64 toy64 prompts "
     "(front view, classifier-free guidance `guidance_scale`) among the 64 captions."
 )
 
 
+# A new model that reads the camera's direction alone (the first models' input), for comparisons
+DIRECTION_ONLY = {"projection_class_embeddings_input_dim": CAMERA_DIM + TEXT_DIM}
+
+
 # --- data ------------------------------------------------------------------------------------------------
 def prepare(
-    folders: list[Path], size: int, clip: torch.nn.Module, tokenizer
+    folders: list[Path], size: int, clip: torch.nn.Module, tokenizer, whole_view: bool = True
 ) -> tuple[torch.Tensor, torch.Tensor, TextCondition, torch.Tensor]:
-    """(images `[N, 3, s, s]` in [-1, 1], caption index `[N]`, caption conditions `[C, ...]`, camera `[N, 4]`).
+    """(images `[N, 3, s, s]` in [-1, 1], caption index `[N]`, caption conditions `[C, ...]`, camera `[N, D]`:
+    the whole view (`view_condition`) or, with `whole_view` False, its direction (`camera_condition`)).
 
     The last caption condition is the empty caption's, used for dropout and for guidance.
     """
@@ -68,10 +83,15 @@ def prepare(
     images = F.interpolate(images.float() / 127.5 - 1, size=(size, size), mode="area")
     texts = [*sorted(set(captions)), ""]
     index = {c: i for i, c in enumerate(texts)}
-    azimuth = torch.tensor([r["azimuth_deg"] for r in records])
-    elevation = torch.tensor([r["elevation_deg"] for r in records])
+    if whole_view:
+        cameras = Cameras(torch.tensor([r["c2w"] for r in records]), torch.tensor([r["fov_y"] for r in records]),
+                          size, size)  # fmt: skip
+        camera = view_condition(cameras)
+    else:
+        azimuth = torch.tensor([r["azimuth_deg"] for r in records])
+        camera = camera_condition(azimuth, torch.tensor([r["elevation_deg"] for r in records]))
     conditions = encode_captions(clip, tokenizer, texts)
-    return images, torch.tensor([index[c] for c in captions]), conditions, camera_condition(azimuth, elevation)
+    return images, torch.tensor([index[c] for c in captions]), conditions, camera
 
 
 def render_weights(folders: list[Path], folder_weights: list[float] | None) -> torch.Tensor:
@@ -81,25 +101,75 @@ def render_weights(folders: list[Path], folder_weights: list[float] | None) -> t
     return torch.cat([torch.full((n,), w / n) for n, w in zip(sizes, folder_weights, strict=True)])
 
 
+def diffusion_loss(
+    output: torch.Tensor, x0: torch.Tensor, noise: torch.Tensor, t: torch.Tensor, scheduler, snr_gamma: float | None
+) -> torch.Tensor:
+    """MSE of the UNet's output against its target (ε, or v = √ᾱ·ε − √(1−ᾱ)·x0), per image weighted by
+    min-SNR-γ when `snr_gamma` is set: min(SNR, γ)/SNR for ε, min(SNR, γ)/(SNR + 1) for v, which stops
+    the easy low-noise steps from dominating (Hang et al. 2023, as in diffusers' training examples)."""
+    v_prediction = scheduler.config.prediction_type == "v_prediction"
+    target = scheduler.get_velocity(x0, noise, t) if v_prediction else noise
+    per_image = F.mse_loss(output, target, reduction="none").mean(dim=(1, 2, 3))
+    if snr_gamma is None:
+        return per_image.mean()
+    snr = compute_snr(scheduler, t)
+    clipped = torch.minimum(snr, torch.full_like(snr, snr_gamma))
+    return (per_image * clipped / (snr + 1 if v_prediction else snr)).mean()
+
+
+class Sittings:
+    """The training time of a run that goes in sittings, kept beside its checkpoint (`sittings.json`: one
+    entry per sitting, its first and last step and its seconds), so the card can state the total. Kept
+    out of the checkpoint itself, which a resumed run must reproduce bit for bit."""
+
+    def __init__(self, path: Path, step: int) -> None:
+        self.path, self.first, self.started = path, step, time.perf_counter()
+        done = json.loads(path.read_text()) if path.exists() else []
+        self.done = [s for s in done if s["last_step"] <= step]  # a sitting past the checkpoint was lost
+
+    def seconds_now(self) -> float:
+        return time.perf_counter() - self.started
+
+    def record(self, step: int) -> None:
+        """This sitting has reached `step` (written at every checkpoint: a killed sitting keeps its time)."""
+        entry = {"first_step": self.first, "last_step": step, "seconds": round(self.seconds_now(), 1)}
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.path.write_text(json.dumps([*self.done, entry], indent=1))
+
+    def total(self) -> float:
+        return sum(s["seconds"] for s in self.done) + self.seconds_now()
+
+
 # --- evaluation ------------------------------------------------------------------------------------------
+def front_cameras(count: int, size: int) -> Cameras:
+    """`count` copies of the front-ish camera the samples are drawn at (azimuth 20°, elevation 15°, the
+    world's framing)."""
+    eye = spherical_position(torch.tensor(20.0), torch.tensor(15.0), torch.tensor(VIEW_DISTANCE))
+    c2w = look_at(eye, torch.zeros(3)).expand(count, 4, 4)
+    return Cameras(c2w, torch.full((count,), VIEW_FOV_DEG).deg2rad(), size, size)
+
+
 @torch.no_grad()
 def sample_r_precision(
-    unet, clip, tokenizer, prompts: list[str], guidance: float, steps: int, seed: int
+    unet, clip, tokenizer, prompts: list[str], guidance: float, steps: int, seed: int, scheduler=None
 ) -> tuple[float, torch.Tensor]:
     """(toy-CLIP top-1 retrieval of one front-ish sample per prompt among all 64 toy64 prompts, the
-    samples `[N, 3, s, s]` uint8). Samples are upsampled to the CLIP's 64×64 input."""
+    samples `[N, 3, s, s]` uint8). Samples are upsampled to the CLIP's 64×64 input. `scheduler`: the
+    model's (default DDPM's linear ε)."""
     text = encode_captions(clip, tokenizer, [view_prompt(p, "front") for p in prompts])
     empty = encode_captions(clip, tokenizer, [""])
-    camera = camera_condition(torch.full((len(prompts),), 20.0), torch.full((len(prompts),), 15.0))
-    images = sample(unet, text, empty, camera, guidance, steps, torch.Generator().manual_seed(seed))
+    camera = camera_input(unet, front_cameras(len(prompts), unet.config.sample_size))
+    generator = torch.Generator().manual_seed(seed)
+    images = sample(unet, text, empty, camera, guidance, steps, generator, training_scheduler=scheduler)
     pixels = (images * 255).round().to(torch.uint8)
     upsampled = F.interpolate(pixels.float(), size=(64, 64), mode="bilinear").round().to(torch.uint8)
     return retrieval_top1(clip, tokenizer, upsampled, prompts, toy64().texts), pixels
 
 
-def evaluate(unet, clip, tokenizer, guidance: float, steps: int, out: Path, seed: int) -> dict:
+def evaluate(unet, clip, tokenizer, guidance: float, steps: int, out: Path, seed: int, scheduler=None) -> dict:
     """Sample every toy64 prompt; toy-CLIP R-precision of the samples; an 8×8 PNG grid of them."""
-    r_precision, pixels = sample_r_precision(unet, clip, tokenizer, toy64().texts, guidance, steps, seed)
+    texts = toy64().texts
+    r_precision, pixels = sample_r_precision(unet, clip, tokenizer, texts, guidance, steps, seed, scheduler)
     save_image_grid(pixels.permute(0, 2, 3, 1).reshape(8, 8, *pixels.shape[2:], 3) / 255, out / "samples_toy64.png")
     return {"toy64_r_precision": r_precision, "guidance_scale": guidance}
 
@@ -122,6 +192,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--drop-caption", type=float, default=0.15, help="share of captions replaced by empty")
     parser.add_argument("--drop-camera", type=float, default=0.15, help="share of cameras replaced by zeros")
     parser.add_argument("--ema", type=float, default=0.999)
+    parser.add_argument("--schedule", choices=("linear", "cosine"), default="linear", help="noise schedule")
+    parser.add_argument("--prediction", choices=("epsilon", "v_prediction"), default="epsilon")
+    parser.add_argument("--snr-gamma", type=float, help="min-SNR-γ loss weighting (Hang et al. 2023; 5 is usual)")
+    parser.add_argument(
+        "--camera",
+        choices=("view", "direction"),
+        default="view",
+        help="camera input of a new model: the whole view, or azimuth and elevation alone",
+    )
+    parser.add_argument("--minutes", type=float, help="one sitting: stop at the first checkpoint after this long")
     parser.add_argument("--guidance", type=float, default=2.0, help="classifier-free guidance for the evaluation")
     parser.add_argument("--sample-steps", type=int, default=50, help="DDIM steps for the evaluation samples")
     parser.add_argument("--checkpoint-every", type=int, default=200)
@@ -130,30 +210,39 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.steps < 1 or args.batch < 1 or not 0 <= args.drop_caption < 1 or not 0 <= args.drop_camera < 1:
         parser.error("--steps and --batch must be >= 1, dropout rates in [0, 1)")
+    if (args.snr_gamma is not None and args.snr_gamma <= 0) or (args.minutes is not None and args.minutes <= 0):
+        parser.error("--snr-gamma and --minutes must be positive")
     if args.data_weights is not None and (len(args.data_weights) != len(args.data) or min(args.data_weights) <= 0):
         parser.error("--data-weights needs one positive weight per --data folder")
 
     clip, _, tokenizer = load_clip(args.clip)
-    unet = new_unet(args.seed) if args.init is None else load_diffusion(args.init)[0].float()
-    images, caption_index, conditions, cameras = prepare(args.data, unet.config.sample_size, clip, tokenizer)
+    if args.init is None:
+        unet = new_unet(args.seed) if args.camera == "view" else new_unet(args.seed, **DIRECTION_ONLY)
+        scheduler = new_scheduler(args.schedule, args.prediction)
+    else:  # a fine-tune keeps the model's camera input, noise schedule and prediction type
+        unet, scheduler = load_diffusion(args.init)
+        unet = unet.float()
+    whole_view = camera_dim(unet) != CAMERA_DIM
+    images, caption_index, conditions, cameras = prepare(
+        args.data, unet.config.sample_size, clip, tokenizer, whole_view
+    )
     empty = len(conditions.pooled) - 1
     weights = render_weights(args.data, args.data_weights)
     millions = sum(p.numel() for p in unet.parameters()) / 1e6
     print(f"{len(images)} renders, {empty} captions, UNet {millions:.2f} M parameters")
 
-    scheduler = new_scheduler()
     ema = copy.deepcopy(unet).requires_grad_(False)
     optimizer = torch.optim.AdamW(unet.parameters(), lr=args.lr, weight_decay=1e-4)
     schedule = get_cosine_schedule_with_warmup(optimizer, 100, args.steps)
     both = torch.nn.ModuleDict({"unet": unet, "ema": ema})  # one checkpoint holds the weights and their average
     checkpoint = args.out / "checkpoint"
     step = resume(checkpoint, both, optimizer, schedule)
+    sittings = Sittings(args.out / "sittings.json", step)
     # diffusers' EMA (decay min(ema, (1 + n) / (10 + n)) after n updates), resumed from the checkpointed average
     averages = EMAModel(ema.parameters(), decay=args.ema)
     averages.optimization_step = step
     generator = torch.Generator()
     unet.train()
-    started = time.perf_counter()
     progress = tqdm(total=args.steps, initial=step, desc="toy diffusion")
     while step < args.steps:
         generator.manual_seed(derived_seed(args.seed, step))  # the batch depends on the step alone: resumable
@@ -165,7 +254,8 @@ def main(argv: list[str] | None = None) -> None:
         dropped = torch.rand(args.batch, generator=generator) < args.drop_caption
         text = conditions.select(torch.where(dropped, empty, caption_index[batch]))
         camera = cameras[batch] * (torch.rand(args.batch, 1, generator=generator) >= args.drop_camera)
-        loss = F.mse_loss(unet(noisy, t, **unet_condition(text, camera)).sample, noise)
+        output = unet(noisy, t, **unet_condition(text, camera)).sample
+        loss = diffusion_loss(output, x0, noise, t, scheduler, args.snr_gamma)
         optimizer_step(loss, list(unet.parameters()), optimizer, schedule)
         averages.step(unet.parameters())
         averages.copy_to(ema.parameters())  # the module the checkpoint holds
@@ -174,13 +264,21 @@ def main(argv: list[str] | None = None) -> None:
         progress.set_postfix(loss=f"{loss.item():.4f}")
         if step % args.checkpoint_every == 0 or step == args.steps:
             save_training_state(checkpoint, both, optimizer, step, schedule=schedule)
+            sittings.record(step)
+            if args.minutes is not None and step < args.steps and sittings.seconds_now() > 60 * args.minutes:
+                progress.close()
+                print(f"sitting over at step {step} ({sittings.total() / 60:.1f} min of training in all); "
+                      "run the same command again to resume")  # fmt: skip
+                return
     progress.close()
 
     ema.eval()
     metrics = {"steps": args.steps, "batch": args.batch, "renders": len(images),
-               "train_seconds_this_run": round(time.perf_counter() - started, 1), "init": args.init}  # fmt: skip
+               "train_seconds": round(sittings.total(), 1), "sittings": len(sittings.done) + 1, "init": args.init,
+               "schedule": args.schedule, "prediction": scheduler.config.prediction_type,
+               "snr_gamma": args.snr_gamma, "camera_input": "view" if whole_view else "direction"}  # fmt: skip
     args.out.mkdir(parents=True, exist_ok=True)
-    metrics |= evaluate(ema, clip, tokenizer, args.guidance, args.sample_steps, args.out, args.seed)
+    metrics |= evaluate(ema, clip, tokenizer, args.guidance, args.sample_steps, args.out, args.seed, scheduler)
     save_diffusion(ema, scheduler, args.out / "model")
     (args.out / "metrics.json").write_text(json.dumps(metrics, indent=2))
     write_model_card(args.out / "model", "Toy diffusion model", CARD_SUMMARY, metrics, "diffusers", ("toy-world",))

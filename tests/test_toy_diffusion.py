@@ -18,9 +18,11 @@ from nerf.cameras import VIEW_DISTANCE, VIEW_FOV_DEG, Cameras, look_at, orbit_ca
 from toyworld.clip import new_toy_clip, save_clip
 from toyworld.dataset import DatasetConfig, build
 from toyworld.diffusion import (
+    CAMERA_DIM,
     VIEW_DIM,
     TextCondition,
     camera_condition,
+    camera_dim,
     camera_input,
     encode_captions,
     load_diffusion,
@@ -30,6 +32,7 @@ from toyworld.diffusion import (
     save_diffusion,
     unet_condition,
     view_condition,
+    widen_camera_input,
 )
 from train import toy_diffusion
 
@@ -71,6 +74,20 @@ def test_camera_input_is_the_one_the_model_reads() -> None:
     direction = new_unet(seed=0, **TINY_TOY_UNET, **toy_diffusion.DIRECTION_ONLY)
     assert torch.equal(camera_input(whole, cameras), view_condition(cameras))
     assert torch.equal(camera_input(direction, cameras), camera_condition(*cameras.azimuth_elevation()))
+
+
+def test_a_widened_model_computes_what_it_did_until_trained() -> None:
+    direction = new_unet(seed=3, **TINY_TOY_UNET, **toy_diffusion.DIRECTION_ONLY).eval()
+    cameras = framed(3, 16, 25.0)
+    text = TextCondition(torch.randn(3, 5, 128), torch.randn(3, 128))
+    x, t = torch.randn(3, 3, 16, 16), torch.tensor([3, 300, 800])
+    with torch.no_grad():
+        before = direction(x, t, **unet_condition(text, camera_input(direction, cameras), CAMERA_DIM)).sample
+        widened = widen_camera_input(direction)
+        assert camera_dim(widened) == VIEW_DIM and widened.class_embedding.linear_1.in_features == VIEW_DIM + 128
+        after = widened(x, t, **unet_condition(text, camera_input(widened, cameras))).sample
+    assert torch.allclose(before, after, atol=1e-6)
+    assert widen_camera_input(widened) is widened
 
 
 @pytest.mark.parametrize("prediction", ["epsilon", "v_prediction"])
@@ -161,6 +178,7 @@ def test_training_command_runs_resumes_exactly_and_evaluates(tmp_path: Path, mon
     for _ in range(4):
         assert not (tmp_path / "sittings" / "metrics.json").exists()
         train("sittings", "--minutes", "1e-9")
+        assert load_diffusion(tmp_path / "sittings" / "model")[0].config.sample_size == 16  # judged between sittings
     assert json.loads((tmp_path / "sittings" / "metrics.json").read_text())["sittings"] == 4
     assert_same_training_state(tmp_path / "unbroken" / "checkpoint", tmp_path / "sittings" / "checkpoint")
     assert (tmp_path / "killed" / "samples_toy64.png").exists()

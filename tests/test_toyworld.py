@@ -223,7 +223,7 @@ def test_dataset_is_resumable_and_captions_carry_the_view(tmp_path) -> None:
     whole, interrupted = tmp_path / "whole", tmp_path / "interrupted"
     build(whole, config, limit=5, progress=False)
     build(interrupted, config, limit=2, progress=False)
-    build(interrupted, config, limit=5, progress=False)
+    build(interrupted, config, limit=5, progress=False, workers=2)  # the rest rendered by two processes
     for index in range(5):
         name = f"images/{index:06d}.png"
         assert (whole / name).read_bytes() == (interrupted / name).read_bytes()

@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import argparse
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -49,6 +51,7 @@ class DatasetConfig:
     first_seed: int = CLIP_FIRST_SEED
 
 
+@cache
 def _items(config: DatasetConfig) -> list[tuple[str, Callable[[], SDFField]]]:
     """(caption, ground-truth field factory) for every object of the configured set."""
     if config.set != "categories":
@@ -82,11 +85,31 @@ def render_sample(caption: str, field: SDFField, index: int, config: DatasetConf
     return (image.clamp(0, 1) * 255).round().to(torch.uint8).numpy(), record
 
 
-def build(out: Path, config: DatasetConfig, limit: int | None = None, progress: bool = True) -> int:
+def _render_index(config: DatasetConfig, index: int) -> tuple[np.ndarray, dict]:
+    caption, field = _items(config)[index // config.views]
+    return render_sample(caption, field(), index, config)
+
+
+def _one_thread() -> None:
+    torch.set_num_threads(1)  # a worker per core: threads within each would only contend
+
+
+def _rendered(config: DatasetConfig, indices: list[int], workers: int) -> Iterator[tuple[np.ndarray, dict]]:
+    """The samples of `indices`, in order, rendered here or by `workers` processes (the same pixels)."""
+    if workers == 1:
+        yield from (_render_index(config, index) for index in indices)
+        return
+    with ProcessPoolExecutor(workers, initializer=_one_thread) as pool:
+        yield from pool.map(_render_index, [config] * len(indices), indices, chunksize=32)
+
+
+def build(out: Path, config: DatasetConfig, limit: int | None = None, progress: bool = True, workers: int = 1) -> int:
     """Render the dataset into `out` (resuming what is there); only its first `limit` samples if given.
+    `workers` processes render in parallel (on a many-core machine); this process writes every file.
 
     Returns the number of samples now in `out`.
     """
+    check_int_range(workers, "workers", 1, 256)
     check_int_range(config.views, "views", 1, 10_000)
     check_int_range(config.size, "size", 16, 1024)
     items = _items(config)
@@ -98,12 +121,11 @@ def build(out: Path, config: DatasetConfig, limit: int | None = None, progress: 
     settings.write_text(json.dumps(asdict(config), indent=2))
     captions = out / "captions.jsonl"
     done = {json.loads(line)["index"] for line in captions.read_text().splitlines()} if captions.exists() else set()
+    todo = [index for index in range(total) if index not in done]
     with captions.open("a") as log:
-        for index in tqdm(range(total), desc=f"rendering {config.set}", disable=not progress):
-            if index in done:
-                continue
-            caption, field = items[index // config.views]
-            image, record = render_sample(caption, field(), index, config)
+        samples = _rendered(config, todo, workers)
+        for index, (image, record) in zip(todo, tqdm(samples, total=len(todo), desc=f"rendering {config.set}",
+                                                     disable=not progress), strict=True):  # fmt: skip
             name = f"{index:06d}.png"
             with atomic_path(out / "images" / name) as partial:  # a file in images/ is always whole
                 Image.fromarray(image).save(partial, format="PNG")
@@ -134,10 +156,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, required=True, help="output folder (resumed if it exists)")
     parser.add_argument("--limit", type=int, default=None, help="render only the first N samples (a preview)")
+    parser.add_argument("--workers", type=int, default=1, help="rendering processes (one per core)")
     args = parser.parse_args(argv)
     config = DatasetConfig(args.set, args.views, args.size, args.supersample, args.seed, args.objects_per_category)
     try:
-        total = build(args.out, config, args.limit)
+        total = build(args.out, config, args.limit, workers=args.workers)
     except ValueError as error:
         parser.error(str(error))
     print(f"{total} samples in {args.out}")

@@ -152,6 +152,27 @@ def camera_input(unet: UNet2DConditionModel, cameras: Cameras) -> Tensor:
     raise ValueError(f"a toy UNet reads {CAMERA_DIM} or {VIEW_DIM} camera numbers, this one {camera_dim(unet)}")
 
 
+@torch.no_grad()
+def widen_camera_input(unet: UNet2DConditionModel) -> UNet2DConditionModel:
+    """A model that reads the camera's direction alone, taught to read the whole view (`view_condition`):
+    its class-embedding projection gets five more input columns, all zero, so it computes exactly what it
+    did (the first four numbers of `view_condition` are `camera_condition`) until training moves them.
+    Changed in place and returned; a model that already reads the whole view is returned as it is."""
+    if camera_dim(unet) == VIEW_DIM:
+        return unet
+    if camera_dim(unet) != CAMERA_DIM:
+        raise ValueError(f"a toy UNet reads {CAMERA_DIM} or {VIEW_DIM} camera numbers, this one {camera_dim(unet)}")
+    old = unet.class_embedding.linear_1
+    new = nn.Linear(VIEW_DIM + TEXT_DIM, old.out_features).to(old.weight)
+    new.weight.zero_()
+    new.weight[:, :CAMERA_DIM] = old.weight[:, :CAMERA_DIM]
+    new.weight[:, VIEW_DIM:] = old.weight[:, CAMERA_DIM:]
+    new.bias.copy_(old.bias)
+    unet.class_embedding.linear_1 = new
+    unet.register_to_config(projection_class_embeddings_input_dim=VIEW_DIM + TEXT_DIM)
+    return unet
+
+
 def load_diffusion(
     source: str | Path = "toy", device: str | torch.device = "cpu"
 ) -> tuple[UNet2DConditionModel, DDPMScheduler]:

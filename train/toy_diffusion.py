@@ -9,9 +9,10 @@ model, loop (ε- or v-prediction on a linear or cosine schedule, optionally min-
 and camera dropout for classifier-free guidance; EMA weights; resumable checkpoints), evaluation
 (samples of every toy64 prompt, toy-CLIP R-precision, a grid).
 
-A long run goes in sittings: `--minutes M` stops at the first checkpoint after M minutes of training,
-and the same command resumes it exactly (the batch depends on the step alone); the checkpoint carries
-the training seconds of every sitting, which the card reports.
+A long run goes in sittings: `--minutes M` stops at the first checkpoint after M minutes of training
+and writes the averaged weights so far to `model/` (to judge them), and the same command resumes the run
+exactly (the batch depends on the step alone). `sittings.json` beside the checkpoint keeps each sitting's
+training seconds, whose total the card reports.
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ from toyworld.diffusion import (
     save_diffusion,
     unet_condition,
     view_condition,
+    widen_camera_input,
 )
 from toyworld.prompts import toy64
 from train.optimization import optimizer_step
@@ -199,9 +201,12 @@ def main(argv: list[str] | None = None) -> None:
         "--camera",
         choices=("view", "direction"),
         default="view",
-        help="camera input of a new model: the whole view, or azimuth and elevation alone",
+        help="camera input: the whole view, or azimuth and elevation alone (with --init: a model that reads the "
+        "direction alone is widened to the whole view, or kept as it is)",
     )
     parser.add_argument("--minutes", type=float, help="one sitting: stop at the first checkpoint after this long")
+    parser.add_argument("--device", help="where to train (default: cuda when there is one, else cpu)")
+    parser.add_argument("--bf16", action="store_true", help="bfloat16 autocast for the UNet (on a GPU)")
     parser.add_argument("--guidance", type=float, default=2.0, help="classifier-free guidance for the evaluation")
     parser.add_argument("--sample-steps", type=int, default=50, help="DDIM steps for the evaluation samples")
     parser.add_argument("--checkpoint-every", type=int, default=200)
@@ -219,13 +224,17 @@ def main(argv: list[str] | None = None) -> None:
     if args.init is None:
         unet = new_unet(args.seed) if args.camera == "view" else new_unet(args.seed, **DIRECTION_ONLY)
         scheduler = new_scheduler(args.schedule, args.prediction)
-    else:  # a fine-tune keeps the model's camera input, noise schedule and prediction type
+    else:  # a fine-tune keeps the model's noise schedule and prediction type; --camera view widens its input
         unet, scheduler = load_diffusion(args.init)
-        unet = unet.float()
+        unet = widen_camera_input(unet.float()) if args.camera == "view" else unet.float()
     whole_view = camera_dim(unet) != CAMERA_DIM
     images, caption_index, conditions, cameras = prepare(
         args.data, unet.config.sample_size, clip, tokenizer, whole_view
     )
+    device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    unet.to(device)
+    images, caption_index, cameras = images.to(device), caption_index.to(device), cameras.to(device)
+    conditions = TextCondition(conditions.states.to(device), conditions.pooled.to(device))
     empty = len(conditions.pooled) - 1
     weights = render_weights(args.data, args.data_weights)
     millions = sum(p.numel() for p in unet.parameters()) / 1e6
@@ -246,16 +255,18 @@ def main(argv: list[str] | None = None) -> None:
     progress = tqdm(total=args.steps, initial=step, desc="toy diffusion")
     while step < args.steps:
         generator.manual_seed(derived_seed(args.seed, step))  # the batch depends on the step alone: resumable
-        batch = torch.multinomial(weights, args.batch, replacement=True, generator=generator)
+        # every random number is drawn on the CPU, so a run's batches are the same on any device
+        batch = torch.multinomial(weights, args.batch, replacement=True, generator=generator).to(device)
         x0 = images[batch]
-        t = torch.randint(0, scheduler.config.num_train_timesteps, (args.batch,), generator=generator)
-        noise = torch.randn(x0.shape, generator=generator)
+        t = torch.randint(0, scheduler.config.num_train_timesteps, (args.batch,), generator=generator).to(device)
+        noise = torch.randn(x0.shape, generator=generator).to(device)
         noisy = scheduler.add_noise(x0, noise, t)
-        dropped = torch.rand(args.batch, generator=generator) < args.drop_caption
+        dropped = (torch.rand(args.batch, generator=generator) < args.drop_caption).to(device)
         text = conditions.select(torch.where(dropped, empty, caption_index[batch]))
-        camera = cameras[batch] * (torch.rand(args.batch, 1, generator=generator) >= args.drop_camera)
-        output = unet(noisy, t, **unet_condition(text, camera)).sample
-        loss = diffusion_loss(output, x0, noise, t, scheduler, args.snr_gamma)
+        kept = (torch.rand(args.batch, 1, generator=generator) >= args.drop_camera).to(device)
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=args.bf16):
+            output = unet(noisy, t, **unet_condition(text, cameras[batch] * kept)).sample
+        loss = diffusion_loss(output.float(), x0, noise, t, scheduler, args.snr_gamma)
         optimizer_step(loss, list(unet.parameters()), optimizer, schedule)
         averages.step(unet.parameters())
         averages.copy_to(ema.parameters())  # the module the checkpoint holds
@@ -266,13 +277,14 @@ def main(argv: list[str] | None = None) -> None:
             save_training_state(checkpoint, both, optimizer, step, schedule=schedule)
             sittings.record(step)
             if args.minutes is not None and step < args.steps and sittings.seconds_now() > 60 * args.minutes:
+                save_diffusion(copy.deepcopy(ema).cpu(), scheduler, args.out / "model")  # usable between sittings
                 progress.close()
                 print(f"sitting over at step {step} ({sittings.total() / 60:.1f} min of training in all); "
                       "run the same command again to resume")  # fmt: skip
                 return
     progress.close()
 
-    ema.eval()
+    ema.eval().cpu()
     metrics = {"steps": args.steps, "batch": args.batch, "renders": len(images),
                "train_seconds": round(sittings.total(), 1), "sittings": len(sittings.done) + 1, "init": args.init,
                "schedule": args.schedule, "prediction": scheduler.config.prediction_type,

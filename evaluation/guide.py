@@ -7,8 +7,8 @@ azimuth 30° / elevation 20° and 150° / 35°, at the world's framing), each co
 at the same camera:
 
 - silhouette IoU: both masks taken alike, pixels farther than 0.12 from the background grey in some
-  channel (a sample has no mask of its own), per shape and, for stacks, per part (inside the true
-  part's mask, grown by one pixel);
+  channel (a sample has no mask of its own), per shape and, for stacks, per part (within the image's
+  share of each part: the pixels nearer to where the truth shows that part than to where it shows the other);
 - colour: the mean colour of the sample's object pixels against the truth's (mean absolute over RGB, on
   the [0, 1] scale), and whether its nearest palette colour by chromaticity is the asked one (per part
   for stacks: the sample's pixels inside each true part's mask);
@@ -36,6 +36,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
+from scipy.ndimage import distance_transform_edt
 from torch import Tensor
 from tqdm.auto import tqdm
 
@@ -88,15 +89,20 @@ def judge_cameras(azimuth: float, elevation: float, size: int) -> Cameras:
 
 @torch.no_grad()
 def truth(prompt: Prompt, cameras: Cameras) -> tuple[Tensor, Tensor, list[Tensor]]:
-    """(true renders `[V, 3, H, W]`, their masks `[V, H, W]` taken as a sample's are, each part's exact
-    mask at the first camera `[H, W]`, bottom to top). Lit from the camera, 2×2 supersampled."""
+    """(true renders `[V, 3, H, W]`, their masks `[V, H, W]` taken as a sample's are, and for a stack the
+    image's share of each part at the first camera `[H, W]` bool, bottom to top: the pixels nearer to
+    where that part is seen than to where the other is). Lit from the camera, 2×2 supersampled."""
     field = prompt.field()
     rgb = render_ground_truth(field, cameras, supersample=2).rgb.permute(0, 3, 1, 2)
-    parts = []
-    if len(prompt.parts) > 1:
-        for sdf, colour in zip(field.sdfs, field.colours.tolist(), strict=True):
-            parts.append(render_ground_truth(SDFField([(sdf, colour)]), cameras[:1]).mask[0])
-    return rgb, object_mask(rgb), parts
+    if len(prompt.parts) == 1:
+        return rgb, object_mask(rgb), []
+    alone = [render_ground_truth(SDFField([(sdf, colour)]), cameras[:1]) for sdf, colour in
+             zip(field.sdfs, field.colours.tolist(), strict=True)]  # fmt: skip
+    depth = torch.stack([torch.where(r.mask[0], r.depth[0], torch.full_like(r.depth[0], torch.inf)) for r in alone])
+    seen = [(depth[k] < torch.inf) & (depth[k] == depth.min(dim=0).values) for k in range(len(alone))]
+    distance = np.stack([distance_transform_edt(~mask.numpy()) for mask in seen])
+    nearest = torch.from_numpy(distance.argmin(axis=0))
+    return rgb, object_mask(rgb), [nearest == k for k in range(len(alone))]
 
 
 def judge_samples(prompt: Prompt, samples: Tensor, rgb: Tensor, masks: Tensor, parts: list[Tensor]) -> dict:
@@ -121,11 +127,11 @@ def judge_samples(prompt: Prompt, samples: Tensor, rgb: Tensor, masks: Tensor, p
         result["colour_right"] = np.mean([c == prompt.parts[0][0] for c in nearest_colour(mean_colour(samples, drawn))])
         return result
     right = []
-    for (colour, _), part in zip(prompt.parts, parts, strict=True):
-        grown = F.max_pool2d(part[None, None].float(), 3, 1, 1)[0, 0] > 0  # one pixel of slack at the edges
-        region = grown.expand(n, -1, -1)
-        result[f"part{len(right)}_iou"] = mask_iou(drawn & region, part.expand(n, -1, -1)).mean().item()
-        right.append(torch.tensor([c == colour for c in nearest_colour(mean_colour(samples, drawn & region))]))
+    true_masks = masks[:1].expand(n, -1, -1)
+    for (colour, _), region in zip(prompt.parts, parts, strict=True):
+        share = region.expand(n, -1, -1)
+        result[f"part{len(right)}_iou"] = mask_iou(drawn & share, true_masks & share).mean().item()
+        right.append(torch.tensor([c == colour for c in nearest_colour(mean_colour(samples, drawn & share))]))
     result["part_colours_right"] = (right[0] & right[1]).float().mean().item()
     result["colour_right"] = result["part_colours_right"]
     return result
@@ -225,6 +231,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--steps", type=int, default=30, help="DDIM steps")
     parser.add_argument("--stacks", type=int, default=0, help="also judge this many random stacks prompts")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--clip", default="toy", help="the toy CLIP the model reads: 'toy', a folder or a repo id")
     args = parser.parse_args(argv)
     if not 1 <= args.samples <= 64 or args.steps < 1 or args.guidance < 0 or not 0 <= args.stacks <= 4096:
         parser.error("need 1 <= --samples <= 64, --steps >= 1, --guidance >= 0, 0 <= --stacks <= 4096")
@@ -236,13 +243,13 @@ def main(argv: list[str] | None = None) -> None:
     if args.stacks:
         sets.append(("stacks", stack_judge_prompts(args.stacks, args.seed), STACK_SCORES))
     for name, prompts, scores in sets:
-        rows, pictures = judge_guide(args.model, list(prompts), **options)
+        rows, pictures = judge_guide(args.model, list(prompts), clip=args.clip, **options)
         summary = summarise(rows)
         if name == "toy64":
             texts = [p.text for p in prompts]
             drawn = pictures[:, 1:].flatten(0, 1)
             owners = [row["prompt"] for row in rows for _ in range(args.samples)]
-            summary["mean"]["r_precision"] = clip_r_precision(drawn, owners, texts)
+            summary["mean"]["r_precision"] = clip_r_precision(drawn, owners, texts, args.clip)
         results[name] = {"summary": summary, "rows": rows}
         save_image_grid(pictures.clamp(0, 1), args.out / f"grid_{name}.png")
         heading = "by shape" if name == "toy64" else "by bottom shape"

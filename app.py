@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
+import sys
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # before gradio is imported: no telemetry by default
 
@@ -46,6 +48,13 @@ def build_app(models: Models, clean_cache: tuple[float, float] = CLEAN_CACHE) ->
     return app.queue(default_concurrency_limit=CONCURRENCY, max_size=QUEUE_SIZE)
 
 
+def exit_on_sigterm() -> None:
+    """Containers and process managers stop a server with SIGTERM, whose default action ends the process
+    without running `atexit`: make it a normal exit instead, so the result folder and Gradio's copies of
+    its files are removed (`webui.cache`) rather than left in the temporary directory, one per start."""
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
+
+
 def main(argv: list[str] | None = None) -> None:
     sources = ModelSources.from_environment()
     parser = argparse.ArgumentParser(description="Serve the Gradio app.")
@@ -55,6 +64,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--device", default=None, help="cpu or cuda (default: cuda when present)")
     args = parser.parse_args(argv)
     models = Models(ModelSources(args.att3d, args.pil, args.guidance), args.device)
+    exit_on_sigterm()
     build_app(models).launch()
 
 

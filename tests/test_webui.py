@@ -3,6 +3,8 @@ caches."""
 
 from __future__ import annotations
 
+import signal
+import subprocess
 import sys
 import types
 from pathlib import Path
@@ -158,3 +160,22 @@ def test_a_warm_start_asks_a_space_for_time_by_its_iterations():
     assert gpu_seconds("a red cube", "ATT3D", 100, 0, 128, 20000) == 80
     assert gpu_seconds("a red cube", "ATT3D", 2000) == 1030
     assert gpu_seconds("a red cube", "ATT3D", 10**9) == 1030 and gpu_seconds("x", "PIL", None) == 30  # refused later
+
+
+def test_a_server_stopped_by_sigterm_leaves_no_result_folder(tmp_path: Path) -> None:
+    # as `python app.py` runs: the result store in use, SIGTERM's handler installed, the main thread blocked
+    script = (
+        "import time, app\n"
+        "from webui.outputs import STORE\n"
+        "(STORE.root / 'result.glb').write_bytes(b'x')\n"
+        "app.exit_on_sigterm()\n"
+        "print(STORE.root, flush=True)\n"
+        "time.sleep(120)\n"
+    )
+    server = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True,
+                              cwd=Path(__file__).resolve().parent.parent)  # fmt: skip
+    root = Path(server.stdout.readline().strip())
+    assert (root / "result.glb").exists()
+    server.send_signal(signal.SIGTERM)
+    assert server.wait(timeout=60) == 128 + signal.SIGTERM
+    assert not root.exists()

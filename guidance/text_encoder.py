@@ -21,15 +21,16 @@ from pathlib import Path
 
 import torch
 from torch import Tensor, nn
-from transformers import AutoTokenizer, CLIPTextModel, PreTrainedModel, T5EncoderModel
 
 from guidance.cache import EmbeddingCache, model_key
 from hub.source import model_folder, model_markers
 
-# what diffusers' pipelines pad and truncate prompts to, per text model class (None: the tokenizer's own)
-TRANSFORMERS_ENCODERS: dict[str, tuple[type[PreTrainedModel], int | None]] = {
-    "CLIPTextModel": (CLIPTextModel, None),  # Stable Diffusion 1.x / 2.x
-    "T5EncoderModel": (T5EncoderModel, 77),  # DeepFloyd IF (IFPipeline's max length)
+# What diffusers' pipelines pad and truncate prompts to, per transformers text model class (None: the
+# tokenizer's own). transformers itself is imported when such a model is loaded: it takes longer to
+# import (about 1.7 s here) than the toy world takes to make an object.
+TRANSFORMERS_ENCODERS: dict[str, int | None] = {
+    "CLIPTextModel": None,  # Stable Diffusion 1.x / 2.x
+    "T5EncoderModel": 77,  # DeepFloyd IF (IFPipeline's max length)
 }
 TOY_CLIP = "toy-clip"  # the kind of the toy world's open_clip text tower
 
@@ -145,17 +146,20 @@ class TransformersTextEncoder(TextEncoder):
     ) -> None:
         self.device, self.dtype = device_and_dtype(device, dtype)
         folder = model_folder(source, parts=("tokenizer", "text_encoder"), variant=variant)
-        architecture = transformers_architecture(folder)
-        model_class, self.max_length = TRANSFORMERS_ENCODERS[architecture]
-        self.tokenizer = AutoTokenizer.from_pretrained(folder, subfolder="tokenizer")
+        import transformers
+
+        self.architecture = transformers_architecture(folder)
+        self.max_length = TRANSFORMERS_ENCODERS[self.architecture]
+        self.tokenizer = transformers.AutoTokenizer.from_pretrained(folder, subfolder="tokenizer")
+        model_class = getattr(transformers, self.architecture)
         self.model = model_class.from_pretrained(folder, subfolder="text_encoder", torch_dtype=self.dtype,
                                                  variant=variant).to(self.device)  # fmt: skip
-        self.init_cache(f"{architecture}-{source}", cache_root, use_cache)
+        self.init_cache(f"{self.architecture}-{source}", cache_root, use_cache)
 
     def encode_uncached(self, prompts: list[str]) -> TextEmbedding:
         length = self.max_length or self.tokenizer.model_max_length
         tokens = self.tokenizer(prompts, padding="max_length", max_length=length, truncation=True, return_tensors="pt")
-        mask = tokens.attention_mask.to(self.device) if isinstance(self.model, T5EncoderModel) else None
+        mask = tokens.attention_mask.to(self.device) if self.architecture == "T5EncoderModel" else None
         return TextEmbedding(self.model(tokens.input_ids.to(self.device), attention_mask=mask)[0])
 
     def save_pretrained(self, folder: str | Path) -> Path:

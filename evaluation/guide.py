@@ -11,7 +11,7 @@ at the same camera:
   share of each part: the pixels nearer to where the truth shows that part than to where it shows the other);
 - colour: the mean colour of the sample's object pixels against the truth's (mean absolute over RGB, on
   the [0, 1] scale), and whether its nearest palette colour by chromaticity is the asked one (per part
-  for stacks: the sample's pixels inside each true part's mask);
+  for stacks: the sample's object pixels within the image's share of that part); nothing drawn is wrong;
 - camera following: the sample's IoU with the truth at the asked camera against its IoU with the truth
   at two other views, 45° round at the same elevation and the same azimuth from 60° above (or from 10°
   below, when asked from above 25°). `camera_followed` is the share of samples that match the asked view
@@ -100,6 +100,8 @@ def truth(prompt: Prompt, cameras: Cameras) -> tuple[Tensor, Tensor, list[Tensor
              zip(field.sdfs, field.colours.tolist(), strict=True)]  # fmt: skip
     depth = torch.stack([torch.where(r.mask[0], r.depth[0], torch.full_like(r.depth[0], torch.inf)) for r in alone])
     seen = [(depth[k] < torch.inf) & (depth[k] == depth.min(dim=0).values) for k in range(len(alone))]
+    if not all(mask.any() for mask in seen):
+        raise ValueError(f"a part of {prompt.text!r} is hidden at the judged camera: its share is undefined")
     distance = np.stack([distance_transform_edt(~mask.numpy()) for mask in seen])
     nearest = torch.from_numpy(distance.argmin(axis=0))
     return rgb, object_mask(rgb), [nearest == k for k in range(len(alone))]
@@ -124,14 +126,17 @@ def judge_samples(prompt: Prompt, samples: Tensor, rgb: Tensor, masks: Tensor, p
         "colour_error": colour_error.mean().item(),
     }
     if len(prompt.parts) == 1:
-        result["colour_right"] = np.mean([c == prompt.parts[0][0] for c in nearest_colour(mean_colour(samples, drawn))])
+        named = nearest_colour(mean_colour(samples, drawn))
+        seen = drawn.flatten(1).any(1).tolist()
+        result["colour_right"] = np.mean([c == prompt.parts[0][0] and a for c, a in zip(named, seen, strict=True)])
         return result
     right = []
     true_masks = masks[:1].expand(n, -1, -1)
     for (colour, _), region in zip(prompt.parts, parts, strict=True):
         share = region.expand(n, -1, -1)
         result[f"part{len(right)}_iou"] = mask_iou(drawn & share, true_masks & share).mean().item()
-        right.append(torch.tensor([c == colour for c in nearest_colour(mean_colour(samples, drawn & share))]))
+        named = nearest_colour(mean_colour(samples, drawn & share))
+        right.append(torch.tensor([c == colour for c in named]) & (drawn & share).flatten(1).any(1))
     result["part_colours_right"] = (right[0] & right[1]).float().mean().item()
     result["colour_right"] = result["part_colours_right"]
     return result

@@ -49,6 +49,10 @@ def test_a_sphere_has_no_view_to_follow_and_a_wrong_colour_is_caught() -> None:
     scores = guide.judge_samples(prompt, blue, rgb, masks, [])
     assert scores["camera_followed"] is None  # every view of a sphere is the same
     assert scores["silhouette_iou"] == 1.0 and scores["colour_right"] == 0.0 and scores["colour_error"] > 0.2
+    # nothing drawn is no colour, not the background grey's nearest palette colour (pink)
+    pink, _, pink_rgb, pink_masks, _ = truth_at("a pink sphere", 150.0, 35.0)
+    blank = torch.full_like(pink_rgb[:1], 0.8)
+    assert guide.judge_samples(pink, blank, pink_rgb, pink_masks, [])["colour_right"] == 0.0
 
 
 def test_stack_parts_are_judged_apart() -> None:

@@ -72,6 +72,11 @@ CARD_SUMMARY = (
 DIRECTION_ONLY = {"projection_class_embeddings_input_dim": CAMERA_DIM + TEXT_DIM}
 
 
+def schedule_name(scheduler) -> str:
+    """ "cosine" or "linear": the noise schedule a scheduler was made with (`new_scheduler`)."""
+    return "cosine" if scheduler.config.beta_schedule == "squaredcos_cap_v2" else "linear"
+
+
 # --- data ------------------------------------------------------------------------------------------------
 def prepare(
     folders: list[Path], size: int, clip: torch.nn.Module, tokenizer, whole_view: bool = True
@@ -128,18 +133,25 @@ class Sittings:
         self.path, self.first, self.started = path, step, time.perf_counter()
         done = json.loads(path.read_text()) if path.exists() else []
         self.done = [s for s in done if s["last_step"] <= step]  # a sitting past the checkpoint was lost
+        self.seconds: float | None = None  # this sitting's training time at its last checkpoint
 
     def seconds_now(self) -> float:
         return time.perf_counter() - self.started
 
     def record(self, step: int) -> None:
         """This sitting has reached `step` (written at every checkpoint: a killed sitting keeps its time)."""
-        entry = {"first_step": self.first, "last_step": step, "seconds": round(self.seconds_now(), 1)}
+        self.seconds = round(self.seconds_now(), 1)
+        entry = {"first_step": self.first, "last_step": step, "seconds": self.seconds}
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.path.write_text(json.dumps([*self.done, entry], indent=1))
 
     def total(self) -> float:
-        return sum(s["seconds"] for s in self.done) + self.seconds_now()
+        """Training seconds of every sitting, this one up to its last checkpoint."""
+        return sum(s["seconds"] for s in self.done) + (self.seconds or 0.0)
+
+    def count(self) -> int:
+        """Sittings that trained (the same command run again after the last step trains none)."""
+        return len(self.done) + (self.seconds is not None)
 
 
 # --- evaluation ------------------------------------------------------------------------------------------
@@ -194,15 +206,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--drop-caption", type=float, default=0.15, help="share of captions replaced by empty")
     parser.add_argument("--drop-camera", type=float, default=0.15, help="share of cameras replaced by zeros")
     parser.add_argument("--ema", type=float, default=0.999)
-    parser.add_argument("--schedule", choices=("linear", "cosine"), default="linear", help="noise schedule")
-    parser.add_argument("--prediction", choices=("epsilon", "v_prediction"), default="epsilon")
+    parser.add_argument("--schedule", choices=("linear", "cosine"), help="noise schedule of a new model (linear)")
+    parser.add_argument("--prediction", choices=("epsilon", "v_prediction"), help="of a new model (epsilon)")
     parser.add_argument("--snr-gamma", type=float, help="min-SNR-γ loss weighting (Hang et al. 2023; 5 is usual)")
     parser.add_argument(
         "--camera",
         choices=("view", "direction"),
-        default="view",
-        help="camera input: the whole view, or azimuth and elevation alone (with --init: a model that reads the "
-        "direction alone is widened to the whole view, or kept as it is)",
+        help="camera input: the whole view (a new model's default) or azimuth and elevation alone; with --init, "
+        "'view' widens a model that reads the direction alone, and by default the model keeps its own",
     )
     parser.add_argument("--minutes", type=float, help="one sitting: stop at the first checkpoint after this long")
     parser.add_argument("--device", help="where to train (default: cuda when there is one, else cpu)")
@@ -222,11 +233,17 @@ def main(argv: list[str] | None = None) -> None:
 
     clip, _, tokenizer = load_clip(args.clip)
     if args.init is None:
-        unet = new_unet(args.seed) if args.camera == "view" else new_unet(args.seed, **DIRECTION_ONLY)
-        scheduler = new_scheduler(args.schedule, args.prediction)
+        unet = new_unet(args.seed) if args.camera != "direction" else new_unet(args.seed, **DIRECTION_ONLY)
+        scheduler = new_scheduler(args.schedule or "linear", args.prediction or "epsilon")
     else:  # a fine-tune keeps the model's noise schedule and prediction type; --camera view widens its input
         unet, scheduler = load_diffusion(args.init)
         unet = widen_camera_input(unet.float()) if args.camera == "view" else unet.float()
+        if args.camera == "direction" and camera_dim(unet) != CAMERA_DIM:
+            parser.error(f"{args.init} reads the whole view; it cannot be narrowed to --camera direction")
+        kept = (schedule_name(scheduler), scheduler.config.prediction_type)
+        if (args.schedule or kept[0], args.prediction or kept[1]) != kept:
+            parser.error(f"{args.init} was trained with the {kept[0]} schedule and {kept[1]}; a fine-tune keeps "
+                         "them (leave out --schedule and --prediction)")  # fmt: skip
     whole_view = camera_dim(unet) != CAMERA_DIM
     images, caption_index, conditions, cameras = prepare(
         args.data, unet.config.sample_size, clip, tokenizer, whole_view
@@ -245,7 +262,11 @@ def main(argv: list[str] | None = None) -> None:
     schedule = get_cosine_schedule_with_warmup(optimizer, 100, args.steps)
     both = torch.nn.ModuleDict({"unet": unet, "ema": ema})  # one checkpoint holds the weights and their average
     checkpoint = args.out / "checkpoint"
-    step = resume(checkpoint, both, optimizer, schedule)
+    try:
+        step = resume(checkpoint, both, optimizer, schedule)
+    except RuntimeError as error:  # a size mismatch: the run was started with the other camera input
+        raise SystemExit(f"{checkpoint} holds a model of another shape than this command builds ({error}); "
+                         "resume with the run's own --camera, --init and model settings") from None  # fmt: skip
     sittings = Sittings(args.out / "sittings.json", step)
     # diffusers' EMA (decay min(ema, (1 + n) / (10 + n)) after n updates), resumed from the checkpointed average
     averages = EMAModel(ema.parameters(), decay=args.ema)
@@ -286,8 +307,8 @@ def main(argv: list[str] | None = None) -> None:
 
     ema.eval().cpu()
     metrics = {"steps": args.steps, "batch": args.batch, "renders": len(images),
-               "train_seconds": round(sittings.total(), 1), "sittings": len(sittings.done) + 1, "init": args.init,
-               "schedule": args.schedule, "prediction": scheduler.config.prediction_type,
+               "train_seconds": round(sittings.total(), 1), "sittings": sittings.count(), "init": args.init,
+               "schedule": schedule_name(scheduler), "prediction": scheduler.config.prediction_type,
                "snr_gamma": args.snr_gamma, "camera_input": "view" if whole_view else "direction"}  # fmt: skip
     args.out.mkdir(parents=True, exist_ok=True)
     metrics |= evaluate(ema, clip, tokenizer, args.guidance, args.sample_steps, args.out, args.seed, scheduler)

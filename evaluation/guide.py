@@ -18,7 +18,7 @@ at the same camera:
   better than every other view that differs from it (the truth's own IoU between the two below 0.9: a
   sphere's views never do); None where none differs;
 - toy-CLIP R-precision of the toy64 samples among the 64 captions;
-- a picture grid per prompt set: for each prompt and camera, the truth and then its samples.
+- a picture grid per prompt set: a row per prompt, for each camera the truth and then its samples.
 
     python -m evaluation.guide --model toy --out runs/judge-guide
     python -m evaluation.guide --model runs/guide/model --out runs/judge-guide-new --guidance 2 --stacks 64
@@ -256,7 +256,8 @@ def main(argv: list[str] | None = None) -> None:
             owners = [row["prompt"] for row in rows for _ in range(args.samples)]
             summary["mean"]["r_precision"] = clip_r_precision(drawn, owners, texts, args.clip)
         results[name] = {"summary": summary, "rows": rows}
-        save_image_grid(pictures.clamp(0, 1), args.out / f"grid_{name}.png")
+        rows_of_prompts = pictures.view(len(prompts), -1, *pictures.shape[2:])  # both cameras side by side
+        save_image_grid(rows_of_prompts.clamp(0, 1), args.out / f"grid_{name}.png")
         heading = "by shape" if name == "toy64" else "by bottom shape"
         tables.append(f"### {name} ({heading}; {len(prompts)} prompts × {len(HELD_OUT_CAMERAS)} cameras × "
                       f"{args.samples} samples)\n\n" + markdown_table(summary, scores))  # fmt: skip

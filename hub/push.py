@@ -4,7 +4,8 @@ downloading (`hub.source`).
     HF_TOKEN=hf_... python -m hub.push checkpoints/toy-att3d user/toy-att3d [--private]
 
 RUN_DIR is a model folder in Hub layout with its model card: an ATT3D or PIL model (`config.json` /
-`pil.json`), the toy CLIP (`open_clip_config.json`) or the toy diffusion model (`unet/`), plus README.md.
+`pil.json`), the toy CLIP (`open_clip_config.json`) or the toy diffusion model (`unet/`), plus README.md;
+or a trainer's run folder, whose `model/` holds that (`python -m train.att3d ... --out RUN_DIR`).
 The token is read from the environment only (a command line ends up in shell history and `ps`), and is
 never printed. Prints the repo's URL.
 """
@@ -23,15 +24,26 @@ MODEL_CARD = "README.md"
 DEFAULT_COMMIT_MESSAGE = "Upload model with python -m hub.push"
 
 
+def model_in(folder: Path) -> Path:
+    """The model folder of `folder`: itself, or for a trainer's run folder (a run `config.json`, checkpoints,
+    renders) the `model/` inside it, which holds the model and its card."""
+    folder = Path(folder)
+    inner = folder / "model"
+    if inner.is_dir() and not (folder / MODEL_CARD).is_file() and any((inner / m).is_file() for m in MODEL_MARKERS):
+        return inner
+    return folder
+
+
 def push_folder(folder: Path, repo_id: str, private: bool = False, commit_message: str = DEFAULT_COMMIT_MESSAGE) -> str:
-    """Upload `folder` (a model folder with its README.md model card) to the Hub model repo `repo_id`,
+    """Upload `folder` (a model folder with its README.md model card, or a run folder with one in `model/`) to
+    the Hub model repo `repo_id`,
     creating the repo if needed (`private` applies only to a new repo), with the token in `HF_TOKEN`.
     Returns the repo's URL.
 
     Raises ValueError for a folder without a model or model card, or a bad repo id; ConnectionError,
     PermissionError, FileNotFoundError as `model_folder` does.
     """
-    folder = Path(folder)
+    folder = model_in(folder)
     problems = folder_problems(folder)
     if problems:
         raise ValueError(f"{folder} cannot be pushed: {'; '.join(problems)}")
@@ -63,15 +75,17 @@ def folder_problems(folder: Path) -> list[str]:
 
 def main(argv: list[str] | None = None) -> str:
     parser = argparse.ArgumentParser(prog="python -m hub.push", description=__doc__.splitlines()[0])
-    parser.add_argument("run_dir", type=Path, help="the model folder: config.json (or pil.json, ...) and README.md")
+    parser.add_argument(
+        "run_dir", type=Path, help="a run folder, or the model folder: config.json (or pil.json, ...) and README.md"
+    )
     parser.add_argument("repo_id", help="the Hub model repo, 'user/repo' (created if missing)")
     parser.add_argument("--private", action="store_true", help="make a new repo private")
     parser.add_argument("--message", default=DEFAULT_COMMIT_MESSAGE, help="the commit message")
     args = parser.parse_args(argv)
 
-    problems = folder_problems(args.run_dir)
+    problems = folder_problems(model_in(args.run_dir))
     if problems:
-        parser.error(f"{args.run_dir} cannot be pushed: {'; '.join(problems)}")
+        parser.error(f"{model_in(args.run_dir)} cannot be pushed: {'; '.join(problems)}")
     problem = repo_id_problem(args.repo_id)
     if problem is not None:
         parser.error(f"repo id must be 'user/repo', got {args.repo_id!r}: {problem}")

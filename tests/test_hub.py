@@ -6,6 +6,7 @@ offline. Also: private repos and the token (never shown), offline, missing repos
 from __future__ import annotations
 
 import logging
+import shutil
 import subprocess
 import sys
 import time
@@ -106,6 +107,19 @@ def test_push_then_download_and_load(hub: HubServer, model, monkeypatch, capsys)
 
     hub.stop()  # offline now: the cached snapshot still resolves
     assert model_folder("user/tiny-vae") == updated
+
+
+def test_push_takes_a_run_folder_as_the_readme_writes_it(hub: HubServer, model, tmp_path: Path, monkeypatch) -> None:
+    # `python -m train.att3d ... --out runs/att3d/mine` then `python -m hub.push runs/att3d/mine you/your-att3d`
+    _, folder = model
+    run = tmp_path / "runs" / "mine"
+    shutil.copytree(folder, run / "model")
+    (run / "config.json").write_text('{"steps": 3}')  # the run's settings, not a model's config
+    (run / "checkpoint").mkdir()
+    (run / "checkpoint" / "tensors.safetensors").write_bytes(b"state")
+    monkeypatch.setenv("HF_TOKEN", TEST_TOKEN)
+    push([str(run), "user/from-run"])
+    assert files(model_folder("user/from-run")) == files(folder)  # the model and its card, nothing else
 
 
 def test_private_repo_needs_the_token_which_is_never_shown(hub: HubServer, model, monkeypatch, capsys, caplog):

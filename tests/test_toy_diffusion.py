@@ -213,9 +213,11 @@ MIN_BUNDLED_R_PRECISION = 0.7  # measured 0.875 (14 of 16) with seed 0, 0.9375 w
 def test_bundled_model_samples_what_it_is_asked_for() -> None:
     """Regression guard on `checkpoints/toy-diffusion`: one sample of each of 16 toy64 prompts (every
     shape and colour twice), retrieved by the bundled toy CLIP among all 64 prompts."""
-    unet, _ = load_diffusion("toy")
+    unet, scheduler = load_diffusion("toy")
     clip, _, tokenizer = load_clip("toy")
     prompts = [p.text for p in evaluation_prompts()]
-    r_precision, samples = toy_diffusion.sample_r_precision(unet, clip, tokenizer, prompts, BUNDLED_GUIDANCE, 25, 0)
+    r_precision, samples = toy_diffusion.sample_r_precision(
+        unet, clip, tokenizer, prompts, BUNDLED_GUIDANCE, 25, 0, scheduler
+    )
     assert samples.shape == (16, 3, 32, 32)
     assert r_precision >= MIN_BUNDLED_R_PRECISION

@@ -18,6 +18,8 @@ at the same camera:
   better than every other view that differs from it (the truth's own IoU between the two below 0.9: a
   sphere's views never do); None where none differs;
 - toy-CLIP R-precision of the toy64 samples among the 64 captions;
+- camera effect: how much the camera input alone (elevation −5° against 55°) moves the noise prediction,
+  against how much changing the caption does (`camera_effect`);
 - a picture grid per prompt set: a row per prompt, for each camera the truth and then its samples.
 
     python -m evaluation.guide --model toy --out runs/judge-guide
@@ -45,7 +47,7 @@ from nerf.analytic import SDFField
 from nerf.cameras import VIEW_DISTANCE, VIEW_FOV_DEG, Cameras, orbit_cameras, view_label, view_prompt
 from nerf.video import save_image_grid
 from toyworld.clip import retrieval_scores
-from toyworld.diffusion import camera_input, encode_captions, load_diffusion, sample
+from toyworld.diffusion import camera_dim, camera_input, encode_captions, load_diffusion, sample, unet_condition
 from toyworld.palette import nearest_colour
 from toyworld.prompts import Prompt, stacks, toy64
 from toyworld.render_gt import BACKGROUND, render_ground_truth
@@ -182,6 +184,35 @@ def judge_guide(
     return rows, torch.stack(pictures)
 
 
+@torch.no_grad()
+def camera_effect(
+    model: str | Path, prompts: list[str], clip: str = "toy", timesteps: tuple[int, ...] = (50, 300, 600, 900)
+) -> dict[str, float]:
+    """How much the camera input moves the model's noise prediction: for each prompt (caption "…, front
+    view") and timestep, the same noisy image at azimuth 30° from elevation −5° and from 55°; the norm of
+    the difference of the two predictions over the norm of one, averaged over prompts, per timestep. For
+    comparison, the same for the caption changed to another prompt's at one camera ("text" entries)."""
+    unet, _ = load_diffusion(model)
+    unet = unet.float()
+    clip_model, _, tokenizer = load_clip(clip)
+    size = unet.config.sample_size
+    cameras = orbit_cameras(torch.tensor([30.0, 30.0]), torch.tensor([-5.0, 55.0]), VIEW_DISTANCE, VIEW_FOV_DEG,
+                            size, size)  # fmt: skip
+    camera = camera_input(unet, cameras)
+    generator = torch.Generator().manual_seed(0)
+    effects: dict[str, list[float]] = defaultdict(list)
+    for k, prompt in enumerate(prompts):
+        other = prompts[(k + 1) % len(prompts)]
+        text = encode_captions(clip_model, tokenizer, [view_prompt(p, "front") for p in (prompt, prompt, other)])
+        for t in timesteps:
+            x = torch.randn(1, 3, size, size, generator=generator).expand(3, -1, -1, -1)
+            three = torch.cat((camera, camera[:1]))
+            noise = unet(x, torch.full((3,), t), **unet_condition(text, three, camera_dim(unet))).sample
+            effects[f"camera_t{t}"].append(((noise[0] - noise[1]).norm() / noise[0].norm()).item())
+            effects[f"text_t{t}"].append(((noise[0] - noise[2]).norm() / noise[0].norm()).item())
+    return {name: round(float(np.mean(values)), 4) for name, values in effects.items()}
+
+
 def clip_r_precision(samples: Tensor, prompts: list[str], candidates: list[str], clip: str = "toy") -> float:
     """Toy-CLIP top-1 retrieval of samples `[N, H, W, 3]` in [0, 1] (upsampled to 64×64) among `candidates`."""
     model, _, tokenizer = load_clip(clip)
@@ -255,6 +286,8 @@ def main(argv: list[str] | None = None) -> None:
             drawn = pictures[:, 1:].flatten(0, 1)
             owners = [row["prompt"] for row in rows for _ in range(args.samples)]
             summary["mean"]["r_precision"] = clip_r_precision(drawn, owners, texts, args.clip)
+            results["camera_effect"] = camera_effect(args.model, texts, args.clip)
+            print("how much the camera (−5° against 55°) and the caption move ε:", results["camera_effect"])
         results[name] = {"summary": summary, "rows": rows}
         rows_of_prompts = pictures.view(len(prompts), -1, *pictures.shape[2:])  # both cameras side by side
         save_image_grid(rows_of_prompts.clamp(0, 1), args.out / f"grid_{name}.png")

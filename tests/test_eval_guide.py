@@ -11,6 +11,7 @@ import torch
 from tiny_models import tiny_toy
 
 from evaluation import guide
+from toyworld.diffusion import VIEW_DIM, load_diffusion, save_diffusion
 from toyworld.prompts import find_prompt
 
 
@@ -18,6 +19,17 @@ def truth_at(prompt_text: str, azimuth: float, elevation: float, size: int = 32)
     prompt = find_prompt(prompt_text)
     cameras = guide.judge_cameras(azimuth, elevation, size)
     return prompt, cameras, *guide.truth(prompt, cameras)
+
+
+def test_camera_effect_is_zero_for_a_model_that_ignores_the_camera(tmp_path: Path) -> None:
+    diffusion, clip = tiny_toy(tmp_path)
+    prompts = ["a red cube", "a blue sphere"]
+    assert min(guide.camera_effect(diffusion, prompts, str(clip), timesteps=(10, 900)).values()) > 0
+    unet, scheduler = load_diffusion(diffusion)
+    unet.class_embedding.linear_1.weight.data[:, :VIEW_DIM] = 0  # the camera's columns cut off
+    save_diffusion(unet, scheduler, tmp_path / "blind", half=False)
+    blind = guide.camera_effect(tmp_path / "blind", prompts, str(clip), timesteps=(10, 900))
+    assert blind["camera_t10"] == blind["camera_t900"] == 0 and blind["text_t10"] > 0
 
 
 def test_masks_and_iou() -> None:
@@ -82,6 +94,7 @@ def test_judge_command_on_a_tiny_model(tmp_path: Path, monkeypatch: pytest.Monke
     assert 0 <= results["toy64"]["summary"]["mean"]["silhouette_iou"] <= 1
     assert 0 <= results["toy64"]["summary"]["mean"]["r_precision"] <= 1
     assert "part_colours_right" in results["stacks"]["summary"]["mean"]
+    assert results["camera_effect"]["camera_t50"] > 0 and results["camera_effect"]["text_t900"] > 0
     assert (tmp_path / "judge" / "grid_toy64.png").exists() and (tmp_path / "judge" / "table.md").exists()
 
 

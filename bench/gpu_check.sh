@@ -7,14 +7,17 @@
 # packages and no network, so their wheels travel beside this script:
 #   here:  bash bench/gpu_check.sh wheels [PYTHON_VERSION]   # → gpu-wheels/, the locked versions, for that Python (3.12)
 #   there: bash bench/gpu_check.sh                           # installs gpu-wheels/ offline into a venv, then checks
-# With the device tool: run(command="bash bench/gpu_check.sh", carry=["gpu-wheels"], timeout_s=540).
+# With the device tool: run(command="bash bench/gpu_check.sh", carry=["gpu-wheels"], timeout_s=540). The
+# working tree travels whole, at most 64 MiB, and the bundled checkpoints nearly fill it: move
+# checkpoints/toy-pil out of the checkout for the call (the checks do not read it) and back afterwards.
+# (The GPU image's own scipy, scikit-image, pillow and pytest are used: their wheels alone would pass 64 MiB.)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # what the GPU machine brings itself; everything else the code imports comes from gpu-wheels/
-PRESENT='^(torch|torchvision|triton|nvidia-.*|cuda-.*|accelerate|huggingface-hub|safetensors|numpy|filelock|fsspec|jinja2|markupsafe|mpmath|sympy|networkx|typing-extensions|packaging|pyyaml|psutil|requests|urllib3|idna|certifi|charset-normalizer|hf-xet|setuptools)$'
-# what the checks import (the app, the Hub mirror, the browser, lint and the real models' text encoders stay behind)
-NEEDED='^(diffusers|regex|open-clip-torch|ftfy|wcwidth|trimesh|scikit-image|scipy|lazy-loader|imageio|pillow|tqdm|pytest|pytest-timeout|pluggy|iniconfig|importlib-metadata|zipp)$'
+PRESENT='^(torch|torchvision|triton|nvidia-.*|cuda-.*|accelerate|huggingface-hub|safetensors|numpy|filelock|fsspec|jinja2|markupsafe|mpmath|sympy|networkx|typing-extensions|packaging|pyyaml|psutil|requests|urllib3|idna|certifi|charset-normalizer|hf-xet|setuptools|scipy|scikit-image|pillow|imageio|tqdm|regex|pytest|pytest-timeout|pluggy|iniconfig|lazy-loader|zipp)$'
+# what the checks and train/gpu_toy_diffusion.sh import (the app, the Hub mirror, the browser, lint and the real models' text encoders stay behind)
+NEEDED='^(diffusers|regex|open-clip-torch|ftfy|wcwidth|trimesh|scikit-image|scipy|lazy-loader|imageio|pillow|tqdm|pytest|pytest-timeout|pluggy|iniconfig|importlib-metadata|zipp|pydantic|pydantic-core|annotated-types|typing-inspection)$'
 
 if [ "${1:-}" = wheels ]; then
     version=${2:-3.12}

@@ -162,7 +162,7 @@ def test_training_command_runs_resumes_exactly_and_evaluates(tmp_path: Path, mon
         toy_diffusion.main(["--data", str(tmp_path / "data"), "--clip", str(tmp_path / "clip"), "--out",
                             str(tmp_path / run), "--batch", "4", "--sample-steps", "2", "--checkpoint-every", "1",
                             "--steps", "4", "--schedule", "cosine", "--prediction", "v_prediction",
-                            "--snr-gamma", "5", *options])  # fmt: skip
+                            "--snr-gamma", "5", "--drop-view", "0.5", *options])  # fmt: skip
 
     train("unbroken")
     with monkeypatch.context() as dying:

@@ -80,15 +80,16 @@ def schedule_name(scheduler) -> str:
 # --- data ------------------------------------------------------------------------------------------------
 def prepare(
     folders: list[Path], size: int, clip: torch.nn.Module, tokenizer, whole_view: bool = True
-) -> tuple[torch.Tensor, torch.Tensor, TextCondition, torch.Tensor]:
-    """(images `[N, 3, s, s]` in [-1, 1], caption index `[N]`, caption conditions `[C, ...]`, camera `[N, D]`:
-    the whole view (`view_condition`) or, with `whole_view` False, its direction (`camera_condition`)).
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, TextCondition, torch.Tensor]:
+    """(images `[N, 3, s, s]` in [-1, 1], caption index `[N]` (with its view suffix, "a red cube, front
+    view"), bare prompt index `[N]` ("a red cube"), text conditions `[C, ...]`, camera `[N, D]`: the whole
+    view (`view_condition`) or, with `whole_view` False, its direction (`camera_condition`)).
 
-    The last caption condition is the empty caption's, used for dropout and for guidance.
+    The last text condition is the empty caption's, used for dropout and for guidance.
     """
-    images, _, captions, records = load_renders(folders)
+    images, prompts, captions, records = load_renders(folders)
     images = F.interpolate(images.float() / 127.5 - 1, size=(size, size), mode="area")
-    texts = [*sorted(set(captions)), ""]
+    texts = [*sorted(set(captions) | set(prompts)), ""]
     index = {c: i for i, c in enumerate(texts)}
     if whole_view:
         cameras = Cameras(torch.tensor([r["c2w"] for r in records]), torch.tensor([r["fov_y"] for r in records]),
@@ -98,7 +99,13 @@ def prepare(
         azimuth = torch.tensor([r["azimuth_deg"] for r in records])
         camera = camera_condition(azimuth, torch.tensor([r["elevation_deg"] for r in records]))
     conditions = encode_captions(clip, tokenizer, texts)
-    return images, torch.tensor([index[c] for c in captions]), conditions, camera
+    return (
+        images,
+        torch.tensor([index[c] for c in captions]),
+        torch.tensor([index[p] for p in prompts]),
+        conditions,
+        camera,
+    )
 
 
 def render_weights(folders: list[Path], folder_weights: list[float] | None) -> torch.Tensor:
@@ -205,6 +212,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--drop-caption", type=float, default=0.15, help="share of captions replaced by empty")
     parser.add_argument("--drop-camera", type=float, default=0.15, help="share of cameras replaced by zeros")
+    parser.add_argument(
+        "--drop-view",
+        type=float,
+        default=0.0,
+        help="share of captions that lose their view suffix, so the camera input has to carry the view",
+    )
     parser.add_argument("--ema", type=float, default=0.999)
     parser.add_argument("--schedule", choices=("linear", "cosine"), help="noise schedule of a new model (linear)")
     parser.add_argument("--prediction", choices=("epsilon", "v_prediction"), help="of a new model (epsilon)")
@@ -224,7 +237,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--init", help="start from this model ('toy', a folder or a Hub repo id), not new weights")
     args = parser.parse_args(argv)
-    if args.steps < 1 or args.batch < 1 or not 0 <= args.drop_caption < 1 or not 0 <= args.drop_camera < 1:
+    rates = (args.drop_caption, args.drop_camera, args.drop_view)
+    if args.steps < 1 or args.batch < 1 or not all(0 <= rate < 1 for rate in rates):
         parser.error("--steps and --batch must be >= 1, dropout rates in [0, 1)")
     if (args.snr_gamma is not None and args.snr_gamma <= 0) or (args.minutes is not None and args.minutes <= 0):
         parser.error("--snr-gamma and --minutes must be positive")
@@ -245,12 +259,13 @@ def main(argv: list[str] | None = None) -> None:
             parser.error(f"{args.init} was trained with the {kept[0]} schedule and {kept[1]}; a fine-tune keeps "
                          "them (leave out --schedule and --prediction)")  # fmt: skip
     whole_view = camera_dim(unet) != CAMERA_DIM
-    images, caption_index, conditions, cameras = prepare(
+    images, caption_index, prompt_index, conditions, cameras = prepare(
         args.data, unet.config.sample_size, clip, tokenizer, whole_view
     )
     device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
     unet.to(device)
-    images, caption_index, cameras = images.to(device), caption_index.to(device), cameras.to(device)
+    images, cameras = images.to(device), cameras.to(device)
+    caption_index, prompt_index = caption_index.to(device), prompt_index.to(device)
     conditions = TextCondition(conditions.states.to(device), conditions.pooled.to(device))
     empty = len(conditions.pooled) - 1
     weights = render_weights(args.data, args.data_weights)
@@ -283,8 +298,12 @@ def main(argv: list[str] | None = None) -> None:
         noise = torch.randn(x0.shape, generator=generator).to(device)
         noisy = scheduler.add_noise(x0, noise, t)
         dropped = (torch.rand(args.batch, generator=generator) < args.drop_caption).to(device)
-        text = conditions.select(torch.where(dropped, empty, caption_index[batch]))
         kept = (torch.rand(args.batch, 1, generator=generator) >= args.drop_camera).to(device)
+        chosen = caption_index[batch]
+        if args.drop_view > 0:  # drawn only then, last: the batches of runs without it stay as they were
+            bare = (torch.rand(args.batch, generator=generator) < args.drop_view).to(device)
+            chosen = torch.where(bare, prompt_index[batch], chosen)
+        text = conditions.select(torch.where(dropped, empty, chosen))
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=args.bf16):
             output = unet(noisy, t, **unet_condition(text, cameras[batch] * kept)).sample
         loss = diffusion_loss(output.float(), x0, noise, t, scheduler, args.snr_gamma)
@@ -309,7 +328,8 @@ def main(argv: list[str] | None = None) -> None:
     metrics = {"steps": args.steps, "batch": args.batch, "renders": len(images),
                "train_seconds": round(sittings.total(), 1), "sittings": sittings.count(), "init": args.init,
                "schedule": schedule_name(scheduler), "prediction": scheduler.config.prediction_type,
-               "snr_gamma": args.snr_gamma, "camera_input": "view" if whole_view else "direction"}  # fmt: skip
+               "snr_gamma": args.snr_gamma, "drop_view": args.drop_view,
+               "camera_input": "view" if whole_view else "direction"}  # fmt: skip
     args.out.mkdir(parents=True, exist_ok=True)
     metrics |= evaluate(ema, clip, tokenizer, args.guidance, args.sample_steps, args.out, args.seed, scheduler)
     save_diffusion(ema, scheduler, args.out / "model")

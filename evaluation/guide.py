@@ -84,9 +84,8 @@ def mean_colour(images: Tensor, mask: Tensor) -> Tensor:
 def judge_cameras(azimuth: float, elevation: float, size: int) -> Cameras:
     """The asked camera and the two others, `[3]`, all at the world's framing."""
     other = OTHER_ELEVATIONS[0] if elevation <= 25 else OTHER_ELEVATIONS[1]
-    views = [(azimuth, elevation), (azimuth + OTHER_AZIMUTH, elevation), (azimuth, other)]
-    cameras = [orbit_cameras(torch.tensor([a]), e, VIEW_DISTANCE, VIEW_FOV_DEG, size, size) for a, e in views]
-    return Cameras(torch.cat([c.c2w for c in cameras]), torch.cat([c.fov_y for c in cameras]), size, size)
+    azimuths = torch.tensor([azimuth, azimuth + OTHER_AZIMUTH, azimuth])
+    return orbit_cameras(azimuths, torch.tensor([elevation, elevation, other]), VIEW_DISTANCE, VIEW_FOV_DEG, size, size)
 
 
 @torch.no_grad()

@@ -83,9 +83,10 @@ def main(argv: list[str] | None = None) -> str:
     parser.add_argument("--message", default=DEFAULT_COMMIT_MESSAGE, help="the commit message")
     args = parser.parse_args(argv)
 
-    problems = folder_problems(model_in(args.run_dir))
+    folder = model_in(args.run_dir)
+    problems = folder_problems(folder)
     if problems:
-        parser.error(f"{model_in(args.run_dir)} cannot be pushed: {'; '.join(problems)}")
+        parser.error(f"{folder} cannot be pushed: {'; '.join(problems)}")
     problem = repo_id_problem(args.repo_id)
     if problem is not None:
         parser.error(f"repo id must be 'user/repo', got {args.repo_id!r}: {problem}")

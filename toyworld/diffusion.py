@@ -82,8 +82,11 @@ def encode_captions(clip: nn.Module, tokenizer, captions: list[str], chunk: int 
 
 
 def camera_dim(unet: UNet2DConditionModel) -> int:
-    """How many numbers of camera input `unet` reads (`CAMERA_DIM` or `VIEW_DIM`)."""
-    return unet.config.projection_class_embeddings_input_dim - TEXT_DIM
+    """How many numbers of camera input `unet` reads: `CAMERA_DIM` or `VIEW_DIM` (anything else is no toy UNet)."""
+    dim = unet.config.projection_class_embeddings_input_dim - TEXT_DIM
+    if dim not in (CAMERA_DIM, VIEW_DIM):
+        raise ValueError(f"a toy UNet reads {CAMERA_DIM} or {VIEW_DIM} camera numbers, this one {dim}")
+    return dim
 
 
 def unet_condition(text: TextCondition, camera: Tensor | None, dim: int = VIEW_DIM) -> dict[str, Tensor]:
@@ -146,10 +149,8 @@ def camera_input(unet: UNet2DConditionModel, cameras: Cameras) -> Tensor:
     first models, `camera_condition`."""
     if camera_dim(unet) == VIEW_DIM:
         return view_condition(cameras)
-    if camera_dim(unet) == CAMERA_DIM:
-        azimuth, elevation = cameras.azimuth_elevation()
-        return camera_condition(azimuth.flatten(), elevation.flatten())
-    raise ValueError(f"a toy UNet reads {CAMERA_DIM} or {VIEW_DIM} camera numbers, this one {camera_dim(unet)}")
+    azimuth, elevation = cameras.azimuth_elevation()
+    return camera_condition(azimuth.flatten(), elevation.flatten())
 
 
 @torch.no_grad()
@@ -160,8 +161,6 @@ def widen_camera_input(unet: UNet2DConditionModel) -> UNet2DConditionModel:
     Changed in place and returned; a model that already reads the whole view is returned as it is."""
     if camera_dim(unet) == VIEW_DIM:
         return unet
-    if camera_dim(unet) != CAMERA_DIM:
-        raise ValueError(f"a toy UNet reads {CAMERA_DIM} or {VIEW_DIM} camera numbers, this one {camera_dim(unet)}")
     old = unet.class_embedding.linear_1
     new = nn.Linear(VIEW_DIM + TEXT_DIM, old.out_features).to(old.weight)
     new.weight.zero_()

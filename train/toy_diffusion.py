@@ -31,7 +31,7 @@ from tqdm.auto import tqdm
 
 from guidance.clip import load_clip
 from hub.model_card import write_model_card
-from nerf.cameras import VIEW_DISTANCE, VIEW_FOV_DEG, Cameras, look_at, spherical_position, view_prompt
+from nerf.cameras import VIEW_DISTANCE, VIEW_FOV_DEG, Cameras, orbit_cameras, view_prompt
 from nerf.checkpoint import resume, save_training_state
 from nerf.random import derived_seed
 from nerf.video import save_image_grid
@@ -41,7 +41,6 @@ from toyworld.diffusion import (
     CAMERA_DIM,
     TEXT_DIM,
     TextCondition,
-    camera_condition,
     camera_dim,
     camera_input,
     encode_captions,
@@ -51,7 +50,6 @@ from toyworld.diffusion import (
     sample,
     save_diffusion,
     unet_condition,
-    view_condition,
     widen_camera_input,
 )
 from toyworld.prompts import toy64
@@ -79,25 +77,21 @@ def schedule_name(scheduler) -> str:
 
 # --- data ------------------------------------------------------------------------------------------------
 def prepare(
-    folders: list[Path], size: int, clip: torch.nn.Module, tokenizer, whole_view: bool = True
+    folders: list[Path], unet, clip: torch.nn.Module, tokenizer
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, TextCondition, torch.Tensor]:
-    """(images `[N, 3, s, s]` in [-1, 1], caption index `[N]` (with its view suffix, "a red cube, front
-    view"), bare prompt index `[N]` ("a red cube"), text conditions `[C, ...]`, camera `[N, D]`: the whole
-    view (`view_condition`) or, with `whole_view` False, its direction (`camera_condition`)).
+    """(images `[N, 3, s, s]` in [-1, 1] at `unet`'s size, caption index `[N]` (with its view suffix, "a red
+    cube, front view"), bare prompt index `[N]` ("a red cube"), text conditions `[C, ...]`, camera `[N, D]`:
+    the camera input `unet` reads, `camera_input`, of each render's recorded camera).
 
     The last text condition is the empty caption's, used for dropout and for guidance.
     """
+    size = unet.config.sample_size
     images, prompts, captions, records = load_renders(folders)
     images = F.interpolate(images.float() / 127.5 - 1, size=(size, size), mode="area")
     texts = [*sorted(set(captions) | set(prompts)), ""]
     index = {c: i for i, c in enumerate(texts)}
-    if whole_view:
-        cameras = Cameras(torch.tensor([r["c2w"] for r in records]), torch.tensor([r["fov_y"] for r in records]),
-                          size, size)  # fmt: skip
-        camera = view_condition(cameras)
-    else:
-        azimuth = torch.tensor([r["azimuth_deg"] for r in records])
-        camera = camera_condition(azimuth, torch.tensor([r["elevation_deg"] for r in records]))
+    c2w, fov_y = torch.tensor([r["c2w"] for r in records]), torch.tensor([r["fov_y"] for r in records])
+    camera = camera_input(unet, Cameras(c2w, fov_y, size, size))
     conditions = encode_captions(clip, tokenizer, texts)
     return (
         images,
@@ -162,14 +156,6 @@ class Sittings:
 
 
 # --- evaluation ------------------------------------------------------------------------------------------
-def front_cameras(count: int, size: int) -> Cameras:
-    """`count` copies of the front-ish camera the samples are drawn at (azimuth 20°, elevation 15°, the
-    world's framing)."""
-    eye = spherical_position(torch.tensor(20.0), torch.tensor(15.0), torch.tensor(VIEW_DISTANCE))
-    c2w = look_at(eye, torch.zeros(3)).expand(count, 4, 4)
-    return Cameras(c2w, torch.full((count,), VIEW_FOV_DEG).deg2rad(), size, size)
-
-
 @torch.no_grad()
 def sample_r_precision(
     unet, clip, tokenizer, prompts: list[str], guidance: float, steps: int, seed: int, scheduler=None
@@ -179,7 +165,9 @@ def sample_r_precision(
     model's (default DDPM's linear ε)."""
     text = encode_captions(clip, tokenizer, [view_prompt(p, "front") for p in prompts])
     empty = encode_captions(clip, tokenizer, [""])
-    camera = camera_input(unet, front_cameras(len(prompts), unet.config.sample_size))
+    size = unet.config.sample_size  # the front-ish camera: azimuth 20°, elevation 15°, the world's framing
+    front = orbit_cameras(torch.full((len(prompts),), 20.0), 15.0, VIEW_DISTANCE, VIEW_FOV_DEG, size, size)
+    camera = camera_input(unet, front)
     generator = torch.Generator().manual_seed(seed)
     images = sample(unet, text, empty, camera, guidance, steps, generator, training_scheduler=scheduler)
     pixels = (images * 255).round().to(torch.uint8)
@@ -258,10 +246,7 @@ def main(argv: list[str] | None = None) -> None:
         if (args.schedule or kept[0], args.prediction or kept[1]) != kept:
             parser.error(f"{args.init} was trained with the {kept[0]} schedule and {kept[1]}; a fine-tune keeps "
                          "them (leave out --schedule and --prediction)")  # fmt: skip
-    whole_view = camera_dim(unet) != CAMERA_DIM
-    images, caption_index, prompt_index, conditions, cameras = prepare(
-        args.data, unet.config.sample_size, clip, tokenizer, whole_view
-    )
+    images, caption_index, prompt_index, conditions, cameras = prepare(args.data, unet, clip, tokenizer)
     device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
     unet.to(device)
     images, cameras = images.to(device), cameras.to(device)
@@ -329,7 +314,7 @@ def main(argv: list[str] | None = None) -> None:
                "train_seconds": round(sittings.total(), 1), "sittings": sittings.count(), "init": args.init,
                "schedule": schedule_name(scheduler), "prediction": scheduler.config.prediction_type,
                "snr_gamma": args.snr_gamma, "drop_view": args.drop_view,
-               "camera_input": "view" if whole_view else "direction"}  # fmt: skip
+               "camera_input": "direction" if camera_dim(unet) == CAMERA_DIM else "view"}  # fmt: skip
     args.out.mkdir(parents=True, exist_ok=True)
     metrics |= evaluate(ema, clip, tokenizer, args.guidance, args.sample_steps, args.out, args.seed, scheduler)
     save_diffusion(ema, scheduler, args.out / "model")

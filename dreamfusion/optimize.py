@@ -23,10 +23,12 @@ from dataclasses import asdict, dataclass, field, fields, is_dataclass, replace
 from pathlib import Path
 from typing import Literal
 
+import numpy as np
 import torch
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
+from dreamfusion.shape_prior import AssetPairs, ShapePrior, shape_prior_loss
 from dreamfusion.warm_start import TrainableField, warm_start_field
 from guidance import Guidance, SDSConfig, TimestepSchedule
 from guidance.prompts import MAX_PROMPT_CHARS
@@ -45,6 +47,7 @@ from nerf.random import derived_seed
 from nerf.render import RenderConfig, Shading, render, sample_light_directions
 from nerf.video import render_turntable, save_image_grid, save_video
 from pil.mlp_nerf import MLPNeRF, MLPNeRFConfig
+from toyworld.assets import AssetLibrary
 
 SET_HELP = "any other DreamFusionConfig setting, e.g. tv_weight=0.1 voxel.blob_radius=0.3 detach_normals=false"
 Backbone = Literal["voxel", "hashgrid", "mlp"]
@@ -73,6 +76,8 @@ class SDSRunSettings:
     opacity_entropy_weight: float = 0.0
     tv_weight: float = 0.02  # total variation of the voxel grid's density (smoothness, against floaters)
     colour_tv_weight: float = 0.01  # ... and of its albedo (against colour speckle)
+    # LATTE3D's shape regularization towards a retrieved toy-world asset (off: pure score distillation)
+    shape: ShapePrior = field(default_factory=ShapePrior)
 
     def __post_init__(self) -> None:
         if min(self.num_samples, self.anneal_steps) < 1:
@@ -245,6 +250,7 @@ def dreamfusion(
     on_step: Callable[[int, int], None] | None = None,
     export: bool = True,
     video: bool = True,
+    library: AssetLibrary | None = None,
 ) -> DreamFusionResult:
     """Optimise a NeRF for `prompt` into folder `out` (resumed if it holds a checkpoint).
 
@@ -252,6 +258,8 @@ def dreamfusion(
     start): a field, or anything `dreamfusion.warm_start.warm_start_field` takes ("pil", "att3d", a folder).
     `on_step(step, total)` is called after every step, once its checkpoint (if due) is written: the
     app's progress bar, or a way to stop a run that a later call resumes.
+    `library`: the assets the shape regularization (`config.shape`) retrieves from; by default the toy
+    world's whole library, built when the regularization is on.
     """
     prompt = prompt.strip()
     if not prompt or len(prompt) > MAX_PROMPT_CHARS:
@@ -284,6 +292,11 @@ def dreamfusion(
     train_render = RenderConfig(num_samples=config.num_samples, stratified=True, detach_normals=config.detach_normals)
     eval_render = RenderConfig(num_samples=config.num_samples)
     guidance_scale = config.guidance_scale_for(guidance)
+    pairs = None
+    if config.shape.enabled:
+        library = library or AssetLibrary.build(guidance.text_encoder)
+        asset = library.retrieve([prompt])[0]
+        pairs = AssetPairs(asset, asset, np.zeros(1))
     sampling, generator, draws = CameraSampling(), torch.Generator(), random.Random()
     started = time.perf_counter()
     if config.converge_eps is not None and int(monitor.epochs) == 0:  # the start is the first epoch's reference
@@ -303,6 +316,9 @@ def dreamfusion(
         images = rendered.rgb[0].permute(0, 3, 1, 2)  # [V, 3, r, r]
         sds = guidance.sds_loss(images, [prompt] * config.views, cameras, sds_config, generator=generator)
         loss = sds.loss + config.opacity_penalty(rendered.opacity)
+        if pairs is not None:
+            shape_args = (nerf, rendered.opacity, cameras.reshape(1, -1), library, pairs, generator)
+            loss = loss + shape_prior_loss(config.shape, step, *shape_args)[0]
         if isinstance(nerf, VoxelGridField):
             loss = (
                 loss

@@ -15,6 +15,9 @@ only around cells that the surface crosses (with a margin of one finer cell); el
 trilinear upsampling of the coarser one, which only has to be on the right side of the threshold.
 Detail thinner than a coarse cell (1/32 of the box by default) can be missed; `coarse_resolution`
 equal to `resolution` turns the refinement off.
+
+A closed cavity (a hollow the outside cannot reach, as score distillation leaves inside a shell) is
+filled before marching cubes, so the mesh is one solid, watertight surface with no inner walls.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 import trimesh
+from scipy.ndimage import binary_fill_holes
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 from skimage.measure import marching_cubes
@@ -67,6 +71,9 @@ class ExportConfig:
     threshold: float | None = None  # density iso-level; None: DEFAULT_THRESHOLD
     coarse_resolution: int = 32
     min_component_fraction: float = 0.05  # floaters: parts with fewer faces than this share of the largest go
+    # closed cavities (space the outside cannot reach) count as inside: a solid mesh with no inner walls,
+    # as 3D printing needs and as the object looks; False keeps every level-set surface
+    fill_cavities: bool = True
     target_faces: int | None = None  # quadric decimation down to this many faces; None keeps all
     center: bool = True
     unit_scale: bool = True
@@ -160,12 +167,29 @@ def density_grid(field: RadianceField, num_objects: int, config: ExportConfig) -
     return values, threshold
 
 
-def _marching_cubes(values: np.ndarray, threshold: float, bound: float) -> tuple[np.ndarray, np.ndarray]:
-    """Outward-facing triangles of `values [r+1]^3 > threshold`, in world units; closed at the box's walls."""
+def fill_cavities(values: np.ndarray, threshold: float) -> np.ndarray:
+    """`values [r+1]^3` with every closed cavity of `values > threshold` (grid points the box's walls
+    cannot reach through points at or below the threshold; 6-connected) raised just above it."""
+    inside = values > threshold
+    cavity = binary_fill_holes(inside) & ~inside
+    if not cavity.any():
+        return values
+    filled = values.copy()
+    filled[cavity] = threshold + max(1.0, 0.1 * abs(threshold))
+    return filled
+
+
+def _marching_cubes(
+    values: np.ndarray, threshold: float, bound: float, solid: bool = True
+) -> tuple[np.ndarray, np.ndarray]:
+    """Outward-facing triangles of `values [r+1]^3 > threshold`, in world units; closed at the box's walls;
+    `solid`: closed cavities filled first (`fill_cavities`)."""
     resolution = values.shape[0] - 1
     inside = values > threshold
     if not inside.any():
         return np.zeros((0, 3)), np.zeros((0, 3), dtype=np.int64)
+    if solid:
+        values = fill_cavities(values, threshold)
     # crop to where the surface is, then pad with empty space so the mesh closes at the box walls
     lo = np.maximum(np.argwhere(inside).min(0) - 1, 0)
     hi = np.minimum(np.argwhere(inside).max(0) + 2, resolution + 1)
@@ -211,7 +235,7 @@ def extract_meshes(
     values, threshold = density_grid(field, batch, config)
     meshes = []
     for index in range(batch):
-        vertices, faces = _marching_cubes(values[index].cpu().numpy(), threshold, field.bound)
+        vertices, faces = _marching_cubes(values[index].cpu().numpy(), threshold, field.bound, config.fill_cavities)
         mesh = trimesh.Trimesh(vertices, faces, process=True)
         mesh = _remove_floaters(mesh, config.min_component_fraction)
         if config.target_faces is not None and len(mesh.faces) > config.target_faces:

@@ -178,6 +178,37 @@ def test_floater_removal_drops_a_tiny_far_part_only_by_default() -> None:
     assert len(cleaned.faces) == max(len(part.faces) for part in parts)  # the big sphere is untouched
 
 
+# (d') closed cavities
+
+
+def shell_field(outer: float = 0.5, inner: float = 0.3) -> SDFField:
+    """A hollow ball: the sphere of radius `outer` less the concentric one of radius `inner` (closed inside)."""
+    ball, hole = sphere_sdf((0.0, 0.0, 0.0), outer), sphere_sdf((0.0, 0.0, 0.0), inner)
+    return SDFField([(lambda points: torch.maximum(ball(points), -hole(points)), (1.0, 0.0, 0.0))])
+
+
+def test_a_closed_cavity_is_filled_into_one_solid_watertight_surface() -> None:
+    field = shell_field()
+    solid = extract_mesh(field, world_config(field, resolution=64))
+    hollow = extract_mesh(field, world_config(field, resolution=64, fill_cavities=False))
+    assert len(hollow.split(only_watertight=False)) == 2  # the level set has an inner wall ...
+    assert hollow.volume == pytest.approx(4 / 3 * math.pi * (0.5**3 - 0.3**3), rel=0.03)
+    assert len(solid.split(only_watertight=False)) == 1 and solid.is_watertight  # ... the solid export has not
+    assert solid.volume == pytest.approx(4 / 3 * math.pi * 0.5**3, rel=0.03)
+    assert np.linalg.norm(solid.vertices, axis=1).min() > 0.45  # no vertex left on the cavity's wall
+
+
+def test_an_open_hollow_is_not_filled() -> None:
+    """A cup (a shell cut open at the top): its inside reaches the outside, so it stays empty."""
+    ball, hole = sphere_sdf((0.0, 0.0, 0.0), 0.5), sphere_sdf((0.0, 0.0, 0.0), 0.3)
+    cut = lambda points: 0.2 - points[..., 1]  # noqa: E731  (negative above y = 0.2: removed)
+    field = SDFField([(lambda p: torch.maximum(torch.maximum(ball(p), -hole(p)), -cut(p)), (1.0, 0.0, 0.0))])
+    filled = extract_mesh(field, world_config(field, resolution=64))
+    kept = extract_mesh(field, world_config(field, resolution=64, fill_cavities=False))
+    assert len(filled.faces) == len(kept.faces)
+    assert filled.volume == pytest.approx(kept.volume)
+
+
 # (e) decimation
 
 

@@ -38,6 +38,7 @@ from att3d import ATT3D, ATT3DConfig, prompt_spread
 from att3d.interpolation import InterpolantSampling, interpolate, sample_interpolants
 from att3d.model import BACKBONES, prompt_words
 from dreamfusion import SDSRunSettings, with_overrides
+from dreamfusion.shape_prior import AssetPairs, shape_prior_loss
 from guidance import Guidance, load_guidance
 from guidance.prompts import MAX_PROMPT_CHARS
 from nerf.cameras import Cameras, CameraSampling, sample_cameras, turntable
@@ -45,6 +46,7 @@ from nerf.checkpoint import resume, save_training_state
 from nerf.random import derived_seed, object_generators
 from nerf.render import RenderConfig, render, sample_light_directions
 from nerf.video import save_image_grid
+from toyworld.assets import AssetLibrary
 from toyworld.prompts import prompt_set
 
 SET_HELP = "any other ATT3DTrainConfig setting, e.g. tv_weight=0.05 model.hidden_dim=128 interpolants.kind=dirichlet"
@@ -132,9 +134,19 @@ class Trainer:
     """An amortized run over `prompts` (texts) with `guidance`; `step()` makes one update."""
 
     def __init__(
-        self, config: ATT3DTrainConfig, guidance: Guidance, prompts: list[str], accelerator: Accelerator
+        self,
+        config: ATT3DTrainConfig,
+        guidance: Guidance,
+        prompts: list[str],
+        accelerator: Accelerator,
+        library: AssetLibrary | None = None,
     ) -> None:
         self.config, self.guidance, self.prompts, self.accelerator = config, guidance, prompts, accelerator
+        if config.shape.enabled and library is None:
+            raise ValueError("the shape regularization (config.shape) needs an asset library")
+        self.library = library if config.shape.enabled else None
+        # each training prompt's asset: the library's nearest caption (LATTE3D's retrieval)
+        self.assets = library.retrieve(prompts)[0] if self.library is not None else None
         self.resolution = config.resolution or guidance.resolution
         self.embeddings = guidance.text_encoder.encode(prompts).states.float()  # [P, L, W]: the mapping input
         words = sorted({w for p in prompts for w in prompt_words(p)})
@@ -180,7 +192,8 @@ class Trainer:
         sds_config = config.sds_config(self.guidance, step)
         with accelerator.autocast():
             params = self.wrapped(embeddings).float()  # [b, n_params]; grid lookups stay fp32 under autocast
-            rendered = render(self.model.bind(params), cameras, self.train_render, draws.shading, light,
+            fields = self.model.bind(params)
+            rendered = render(fields, cameras, self.train_render, draws.shading, light,
                               self.model.background, generator=render_generators)  # fmt: skip
             images = rendered.rgb.flatten(0, 1).permute(0, 3, 1, 2).float()  # [b·V, 3, r, r]
             sds = self.guidance.sds_loss_from_text(images, text, flat_cameras, sds_config, sds_generators)
@@ -192,13 +205,22 @@ class Trainer:
                 + config.tv_weight * tv
                 + config.colour_tv_weight * colour_tv
             )
+            shape_parts = {}
+            if self.library is not None:
+                pairs = AssetPairs(self.assets[first], self.assets[second], draws.alpha[rows])
+                shape_ids = [config.prompts_per_step * (1 + views) + r for r in global_rows]  # after the images
+                points = object_generators(draws.seed, shape_ids)
+                shape, shape_parts = shape_prior_loss(
+                    config.shape, step, fields, rendered.opacity, cameras, self.library, pairs, points
+                )
+                loss = loss + shape
         self.optimizer.zero_grad(set_to_none=True)
         accelerator.backward(loss)
         accelerator.clip_grad_norm_(self.model.parameters(), config.grad_clip)
         self.optimizer.step()
         self.schedule.step()
         return {"loss": loss.item(), "sds": sds.loss.item(), "opacity": opacity.item(), "tv": tv.item(),
-                "spread": prompt_spread(params), "lr": self.schedule.get_last_lr()[0]}  # fmt: skip
+                "spread": prompt_spread(params), "lr": self.schedule.get_last_lr()[0], **shape_parts}  # fmt: skip
 
 
 # --- the run ---------------------------------------------------------------------------------------------
@@ -260,7 +282,9 @@ def train_att3d(
     guidance = load_guidance(guidance_source, device=accelerator.device)
     config = replace(config, model=replace(config.model, text_encoder=str(guidance_source)))
     training, held_out = training_prompts(config.prompts, config.split)
-    trainer = Trainer(config, guidance, training, accelerator)
+    # the held-out prompts' own objects never enter the library (unseen stays unseen)
+    library = AssetLibrary.build(guidance.text_encoder, exclude=held_out) if config.shape.enabled else None
+    trainer = Trainer(config, guidance, training, accelerator, library)
     checkpoint = out / "checkpoint"
     step = resume(checkpoint, trainer.model, trainer.optimizer, trainer.schedule)
     main = accelerator.is_main_process
@@ -271,6 +295,11 @@ def train_att3d(
         (out / "config.json").write_text(json.dumps({"guidance": str(guidance_source), "prompts_trained": len(training),
                                                      "processes": accelerator.num_processes, "command": command,
                                                      **asdict(config)}, indent=2, default=str))  # fmt: skip
+        if library is not None:
+            index, similarity = library.retrieve(training)
+            retrieval = [{"prompt": p, "asset": library.captions[i], "similarity": round(float(s), 4)}
+                         for p, i, s in zip(training, index, similarity, strict=True)]  # fmt: skip
+            (out / "retrieval.json").write_text(json.dumps(retrieval, indent=1))
     previews = preview_prompts(training, held_out)
     started = time.perf_counter()
     end = config.steps if stop_after is None else min(config.steps, step + stop_after)

@@ -1,0 +1,140 @@
+"""LATTE3D's shape regularization: the asset library and its retrieval, the silhouette and occupancy
+targets, and that the terms pull a run's object towards the asset (per-prompt and amortized).
+Whether it makes better meshes with the trained toy models is measured in docs/ATT3D.md, not here."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from tiny_models import tiny_toy
+
+from dreamfusion import DreamFusionConfig, dreamfusion, with_overrides
+from dreamfusion.shape_prior import OCCUPANCY_SCALE, AssetPairs, ShapePrior, silhouette_loss
+from dreamfusion.warm_start import load_trained_field
+from guidance import load_guidance, load_text_encoder
+from nerf.cameras import Cameras, turntable
+from nerf.render import RenderConfig, render
+from toyworld.assets import Asset, AssetLibrary
+from toyworld.prompts import find_prompt, toy64
+from toyworld.render_gt import render_ground_truth
+from train.att3d import ATT3DTrainConfig, train_att3d
+
+TINY_ATT3D = ["prompts_per_step=4", "num_samples=8", "model.voxel.resolution=8", "model.hidden_dim=8",
+              "render_every=0", "log_every=1", "warmup=1", "anneal_steps=4"]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def encoder():
+    return load_text_encoder("toy", device="cpu", use_cache=False)
+
+
+@pytest.fixture(scope="module")
+def library(encoder) -> AssetLibrary:
+    """toy64 and the category instances, less toy64's held-out prompts (as a toy64 run builds it)."""
+    held_out = [p.text for p in toy64().split("unseen")]
+    return AssetLibrary.build(encoder, exclude=held_out, sets=("toy64", "categories"))
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory) -> tuple[Path, Path]:
+    return tiny_toy(tmp_path_factory.mktemp("tiny-toy"))
+
+
+def test_every_caption_retrieves_its_own_asset_and_held_out_objects_stay_out(library: AssetLibrary) -> None:
+    held_out = {p.text for p in toy64().split("unseen")}
+    assert held_out.isdisjoint(library.captions)
+    seen = [p.text for p in toy64().split("seen")]
+    assert set(seen) <= set(library.captions)
+    index, similarity = library.retrieve(seen)
+    assert [library.captions[i] for i in index] == seen
+    np.testing.assert_allclose(similarity, 1.0, atol=1e-5)
+
+
+def test_retrieval_finds_the_nearest_caption_by_meaning(library: AssetLibrary) -> None:
+    index, similarity = library.retrieve(["a red chair", "a blue cube", "a red cube"])
+    chair, cube, held_out = (library.captions[i] for i in index)
+    assert "chair" in chair.split() and "red" in chair.split()  # a red chair instance, however its details go
+    assert cube == "a blue cube"
+    assert held_out != "a red cube" and similarity[2] < 1 - 1e-3  # held out: something else, and not identical
+
+
+def test_silhouettes_and_occupancy_are_the_assets_own(library: AssetLibrary) -> None:
+    sphere, cube = (library.captions.index(t) for t in ("a green sphere", "a blue cube"))
+    views = turntable(3, width=24, height=24)
+    cameras = Cameras(views.c2w.expand(2, 3, 4, 4), views.fov_y.expand(2, 3), 24, 24)  # one row per asset
+    masks = library.silhouettes([sphere, cube], cameras)
+    assert masks.shape == (2, 3, 24, 24) and set(masks.unique().tolist()) == {0.0, 1.0}
+    truth = render_ground_truth(find_prompt("a blue cube").field(), views)
+    assert (masks[1] == truth.mask.float()).float().mean() > 0.99  # the same silhouette (64 vs 96 trace steps)
+    assert masks[0].sum() < masks[1].sum()  # a sphere of radius 0.5 covers less than the cube around it
+    points = torch.rand(2, 500, 3, generator=torch.Generator().manual_seed(0)) * 1.4 - 0.7
+    inside = library.occupancy([sphere, sphere], points)
+    torch.testing.assert_close(inside, (points.norm(dim=-1) < 0.5).float())  # toy64's sphere: radius 0.5 at 0
+
+
+def test_interpolants_are_pulled_to_the_blend_of_their_assets() -> None:
+    looked_up = []
+
+    def lookup(index: np.ndarray) -> torch.Tensor:
+        looked_up.append(index.tolist())
+        return torch.as_tensor(index, dtype=torch.float32).view(-1, 1).expand(-1, 4)
+
+    plain = AssetPairs(np.array([2, 5]), np.array([2, 5]), np.zeros(2))
+    torch.testing.assert_close(plain.targets(lookup), torch.tensor([[2.0] * 4, [5.0] * 4]))
+    assert len(looked_up) == 1  # plain prompts: their one asset only
+    mixed = AssetPairs(np.array([2, 5]), np.array([6, 5]), np.array([0.25, 0.5]))
+    torch.testing.assert_close(mixed.targets(lookup), torch.tensor([[3.0] * 4, [5.0] * 4]))
+
+
+def test_settings_are_checked_and_alpha_follows_its_schedule() -> None:
+    with pytest.raises(ValueError, match="must be >= 0"):
+        ShapePrior(weight=-1)
+    with pytest.raises(ValueError, match="box"):
+        ShapePrior(box=1.5)
+    assert not ShapePrior().enabled and ShapePrior(occupancy_weight=1).enabled
+    annealed = ShapePrior(weight=4, weight_end=0, anneal_steps=100)
+    assert [annealed.alpha(s) for s in (0, 50, 100, 500)] == [4, 2, 0, 0]
+    assert ShapePrior(weight=3).alpha(10_000) == 3
+    config = with_overrides(DreamFusionConfig(), ["shape.weight=5", "shape.occupancy_weight=1"])
+    assert config.shape == ShapePrior(weight=5, occupancy_weight=1)
+
+
+def test_per_prompt_run_is_pulled_to_the_assets_silhouette_and_inside(tiny, tmp_path: Path) -> None:
+    """Same seed, same steps: with the terms the object's opacity and inside match the asset's far better."""
+    guidance = load_guidance(tiny[0], clip=tiny[1], device="cpu", use_cache=False)
+    prompt = find_prompt("a blue cube")
+    library = AssetLibrary([Asset(prompt.text, prompt)], guidance.text_encoder)
+    base = DreamFusionConfig(steps=40, render_every=0, checkpoint_every=40, num_samples=32,
+                             voxel=replace(DreamFusionConfig().voxel, resolution=16))  # fmt: skip
+    cameras = turntable(4, width=32, height=32)
+    truth = render_ground_truth(prompt.field(), cameras).mask.float()
+    points = torch.rand(1, 4096, 3, generator=torch.Generator().manual_seed(1)) * 1.3 - 0.65
+    inside = library.occupancy([0], points)
+    errors = {}
+    for name, shape in (("off", ShapePrior()), ("on", ShapePrior(weight=5, occupancy_weight=1))):
+        dreamfusion(prompt.text, guidance, tmp_path / name, replace(base, shape=shape), progress=False,
+                    export=False, video=False, library=library)  # fmt: skip
+        field = load_trained_field(tmp_path / name / "field")
+        with torch.no_grad():
+            opacity = render(field, cameras, RenderConfig(num_samples=64), "albedo").opacity
+            occupied = 1 - torch.exp(-OCCUPANCY_SCALE * field(points).density)
+        errors[name] = (silhouette_loss(opacity, truth).item(), (occupied - inside).square().mean().item())
+    assert errors["on"][0] < 0.5 * errors["off"][0]
+    assert errors["on"][1] < 0.85 * errors["off"][1]  # 40 steps of lr 0.1 move a density only so far
+
+
+def test_amortized_run_trains_with_the_library_less_its_held_out_prompts(tiny, tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("AMORTIZED3D_CACHE", str(tmp_path / "cache"))
+    config = with_overrides(ATT3DTrainConfig(steps=2), [*TINY_ATT3D, "shape.weight=5", "shape.occupancy_weight=1"])
+    train_att3d(config, str(tiny[0]), tmp_path / "run", device="cpu", progress=False)
+    retrieval = json.loads((tmp_path / "run" / "retrieval.json").read_text())
+    seen = [p.text for p in toy64().split("seen")]
+    assert [r["prompt"] for r in retrieval] == seen
+    assert all(r["asset"] == r["prompt"] for r in retrieval)  # every training prompt has its own object
+    log = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
+    assert all(r["silhouette"] > 0 and r["occupancy"] > 0 for r in log)

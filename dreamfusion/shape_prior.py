@@ -7,7 +7,9 @@ Two terms, both against the asset that `toyworld/assets.py::AssetLibrary.retriev
 - occupancy: `1000 · β · mean_x ((1 − e^(−0.05 σ(x))) − inside(x))²` over points drawn uniformly in the
   box ±`box`, σ the model's density. The silhouette pins the outline, not which surface is opaque: with
   it alone the guide empties a cube's face centres into a frame (docs/ATT3D.md); the occupancy term
-  keeps the inside inside.
+  keeps the inside inside;
+- albedo (optional, `albedo_weight` γ): `γ · mean over the asset's inside of ‖a(x) − a_asset(x)‖²` at the
+  same points, a the model's albedo: a colour prior against score distillation's colour speckle.
 
 The score-distillation loss is kept whole beside them (LATTE3D writes `(1 − α)·L_SDS + α·L_shape`;
 at the toy scale the additive form with α up to 5 is what was measured). α can be annealed linearly
@@ -42,10 +44,12 @@ class ShapePrior:
     occupancy_weight: float = 0.0  # β, on the inside's squared occupancy error
     occupancy_points: int = 2048  # per object and step
     box: float = 0.65  # the points are drawn in [−box, box]³
+    albedo_weight: float = 0.0  # γ, on the squared albedo error at those points inside the asset
 
     def __post_init__(self) -> None:
-        if min(self.weight, self.occupancy_weight) < 0 or (self.weight_end is not None and self.weight_end < 0):
-            raise ValueError("shape weights (weight, weight_end, occupancy_weight) must be >= 0")
+        weights = (self.weight, self.occupancy_weight, self.albedo_weight, self.weight_end or 0.0)
+        if min(weights) < 0:
+            raise ValueError("shape weights (weight, weight_end, occupancy_weight, albedo_weight) must be >= 0")
         if self.anneal_steps < 1 or self.occupancy_points < 1:
             raise ValueError("anneal_steps and occupancy_points must be >= 1")
         if not 0 < self.box <= 1:
@@ -53,7 +57,7 @@ class ShapePrior:
 
     @property
     def enabled(self) -> bool:
-        return self.weight > 0 or self.occupancy_weight > 0 or bool(self.weight_end)
+        return self.weight > 0 or self.occupancy_weight > 0 or self.albedo_weight > 0 or bool(self.weight_end)
 
     def alpha(self, step: int) -> float:
         """α at step number `step`."""
@@ -90,10 +94,16 @@ def silhouette_loss(opacity: Tensor, masks: Tensor) -> Tensor:
     return (opacity.float() - masks).square().flatten(0, -3).sum((-1, -2)).mean()
 
 
-def occupancy_loss(field: RadianceField, points: Tensor, inside: Tensor) -> Tensor:
-    """`OCCUPANCY_NORM · mean((1 − e^(−0.05 σ)) − inside)²` at points `[B, N, 3]` of a B-object field."""
-    occupancy = 1 - torch.exp(-OCCUPANCY_SCALE * field(points).density.float())
+def occupancy_loss(density: Tensor, inside: Tensor) -> Tensor:
+    """`OCCUPANCY_NORM · mean((1 − e^(−0.05 σ)) − inside)²` over densities σ `[B, N]` and targets `[B, N]`."""
+    occupancy = 1 - torch.exp(-OCCUPANCY_SCALE * density.float())
     return OCCUPANCY_NORM * (occupancy - inside).square().mean()
+
+
+def albedo_loss(albedo: Tensor, target: Tensor, inside: Tensor) -> Tensor:
+    """Mean squared albedo error `[B, N, 3]` over the points inside the asset (`inside [B, N]` weights)."""
+    error = (albedo.float() - target).square().sum(-1)
+    return (error * inside).sum() / inside.sum().clamp(min=1.0)
 
 
 def shape_prior_loss(
@@ -115,11 +125,16 @@ def shape_prior_loss(
         masks = pairs.targets(lambda index: library.silhouettes(index, cameras))
         silhouette = silhouette_loss(opacity, masks)
         loss, parts["silhouette"] = loss + alpha * silhouette, silhouette.item()
-    if prior.occupancy_weight > 0:
+    if prior.occupancy_weight > 0 or prior.albedo_weight > 0:
         rows = len(pairs.first)
         points = (rand(rows, prior.occupancy_points, 3, generator=generator) * 2 - 1) * prior.box
         points = points.to(opacity.device)
         inside = pairs.targets(lambda index: library.occupancy(index, points))
-        occupancy = occupancy_loss(field, points, inside)
-        loss, parts["occupancy"] = loss + prior.occupancy_weight * occupancy, occupancy.item()
+        output = field(points)
+        if prior.occupancy_weight > 0:
+            occupancy = occupancy_loss(output.density, inside)
+            loss, parts["occupancy"] = loss + prior.occupancy_weight * occupancy, occupancy.item()
+        if prior.albedo_weight > 0:
+            albedo = albedo_loss(output.albedo, pairs.targets(lambda index: library.albedo(index, points)), inside)
+            loss, parts["albedo"] = loss + prior.albedo_weight * albedo, albedo.item()
     return loss, parts

@@ -56,7 +56,8 @@ VIEW_SIZE = 64  # the toy CLIP's input size
 # 4 views 90° apart, none face-on: seen exactly face-on, an axis-aligned cube shows one square face, and
 # the toy CLIP called all 8 true cubes spheres there (R-precision of the truth 0.87; 0.99 at these)
 JUDGE_AZIMUTHS = torch.arange(4) * 90.0 + 30.0
-METRICS = ("r_probability", "r_precision", "iou", "shape_ok", "colour_ok", "mesh_iou", "chamfer", "convexity_gap")
+METRICS = ("r_probability", "r_precision", "iou", "shape_ok", "colour_ok", "mesh_iou", "chamfer", "convexity_gap",
+           "colour_error")  # fmt: skip
 
 
 class Judge:
@@ -152,6 +153,18 @@ def load_run(run: Path) -> tuple[ATT3DTrainConfig, TextEncoder]:
     return config, load_text_encoder(saved["guidance"], device="cpu")
 
 
+def evaluate_saved_model(folder: Path, prompts: PromptSet, split: str, limit: int | None, judge: Judge) -> dict:
+    """A saved model (a Hub folder, e.g. the bundled `checkpoints/toy-att3d`) on a prompt set's `split`
+    and the rest: one point (step 0: no run behind it) in the shape `evaluate_run` gives."""
+    pipeline = ATT3DPipeline.from_pretrained(str(folder), device="cpu")
+    point: dict = {"step": 0, "frames_per_prompt": float("nan")}
+    for name, chosen in evaluation_splits(prompts, split, limit).items():
+        rows = evaluate_model(pipeline.model, chosen, judge, pipeline.text_encoder)
+        point[name] = summarise(rows) | {"rows": rows}
+    return {"run": str(folder), "prompts": prompts.name, "split": split, "trained_prompts": len(prompts.splits[split]),
+            "points": [point]}  # fmt: skip
+
+
 def evaluate_run(run: Path, limit: int | None, judge: Judge | None = None) -> dict:
     """Every snapshot of an amortized run on its seen and unseen prompts: per snapshot, the budget and
     the per-split means (and each prompt's scores)."""
@@ -220,8 +233,8 @@ def plot_budget(amortized: dict, per_prompt: list[dict], path: Path, metric: str
 
 def markdown_table(amortized: dict, per_prompt: list[dict]) -> str:
     lines = ["| method | split | steps | frames / prompt | R-probability | R-precision | mask IoU | mesh IoU (min) "
-             "| Chamfer | convexity gap | shape | colour |",
-             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]  # fmt: skip
+             "| Chamfer | convexity gap | colour error | shape | colour |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]  # fmt: skip
     rows = [("amortized", split, p) for p in amortized["points"] for split in ("seen", "unseen")]
     rows += [("per-prompt", "seen", p) for p in per_prompt]
     nan = float("nan")
@@ -230,7 +243,8 @@ def markdown_table(amortized: dict, per_prompt: list[dict]) -> str:
         lines.append(f"| {method} | {split} | {point['step']} | {point['frames_per_prompt']:.0f} "
                      f"| {m['r_probability']:.3f} | {m['r_precision']:.3f} | {m['iou']:.3f} "
                      f"| {m.get('mesh_iou', nan):.3f} ({m.get('min_mesh_iou', nan):.2f}) | {m.get('chamfer', nan):.3f} "
-                     f"| {m.get('convexity_gap', nan):.3f} | {m['shape_ok']:.2f} | {m['colour_ok']:.2f} |")  # fmt: skip
+                     f"| {m.get('convexity_gap', nan):.3f} | {m.get('colour_error', nan):.3f} "
+                     f"| {m['shape_ok']:.2f} | {m['colour_ok']:.2f} |")  # fmt: skip
     return "\n".join(lines) + "\n"
 
 
@@ -278,12 +292,29 @@ def bundle(run: Path, folder: Path, judge: Judge, limit: int | None) -> dict:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Amortized (ATT3D) vs per-prompt quality at equal compute budgets.")
-    parser.add_argument("--att3d", type=Path, required=True, help="an ATT3D run folder with snapshots/")
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--att3d", type=Path, help="an ATT3D run folder with snapshots/")
+    source.add_argument("--model", help="or a saved model (folder or Hub id, e.g. checkpoints/toy-att3d), judged "
+                        "on --prompts' --split and the rest")  # fmt: skip
+    parser.add_argument("--prompts", default="toy64", help="with --model: the prompt set")
+    parser.add_argument("--split", default="seen", help="with --model: the split it trained on")
     parser.add_argument("--per-prompt", type=Path, default=None, help="results.json of evaluation.dreamfusion")
     parser.add_argument("--limit", type=int, default=None, help="judge at most N prompts per split (large sets)")
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--bundle", type=Path, default=None, help="also save the final model here in fp16, with a card")
     args = parser.parse_args(argv)
+    if args.model is not None:
+        try:
+            prompts = prompt_set(args.prompts)
+            prompts.split(args.split)
+        except ValueError as error:
+            parser.error(str(error))
+        amortized = evaluate_saved_model(args.model, prompts, args.split, args.limit, Judge(prompts))
+        args.out.mkdir(parents=True, exist_ok=True)
+        (args.out / "results.json").write_text(json.dumps({"amortized": amortized}, indent=1))
+        (args.out / "table.md").write_text(markdown_table(amortized, []))
+        print(markdown_table(amortized, []))
+        return
     if not (args.att3d / "snapshots").is_dir():
         parser.error(f"{args.att3d} holds no snapshots/ (train with --snapshots STEP ...)")
     if args.per_prompt is not None and not args.per_prompt.is_file():

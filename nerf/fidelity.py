@@ -7,11 +7,14 @@ largest side 1 unit), so the scores judge shape alone, not where the object sits
   Z, so it needs a closed mesh, as marching cubes gives; the truth by the sign of its distance);
 - Chamfer distance: the symmetric mean nearest-neighbour distance between points sampled uniformly
   on the two surfaces, in units of the largest side (0 for the same surface);
-- convexity: volume over convex-hull volume (1 for a convex shape, smaller for dents and holes).
+- convexity: volume over convex-hull volume (1 for a convex shape, smaller for dents and holes);
+- colour error: where the truth has colours, the mean absolute difference (RGB in [0, 1]) between the
+  mesh's vertex colours and the true albedo at the same place (speckle and wrong hues both count).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -34,12 +37,14 @@ _COLUMN_OFFSET = np.array([np.sqrt(2.0), np.sqrt(3.0)]) * 1e-6
 
 @dataclass(frozen=True)
 class Fidelity:
-    """A mesh's scores against its true shape (`iou`, `chamfer`, `convexity`) and the truth's convexity."""
+    """A mesh's scores against its true shape (`iou`, `chamfer`, `convexity`, `colour_error`: NaN where
+    the truth or the mesh has no colours) and the truth's convexity."""
 
     iou: float
     chamfer: float
     convexity: float
     true_convexity: float
+    colour_error: float = float("nan")
 
     def as_dict(self) -> dict[str, float]:
         return asdict(self)
@@ -55,9 +60,10 @@ def unit_frame(mesh: trimesh.Trimesh) -> tuple[np.ndarray, float]:
 
 
 def in_unit_frame(mesh: trimesh.Trimesh) -> trimesh.Trimesh:
-    """A copy of the mesh centred on its bounding box and scaled to a largest side of 1."""
+    """A copy of the mesh centred on its bounding box and scaled to a largest side of 1 (vertex colours kept)."""
     centre, scale = unit_frame(mesh)
-    return trimesh.Trimesh((mesh.vertices - centre) / scale, mesh.faces, process=False)
+    colours = mesh.visual.vertex_colors if mesh.visual.kind == "vertex" else None
+    return trimesh.Trimesh((mesh.vertices - centre) / scale, mesh.faces, vertex_colors=colours, process=False)
 
 
 def lattice_centres(resolution: int = GRID) -> np.ndarray:
@@ -139,10 +145,11 @@ def convexity(mesh: trimesh.Trimesh) -> float:
 
 
 class TrueShape:
-    """A true shape (a signed distance) ready to score meshes against: its mesh and unit frame, made once."""
+    """A true shape (a signed distance, and optionally its albedo: points `[N, 3]` → `[N, 3]`) ready to
+    score meshes against: its mesh and unit frame, made once."""
 
-    def __init__(self, sdf: SDF, bound: float = 1.0) -> None:
-        self.sdf = sdf
+    def __init__(self, sdf: SDF, bound: float = 1.0, albedo: Callable[[torch.Tensor], torch.Tensor] | None = None):
+        self.sdf, self.albedo = sdf, albedo
         self.mesh = sdf_mesh(sdf, bound)
         self.centre, self.scale = unit_frame(self.mesh)
         unit = lattice_centres() * self.scale + self.centre  # the lattice in the truth's own frame
@@ -153,7 +160,7 @@ class TrueShape:
     @classmethod
     def of_field(cls, field: SDFField) -> TrueShape:
         """The shape of an analytic field (the union of its parts), in its own box."""
-        return cls(field.union_sdf, field.bound)
+        return cls(field.union_sdf, field.bound, albedo=lambda points: field(points.unsqueeze(0)).albedo[0])
 
     def score(self, mesh: trimesh.Trimesh) -> Fidelity:
         """The mesh's fidelity to this shape, both in their unit frames."""
@@ -162,14 +169,26 @@ class TrueShape:
         union = (occupied | self.occupancy).sum()
         iou = float((occupied & self.occupancy).sum() / union) if union else 0.0
         chamfer = chamfer_distance(surface_points(unit, seed=1), self.points)
-        return Fidelity(iou=iou, chamfer=chamfer, convexity=convexity(mesh), true_convexity=self.convexity)
+        return Fidelity(iou=iou, chamfer=chamfer, convexity=convexity(mesh), true_convexity=self.convexity,
+                        colour_error=self.colour_error(unit))  # fmt: skip
+
+    @torch.no_grad()
+    def colour_error(self, unit: trimesh.Trimesh) -> float:
+        """Mean absolute difference between a unit-frame mesh's vertex colours and the true albedo at the
+        same places of the truth's frame (NaN without colours on either side)."""
+        if self.albedo is None or unit.visual.kind != "vertex":
+            return float("nan")
+        colours = unit.visual.vertex_colors
+        places = torch.from_numpy(unit.vertices * self.scale + self.centre).float()
+        truth = self.albedo(places).double().numpy()
+        return float(np.abs(colours[:, :3] / 255.0 - truth).mean())
 
 
 def export_scores(field: RadianceField, truth: TrueShape, resolution: int = EXPORT_RESOLUTION) -> dict[str, float]:
     """The fidelity of a one-object field's `.glb` (`nerf.export.rendered_surface_mesh`, what users get)
-    to its true shape, as `mesh_iou`, `chamfer`, `convexity`, `true_convexity` and `convexity_gap`
-    (the size of the convexity's difference). An object with no surface scores IoU 0 and no Chamfer
-    distance or convexity (NaN)."""
+    to its true shape, as `mesh_iou`, `chamfer`, `convexity`, `true_convexity`, `convexity_gap` (the
+    size of the convexity's difference) and `colour_error`. An object with no surface scores IoU 0 and
+    no Chamfer distance, convexity or colour error (NaN)."""
     try:
         mesh = rendered_surface_mesh(field, resolution)
     except EmptyObjectError:
@@ -177,6 +196,6 @@ def export_scores(field: RadianceField, truth: TrueShape, resolution: int = EXPO
     if mesh is None or len(mesh.faces) == 0:
         nan = float("nan")
         return {"mesh_iou": 0.0, "chamfer": nan, "convexity": nan, "true_convexity": truth.convexity,
-                "convexity_gap": nan}  # fmt: skip
+                "colour_error": nan, "convexity_gap": nan}  # fmt: skip
     scores = truth.score(mesh).as_dict()
     return {"mesh_iou": scores.pop("iou"), **scores, "convexity_gap": abs(scores["convexity"] - truth.convexity)}

@@ -112,6 +112,20 @@ def test_a_true_object_exported_at_its_surface_scores_about_one(index: int) -> N
     scores = truth.score(extract_mesh(field, ExportConfig(threshold=field.surface_density)))
     assert scores.iou > 0.97 and scores.chamfer < 0.01, scores  # measured 0.98-1.00, 0.005-0.009
     assert scores.convexity == pytest.approx(truth.convexity, abs=0.02)
+    assert scores.colour_error < 0.005  # one colour: only the 8-bit rounding
+
+
+def test_colour_error_is_the_distance_to_the_true_albedo() -> None:
+    field = toy64().prompts[1].field()  # a red sphere
+    truth = TrueShape.of_field(field)
+    mesh = extract_mesh(field, ExportConfig(resolution=64, threshold=field.surface_density))
+    assert truth.score(mesh).colour_error < 0.005
+    red = field.colours[0].numpy()
+    grey = np.array([0.5, 0.5, 0.5])
+    mesh.visual.vertex_colors = np.tile(np.append(np.round(grey * 255), 255), (len(mesh.vertices), 1)).astype(np.uint8)
+    expected = np.abs(np.round(grey * 255) / 255 - red).mean()
+    assert truth.score(mesh).colour_error == pytest.approx(expected, abs=1e-6)
+    assert np.isnan(TrueShape(field.union_sdf).score(mesh).colour_error)  # no true albedo: no colour score
 
 
 @pytest.mark.slow
@@ -119,3 +133,4 @@ def test_a_true_stack_exported_at_its_surface_scores_about_one() -> None:
     field = stacks().prompts[3000].field()  # a star on a cube: small parts
     scores = TrueShape.of_field(field).score(extract_mesh(field, ExportConfig(threshold=field.surface_density)))
     assert scores.iou > 0.97 and scores.chamfer < 0.01, scores
+    assert scores.colour_error < 0.02  # two colours, mixed only on the seam between the parts

@@ -121,8 +121,17 @@ class AssetLibrary:
     @torch.no_grad()
     def occupancy(self, index: Iterable[int], points: Tensor) -> Tensor:
         """1 where points `[B, N, 3]` lie inside asset `index[b]`, else 0: `[B, N]`."""
+        return self._per_asset(index, points, lambda field, p: (field.union_sdf(p) < 0).float())
+
+    @torch.no_grad()
+    def albedo(self, index: Iterable[int], points: Tensor) -> Tensor:
+        """Asset `index[b]`'s colour at points `[B, N, 3]` (its nearest part's): `[B, N, 3]`."""
+        return self._per_asset(index, points, lambda field, p: field(p.unsqueeze(0)).albedo[0])
+
+    def _per_asset(self, index: Iterable[int], points: Tensor, query) -> Tensor:
+        """`query(field, points [N, 3])` for each row's asset, stacked, on the points' device."""
         index = list(index)
         if points.ndim != 3 or points.shape[0] != len(index) or points.shape[-1] != 3:
             raise ValueError(f"points must be [{len(index)}, N, 3], got {tuple(points.shape)}")
-        inside = [self.field(int(i)).union_sdf(p.cpu().float()) < 0 for i, p in zip(index, points, strict=True)]
-        return torch.stack(inside).float().to(points.device)
+        rows = [query(self.field(int(i)), p.cpu().float()) for i, p in zip(index, points, strict=True)]
+        return torch.stack(rows).to(points.device)

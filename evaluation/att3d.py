@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import json
 import shlex
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -253,8 +254,17 @@ CARD_SUMMARY = (
     "An ATT3D model (amortized text-to-3D) of the project's toy world: a mapping network from the toy CLIP's "
     "token embeddings to a {resolution}³ voxel grid of density and albedo, trained by score distillation from "
     "the bundled toy diffusion model on the {split!r} split of the {prompts!r} prompt set ({trained} prompts), "
-    '{interpolants}. One forward pass makes an object; `python -m att3d.generate "a red cube" -o cube.glb`. '
+    '{interpolants}{shape}. One forward pass makes an object; `python -m att3d.generate "a red cube" -o cube.glb`. '
     "Weights are stored in fp16; below, the scores of this fp16 file and of the fp32 weights it came from."
+)
+SHAPE_SUMMARY = (
+    ", with LATTE3D's shape regularization: each training prompt paired with the nearest caption of the toy "
+    "world's asset library (the held-out prompts' objects left out), its silhouettes (α = {weight}), inside "
+    "(β = {occupancy_weight}) and colours (γ = {albedo_weight}) pulling the model's towards the asset's"
+)
+PURE_SDS_RECIPE = (
+    "The pure score-distillation recipe (the paper's, no assets) is the same command without `--set shape.…`; "
+    "docs/ATT3D.md compares the two on the same judge."
 )
 
 
@@ -276,15 +286,18 @@ def bundle(run: Path, folder: Path, judge: Judge, limit: int | None) -> dict:
     kappa = config.interpolants.concentration
     interpolants = (f"with interpolants (1-α)c1 + αc2, α ~ Beta({kappa}, {kappa})"
                     if config.interpolants.kind == "dirichlet" else "without interpolants")  # fmt: skip
-    summary = CARD_SUMMARY.format(resolution=config.model.voxel.resolution, split=config.split,
-                                  prompts=config.prompts, trained=trained, interpolants=interpolants)  # fmt: skip
+    shape = SHAPE_SUMMARY.format(**asdict(config.shape)) if config.shape.enabled else ""
+    summary = CARD_SUMMARY.format(resolution=config.model.voxel.resolution, split=config.split, prompts=config.prompts,
+                                  trained=trained, interpolants=interpolants, shape=shape)  # fmt: skip
     metrics = {"steps": config.steps, "frames_per_prompt": config.frames_per_prompt(config.steps, trained),
                "size_mb": round((folder / "model.safetensors").stat().st_size / 2**20, 1), **scores}  # fmt: skip
     notes = ("Scores: `evaluation.att3d.Judge` over 4 views, the toy CLIP's R-precision and R-probability among all "
              f"{len(prompts.prompts)} prompts of the set, mask IoU, shape and colour by the toy world's classifier, "
-             "and the 128³ `.glb` against the true shape (mesh IoU, its lowest, Chamfer distance, convexity gap). "
+             "and the 128³ `.glb` against the true shape (mesh IoU, its lowest, Chamfer distance, convexity gap, "
+             "its vertex colours' error against the true albedo). "
              "The bundle and these numbers come from `python -m evaluation.att3d "
-             f"--att3d {run} --out runs/evaluate --bundle {folder}`; see docs/ATT3D.md.")  # fmt: skip
+             f"--att3d {run} --out runs/evaluate --bundle {folder}`; see docs/ATT3D.md."
+             + (" " + PURE_SDS_RECIPE if config.shape.enabled else ""))  # fmt: skip
     write_model_card(folder, "Toy-world ATT3D", summary, metrics, "amortized-3d", ("text-to-3d", "nerf", "att3d"),
                      shlex.split(command) if command else None, notes)  # fmt: skip
     return scores

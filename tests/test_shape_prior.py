@@ -16,6 +16,7 @@ from tiny_models import tiny_toy
 from dreamfusion import DreamFusionConfig, dreamfusion, with_overrides
 from dreamfusion.shape_prior import OCCUPANCY_SCALE, AssetPairs, ShapePrior, shape_prior_loss, silhouette_loss
 from dreamfusion.warm_start import load_trained_field
+from evaluation.att3d import Judge, bundle
 from guidance import load_guidance, load_text_encoder
 from nerf.cameras import Cameras, turntable
 from nerf.render import RenderConfig, render
@@ -156,3 +157,6 @@ def test_amortized_run_trains_with_the_library_less_its_held_out_prompts(tiny, t
     assert all(r["asset"] == r["prompt"] for r in retrieval)  # every training prompt has its own object
     log = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
     assert all(r["silhouette"] > 0 and r["occupancy"] > 0 for r in log)
+    bundle(tmp_path / "run", tmp_path / "bundle", Judge(toy64()), limit=1)  # the card names both recipes
+    card = (tmp_path / "bundle" / "README.md").read_text()
+    assert "shape regularization" in card and "(α = 5" in card and "pure score-distillation recipe" in card

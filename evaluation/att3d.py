@@ -25,6 +25,7 @@ reads the amortized run's snapshots (`snapshots/step_N/`) and a per-prompt evalu
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import shlex
 from dataclasses import asdict
@@ -240,8 +241,9 @@ def markdown_table(amortized: dict, per_prompt: list[dict]) -> str:
     rows += [("per-prompt", "seen", p) for p in per_prompt]
     nan = float("nan")
     for method, split, point in rows:
-        m = point[split]
-        lines.append(f"| {method} | {split} | {point['step']} | {point['frames_per_prompt']:.0f} "
+        m, frames = point[split], point["frames_per_prompt"]
+        budget = f"{point['step']} | {frames:.0f}" if frames == frames else "— | —"  # a saved model: no run behind it
+        lines.append(f"| {method} | {split} | {budget} "
                      f"| {m['r_probability']:.3f} | {m['r_precision']:.3f} | {m['iou']:.3f} "
                      f"| {m.get('mesh_iou', nan):.3f} ({m.get('min_mesh_iou', nan):.2f}) | {m.get('chamfer', nan):.3f} "
                      f"| {m.get('convexity_gap', nan):.3f} | {m.get('colour_error', nan):.3f} "
@@ -268,6 +270,20 @@ PURE_SDS_RECIPE = (
 )
 
 
+TRAINED_ON = "the project's runs train on a 2-core CPU unless docs/ATT3D.md says otherwise"
+
+
+def training_seconds(run: Path) -> float:
+    """The wall seconds of a run's training, from its log: each sitting's clock starts at 0 (a resumed
+    run), so the total is the sum of each sitting's last record. NaN when the run has no log."""
+    log = run / "log.jsonl"
+    clocks = [json.loads(line)["seconds"] for line in log.read_text().splitlines()] if log.is_file() else []
+    if not clocks:
+        return float("nan")
+    ends = [a for a, b in itertools.pairwise(clocks) if b < a]  # a sitting ended before a restart
+    return float(sum(ends) + clocks[-1])
+
+
 def bundle(run: Path, folder: Path, judge: Judge, limit: int | None) -> dict:
     """Save the run's final model in fp16 to `folder` (Hub layout), judge the saved copy on the seen and
     unseen prompts next to the fp32 original, and write its model card. Returns both models' scores."""
@@ -289,14 +305,17 @@ def bundle(run: Path, folder: Path, judge: Judge, limit: int | None) -> dict:
     shape = SHAPE_SUMMARY.format(**asdict(config.shape)) if config.shape.enabled else ""
     summary = CARD_SUMMARY.format(resolution=config.model.voxel.resolution, split=config.split, prompts=config.prompts,
                                   trained=trained, interpolants=interpolants, shape=shape)  # fmt: skip
+    seconds = training_seconds(run)
     metrics = {"steps": config.steps, "frames_per_prompt": config.frames_per_prompt(config.steps, trained),
+               "training_minutes": round(seconds / 60, 1),
                "size_mb": round((folder / "model.safetensors").stat().st_size / 2**20, 1), **scores}  # fmt: skip
     notes = ("Scores: `evaluation.att3d.Judge` over 4 views, the toy CLIP's R-precision and R-probability among all "
              f"{len(prompts.prompts)} prompts of the set, mask IoU, shape and colour by the toy world's classifier, "
              "and the 128³ `.glb` against the true shape (mesh IoU, its lowest, Chamfer distance, convexity gap, "
              "its vertex colours' error against the true albedo). "
              "The bundle and these numbers come from `python -m evaluation.att3d "
-             f"--att3d {run} --out runs/evaluate --bundle {folder}`; see docs/ATT3D.md."
+             f"--att3d {run} --out runs/evaluate --bundle {folder}`; see docs/ATT3D.md. "
+             f"Trained for {seconds / 60:.0f} minutes (the run's log.jsonl; {TRAINED_ON})."
              + (" " + PURE_SDS_RECIPE if config.shape.enabled else ""))  # fmt: skip
     write_model_card(folder, "Toy-world ATT3D", summary, metrics, "amortized-3d", ("text-to-3d", "nerf", "att3d"),
                      shlex.split(command) if command else None, notes)  # fmt: skip

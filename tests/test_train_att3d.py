@@ -19,7 +19,17 @@ from safetensors.torch import load_file
 from tiny_models import tiny_toy
 
 from att3d import ATT3D
-from evaluation.att3d import METRICS, Judge, bundle, evaluate_run, markdown_table, per_prompt_points, plot_budget
+from evaluation.att3d import (
+    METRICS,
+    Judge,
+    bundle,
+    evaluate_run,
+    markdown_table,
+    per_prompt_points,
+    plot_budget,
+    training_seconds,
+)
+from evaluation.att3d import main as att3d_main
 from toyworld.prompts import toy64
 from train.att3d import ATT3DTrainConfig, local_rows, main, train_att3d, training_prompts, with_overrides
 
@@ -169,6 +179,14 @@ def test_evaluation_of_snapshots_against_per_prompt_budgets(tiny, tmp_path, monk
     assert plot_budget(amortized, points, tmp_path / "budget.png").stat().st_size > 1000
     table = markdown_table(amortized, points)
     assert table.count("| amortized |") == 4 and "| per-prompt | seen | 25 | 100 | 0.300 |" in table
+    # the run's saved model (its final step) judged alone: the last snapshot's scores, no budget in the table
+    att3d_main(["--model", str(run / "model"), "--limit", "2", "--out", str(tmp_path / "saved")])
+    saved = json.loads((tmp_path / "saved" / "results.json").read_text())["amortized"]["points"][0]
+    final = amortized["points"][1]
+    for split in ("seen", "unseen"):
+        assert [r["prompt"] for r in saved[split]["rows"]] == [r["prompt"] for r in final[split]["rows"]]
+        assert saved[split]["mesh_iou"] == pytest.approx(final[split]["mesh_iou"], abs=1e-6)
+    assert "| amortized | seen | — | — |" in (tmp_path / "saved" / "table.md").read_text()
 
 
 @pytest.mark.gpu
@@ -208,10 +226,19 @@ def test_bundle_is_fp16_with_a_card_and_scores_like_the_run(tiny, tmp_path, monk
     assert {w.dtype for w in weights.values()} == {torch.float16}
     card = (folder / "README.md").read_text()
     assert command in card and '"unseen"' in card and "library_name: amortized-3d" in card
+    assert f"Trained for {training_seconds(run) / 60:.0f} minutes" in card and training_seconds(run) > 0
     original, bundled = ATT3D.from_pretrained(run / "model").eval(), ATT3D.from_pretrained(folder).eval()
     embeddings = torch.randn(3, 32, 128)
     assert torch.allclose(original(embeddings), bundled(embeddings), atol=2e-2, rtol=1e-2)
     assert scores["fp16"]["seen"]["prompts"] == scores["fp32"]["unseen"]["prompts"] == 2
+
+
+def test_training_time_sums_the_sittings_of_a_resumed_run(tmp_path) -> None:
+    assert math.isnan(training_seconds(tmp_path))  # no log: no time
+    clocks = [10.0, 20.0, 30.0, 5.0, 15.0, 2.0]  # three sittings, each clock from 0
+    records = [json.dumps({"step": i, "seconds": c}) for i, c in enumerate(clocks)]
+    (tmp_path / "log.jsonl").write_text("\n".join(records) + "\n")
+    assert training_seconds(tmp_path) == 30.0 + 15.0 + 2.0
 
 
 def test_prompts_from_a_text_file(tiny, tmp_path, monkeypatch) -> None:

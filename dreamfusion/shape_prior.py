@@ -19,6 +19,8 @@ the same blend of its two assets' targets.
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -48,10 +50,11 @@ class ShapePrior:
 
     def __post_init__(self) -> None:
         weights = (self.weight, self.occupancy_weight, self.albedo_weight, self.weight_end or 0.0)
-        if min(weights) < 0:
-            raise ValueError("shape weights (weight, weight_end, occupancy_weight, albedo_weight) must be >= 0")
-        if self.anneal_steps < 1 or self.occupancy_points < 1:
-            raise ValueError("anneal_steps and occupancy_points must be >= 1")
+        if not all(math.isfinite(w) and w >= 0 for w in weights):
+            raise ValueError("shape weights (weight, weight_end, occupancy_weight, albedo_weight) must be finite, >= 0")
+        counts = (self.anneal_steps, self.occupancy_points)
+        if not all(isinstance(n, int) and not isinstance(n, bool) and n >= 1 for n in counts):
+            raise ValueError(f"anneal_steps and occupancy_points must be whole numbers >= 1, got {counts}")
         if not 0 < self.box <= 1:
             raise ValueError(f"box must be in (0, 1] (the scene box's half-size is 1), got {self.box}")
 
@@ -100,10 +103,14 @@ def occupancy_loss(density: Tensor, inside: Tensor) -> Tensor:
     return OCCUPANCY_NORM * (occupancy - inside).square().mean()
 
 
-def albedo_loss(albedo: Tensor, target: Tensor, inside: Tensor) -> Tensor:
-    """Mean squared albedo error `[B, N, 3]` over the points inside the asset (`inside [B, N]` weights)."""
+def albedo_loss(albedo: Tensor, target: Tensor, inside: Tensor, total: Callable[[Tensor], Tensor] | None = None,
+                processes: int = 1) -> Tensor:  # fmt: skip
+    """Mean squared albedo error `[B, N, 3]` over the points inside the asset (`inside [B, N]` weights).
+    Split over `processes` (whose gradients are averaged), each holding some of the rows: `total` sums a
+    count over all of them, so that the mean is the one a single process would take over every row."""
     error = (albedo.float() - target).square().sum(-1)
-    return (error * inside).sum() / inside.sum().clamp(min=1.0)
+    count = inside.sum() if total is None else total(inside.sum().detach())
+    return processes * (error * inside).sum() / count.clamp(min=1.0)
 
 
 def shape_prior_loss(
@@ -115,10 +122,13 @@ def shape_prior_loss(
     library: AssetLibrary,
     pairs: AssetPairs,
     generator: Generators = None,
+    total: Callable[[Tensor], Tensor] | None = None,
+    processes: int = 1,
 ) -> tuple[Tensor, dict[str, float]]:
     """The shape terms for B objects rendered at cameras `[B, V]` with opacity `[B, V, H, W]`: the loss
     and its parts (`silhouette`, `occupancy`, unweighted, for the log). `generator`: one, or one per
-    object (row b's points from generator b, as a training step split over processes needs)."""
+    object (row b's points from generator b, as a training step split over processes needs); `total`
+    and `processes`: a step split over processes (`albedo_loss`)."""
     loss, parts = opacity.new_zeros(()), {}
     alpha = prior.alpha(step)
     if alpha > 0:
@@ -135,6 +145,7 @@ def shape_prior_loss(
             occupancy = occupancy_loss(output.density, inside)
             loss, parts["occupancy"] = loss + prior.occupancy_weight * occupancy, occupancy.item()
         if prior.albedo_weight > 0:
-            albedo = albedo_loss(output.albedo, pairs.targets(lambda index: library.albedo(index, points)), inside)
+            colours = pairs.targets(lambda index: library.albedo(index, points))
+            albedo = albedo_loss(output.albedo, colours, inside, total, processes)
             loss, parts["albedo"] = loss + prior.albedo_weight * albedo, albedo.item()
     return loss, parts

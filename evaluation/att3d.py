@@ -36,10 +36,11 @@ import torch
 from torch import Tensor
 
 from att3d import ATT3D
-from att3d.generate import ATT3DPipeline
+from att3d.generate import BUNDLED, ATT3DPipeline
 from guidance import TextEncoder, load_text_encoder
 from guidance.clip import load_clip
 from hub.model_card import write_model_card
+from hub.source import model_folder
 from nerf.background import ConstantBackground
 from nerf.cameras import VIEW_DISTANCE, VIEW_FOV_DEG, orbit_cameras
 from nerf.fidelity import TrueShape, export_scores
@@ -277,7 +278,12 @@ def training_seconds(run: Path) -> float:
     """The wall seconds of a run's training, from its log: each sitting's clock starts at 0 (a resumed
     run), so the total is the sum of each sitting's last record. NaN when the run has no log."""
     log = run / "log.jsonl"
-    clocks = [json.loads(line)["seconds"] for line in log.read_text().splitlines()] if log.is_file() else []
+    clocks = []
+    for line in log.read_text().splitlines() if log.is_file() else []:
+        try:
+            clocks.append(float(json.loads(line)["seconds"]))
+        except (ValueError, KeyError):  # a line cut short by a killed sitting
+            continue
     if not clocks:
         return float("nan")
     ends = [a for a, b in itertools.pairwise(clocks) if b < a]  # a sitting ended before a restart
@@ -336,17 +342,22 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--bundle", type=Path, default=None, help="also save the final model here in fp16, with a card")
     args = parser.parse_args(argv)
     if args.model is not None:
+        if args.bundle is not None or args.per_prompt is not None:
+            parser.error("--bundle and --per-prompt go with --att3d (a run), not --model")
         try:
             prompts = prompt_set(args.prompts)
             prompts.split(args.split)
-        except ValueError as error:
-            parser.error(str(error))
-        amortized = evaluate_saved_model(args.model, prompts, args.split, args.limit, Judge(prompts))
+            pipeline_source = model_folder(args.model, BUNDLED)
+        except (ValueError, OSError) as error:
+            parser.error(f"--model: {error}")
+        amortized = evaluate_saved_model(pipeline_source, prompts, args.split, args.limit, Judge(prompts))
         args.out.mkdir(parents=True, exist_ok=True)
         (args.out / "results.json").write_text(json.dumps({"amortized": amortized}, indent=1))
         (args.out / "table.md").write_text(markdown_table(amortized, []))
         print(markdown_table(amortized, []))
         return
+    if (args.prompts, args.split) != ("toy64", "seen"):
+        parser.error("--prompts and --split go with --model; a run's own config names its prompt set and split")
     if not (args.att3d / "snapshots").is_dir():
         parser.error(f"{args.att3d} holds no snapshots/ (train with --snapshots STEP ...)")
     if args.per_prompt is not None and not args.per_prompt.is_file():

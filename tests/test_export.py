@@ -18,6 +18,7 @@ from nerf.encoding import HashGridConfig
 from nerf.export import EmptyObjectError, ExportConfig, export_mesh, extract_mesh, rendered_surface_mesh, save_mesh
 from nerf.field import FieldOutput, HashGridField, HashGridFieldConfig, RadianceField
 from nerf.fit import fit_field
+from toyworld.prompts import find_prompt
 
 RADIUS = 0.5
 RED, BLUE, YELLOW = (217, 38, 26), (38, 76, 217), (230, 204, 51)  # demo_field's part colours in 8 bits
@@ -207,6 +208,13 @@ def test_an_open_hollow_is_not_filled() -> None:
     kept = extract_mesh(field, world_config(field, resolution=64, fill_cavities=False))
     assert len(filled.faces) == len(kept.faces)
     assert filled.volume == pytest.approx(kept.volume)
+
+
+def test_a_torus_keeps_its_hole() -> None:
+    """A through-hole is no cavity: the toy world's torus exports as one watertight surface of genus 1."""
+    mesh = rendered_surface_mesh(find_prompt("a red torus").field(), 64)
+    assert mesh.is_watertight and len(mesh.split(only_watertight=False)) == 1
+    assert mesh.euler_number == 0  # genus 1: V − E + F = 2 − 2g
 
 
 # (e) decimation

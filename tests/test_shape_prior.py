@@ -14,13 +14,20 @@ import torch
 from tiny_models import tiny_toy
 
 from dreamfusion import DreamFusionConfig, dreamfusion, with_overrides
-from dreamfusion.shape_prior import OCCUPANCY_SCALE, AssetPairs, ShapePrior, shape_prior_loss, silhouette_loss
+from dreamfusion.shape_prior import (
+    OCCUPANCY_SCALE,
+    AssetPairs,
+    ShapePrior,
+    albedo_loss,
+    shape_prior_loss,
+    silhouette_loss,
+)
 from dreamfusion.warm_start import load_trained_field
 from evaluation.att3d import Judge, bundle
 from guidance import load_guidance, load_text_encoder
 from nerf.cameras import Cameras, turntable
 from nerf.render import RenderConfig, render
-from toyworld.assets import Asset, AssetLibrary
+from toyworld.assets import Asset, AssetLibrary, caption_vectors
 from toyworld.prompts import find_prompt, toy64
 from toyworld.render_gt import render_ground_truth
 from train.att3d import ATT3DTrainConfig, train_att3d
@@ -111,8 +118,12 @@ def test_interpolants_are_pulled_to_the_blend_of_their_assets() -> None:
 
 
 def test_settings_are_checked_and_alpha_follows_its_schedule() -> None:
-    with pytest.raises(ValueError, match="must be >= 0"):
-        ShapePrior(weight=-1)
+    for bad in ({"weight": -1}, {"albedo_weight": float("nan")}, {"weight_end": float("inf")}):
+        with pytest.raises(ValueError, match="finite, >= 0"):
+            ShapePrior(**bad)
+    for bad in ({"occupancy_points": 100.5}, {"anneal_steps": 0}):
+        with pytest.raises(ValueError, match="whole numbers"):
+            ShapePrior(**bad)
     with pytest.raises(ValueError, match="box"):
         ShapePrior(box=1.5)
     assert not ShapePrior().enabled and ShapePrior(occupancy_weight=1).enabled
@@ -160,3 +171,31 @@ def test_amortized_run_trains_with_the_library_less_its_held_out_prompts(tiny, t
     bundle(tmp_path / "run", tmp_path / "bundle", Judge(toy64()), limit=1)  # the card names both recipes
     card = (tmp_path / "bundle" / "README.md").read_text()
     assert "shape regularization" in card and "(α = 5" in card and "pure score-distillation recipe" in card
+
+
+def test_the_colour_term_split_over_processes_has_the_gradient_of_one() -> None:
+    """Rows split over two processes, whose gradients are averaged (as DDP does), with the count of
+    inside points summed over both: the same gradient as one process over every row, though the two
+    halves hold different numbers of inside points."""
+    generator = torch.Generator().manual_seed(0)
+    albedo = torch.rand(4, 64, 3, generator=generator, requires_grad=True)
+    target = torch.rand(4, 64, 3, generator=generator)
+    inside = (torch.rand(4, 64, generator=generator) < torch.tensor([[0.9], [0.8], [0.2], [0.1]])).float()
+    (whole,) = torch.autograd.grad(albedo_loss(albedo, target, inside), albedo)
+    count = inside.sum()
+    halves = [albedo_loss(albedo[rows], target[rows], inside[rows], total=lambda _: count, processes=2)
+              for rows in (slice(0, 2), slice(2, 4))]  # fmt: skip
+    (split,) = torch.autograd.grad(sum(halves) / 2, albedo)
+    torch.testing.assert_close(split, whole)
+    # each half normalised by its own count (what one process alone would do) weighs the rows differently
+    alone = [albedo_loss(albedo[rows], target[rows], inside[rows]) for rows in (slice(0, 2), slice(2, 4))]
+    (naive,) = torch.autograd.grad(sum(alone) / 2, albedo)
+    assert not torch.allclose(naive, whole)
+
+
+def test_captions_encoded_in_chunks_are_the_captions_encoded_at_once() -> None:
+    encoder = load_text_encoder("toy", device="cpu")
+    texts = [p.text for p in toy64().prompts[:5]]
+    at_once = caption_vectors(encoder, texts, chunk=len(texts))
+    torch.testing.assert_close(caption_vectors(encoder, texts, chunk=2), at_once)
+    torch.testing.assert_close(at_once.norm(dim=-1), torch.ones(len(texts)))

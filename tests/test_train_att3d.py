@@ -70,6 +70,9 @@ def run(tiny, out: Path, steps: int, env: dict[str, str]) -> None:
     subprocess.run([sys.executable, *cli(guidance_source(tiny), out, steps)], env=env, check=True, capture_output=True)
 
 
+SHAPE_PRIOR = ("shape.weight=5", "shape.occupancy_weight=1", "shape.albedo_weight=1")  # every term of the shape prior
+
+
 def cli(guidance: str, out: Path, steps: int, extra: list[str] = ()) -> list[str]:
     return ["-m", "train.att3d", "--guidance", guidance, "--out", str(out), "--steps", str(steps), "--batch", "4",
             "--device", "cpu",
@@ -120,16 +123,18 @@ def test_run_killed_with_sigkill_resumes_where_it_was(tiny, tmp_path) -> None:
 
 
 @pytest.mark.slow
-def test_two_processes_make_the_same_update_as_one(tiny, tmp_path) -> None:
+@pytest.mark.parametrize("extra", [(), SHAPE_PRIOR], ids=["sds", "shape-prior"])
+def test_two_processes_make_the_same_update_as_one(tiny, tmp_path, extra) -> None:
     env = environment(tmp_path / "cache")
     subprocess.run(
-        [sys.executable, *cli(guidance_source(tiny), tmp_path / "one", 2)], env=env, check=True, capture_output=True
-    )
+        [sys.executable, *cli(guidance_source(tiny), tmp_path / "one", 2, extra)], env=env, check=True,
+        capture_output=True,
+    )  # fmt: skip
     # torchrun starts the processes; Accelerate reads their ranks from the environment and uses gloo on the CPU
     # --standalone: a local rendezvous on a port the OS picks, free whatever else runs on this machine
     launch = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"]
     result = subprocess.run(
-        [*launch, *cli(guidance_source(tiny), tmp_path / "two", 2)], env=env, capture_output=True, text=True
+        [*launch, *cli(guidance_source(tiny), tmp_path / "two", 2, extra)], env=env, capture_output=True, text=True
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert json.loads((tmp_path / "two" / "config.json").read_text())["processes"] == 2
@@ -237,8 +242,17 @@ def test_training_time_sums_the_sittings_of_a_resumed_run(tmp_path) -> None:
     assert math.isnan(training_seconds(tmp_path))  # no log: no time
     clocks = [10.0, 20.0, 30.0, 5.0, 15.0, 2.0]  # three sittings, each clock from 0
     records = [json.dumps({"step": i, "seconds": c}) for i, c in enumerate(clocks)]
-    (tmp_path / "log.jsonl").write_text("\n".join(records) + "\n")
+    (tmp_path / "log.jsonl").write_text("\n".join(records) + '\n{"step": 6, "seco\n')  # the last cut by a kill
     assert training_seconds(tmp_path) == 30.0 + 15.0 + 2.0
+
+
+@pytest.mark.parametrize("argv", [["--model", "toy", "--bundle", "b"], ["--model", "toy", "--per-prompt", "r.json"],
+                                  ["--model", "/no/such/folder"], ["--model", "toy", "--split", "nope"],
+                                  ["--att3d", "run", "--prompts", "stacks"]])  # fmt: skip
+def test_the_judge_refuses_options_that_do_not_go_together(argv, tmp_path, capsys) -> None:
+    with pytest.raises(SystemExit):
+        att3d_main([*argv, "--out", str(tmp_path / "out")])
+    assert "error:" in capsys.readouterr().err and not (tmp_path / "out").exists()
 
 
 def test_prompts_from_a_text_file(tiny, tmp_path, monkeypatch) -> None:

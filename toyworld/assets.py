@@ -63,12 +63,17 @@ def toy_assets(sets: Iterable[str] = LIBRARY_SETS, category_objects: int = CATEG
     return assets
 
 
-def caption_vectors(encoder, texts: list[str]) -> Tensor:
+def caption_vectors(encoder, texts: list[str], chunk: int = 256) -> Tensor:
     """Unit vectors `[N, E]` to compare captions by: the encoder's pooled embedding (the toy CLIP's), or
-    the mean of its token states where it has none (Stable Diffusion's and IF's encoders)."""
-    embedding = encoder.encode(texts)
-    vectors = embedding.pooled if embedding.pooled is not None else embedding.states.mean(1)
-    return F.normalize(vectors.float().cpu(), dim=-1)
+    the mean of its token states where it has none (Stable Diffusion's and IF's encoders; padding
+    included). Encoded `chunk` captions at a time: a whole library's token states at once would not fit
+    a GPU with T5's."""
+    vectors = []
+    for start in range(0, len(texts), chunk):
+        embedding = encoder.encode(texts[start : start + chunk])
+        pooled = embedding.pooled if embedding.pooled is not None else embedding.states.mean(1)
+        vectors.append(pooled.float().cpu())
+    return F.normalize(torch.cat(vectors), dim=-1)
 
 
 class AssetLibrary:

@@ -25,6 +25,7 @@ import shlex
 import sys
 import time
 from dataclasses import asdict, dataclass, field, replace
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -210,8 +211,18 @@ class Trainer:
                 pairs = AssetPairs(self.assets[first], self.assets[second], draws.alpha[rows])
                 shape_ids = [config.prompts_per_step * (1 + views) + r for r in global_rows]  # after the images
                 points = object_generators(draws.seed, shape_ids)
+                total = partial(accelerator.reduce, reduction="sum")  # the albedo mean's count over every process
                 shape, shape_parts = shape_prior_loss(
-                    config.shape, step, fields, rendered.opacity, cameras, self.library, pairs, points
+                    config.shape,
+                    step,
+                    fields,
+                    rendered.opacity,
+                    cameras,
+                    self.library,
+                    pairs,
+                    points,
+                    total=total,
+                    processes=accelerator.num_processes,
                 )
                 loss = loss + shape
         self.optimizer.zero_grad(set_to_none=True)

@@ -103,14 +103,16 @@ def occupancy_loss(density: Tensor, inside: Tensor) -> Tensor:
     return OCCUPANCY_NORM * (occupancy - inside).square().mean()
 
 
-def albedo_loss(albedo: Tensor, target: Tensor, inside: Tensor, total: Callable[[Tensor], Tensor] | None = None,
-                processes: int = 1) -> Tensor:  # fmt: skip
+def albedo_loss(
+    albedo: Tensor, target: Tensor, inside: Tensor, mean: Callable[[Tensor], Tensor] | None = None
+) -> Tensor:
     """Mean squared albedo error `[B, N, 3]` over the points inside the asset (`inside [B, N]` weights).
-    Split over `processes` (whose gradients are averaged), each holding some of the rows: `total` sums a
-    count over all of them, so that the mean is the one a single process would take over every row."""
+    A step split over processes (whose gradients are averaged), each holding some of the rows, passes
+    `mean`, a count's mean over the processes: dividing by the mean count per process makes the averaged
+    gradient the one a single process would take over every row."""
     error = (albedo.float() - target).square().sum(-1)
-    count = inside.sum() if total is None else total(inside.sum().detach())
-    return processes * (error * inside).sum() / count.clamp(min=1.0)
+    count = inside.sum() if mean is None else mean(inside.sum().detach())
+    return (error * inside).sum() / count.clamp(min=1.0)  # under one inside point per process: counted as one
 
 
 def shape_prior_loss(
@@ -122,13 +124,12 @@ def shape_prior_loss(
     library: AssetLibrary,
     pairs: AssetPairs,
     generator: Generators = None,
-    total: Callable[[Tensor], Tensor] | None = None,
-    processes: int = 1,
+    mean: Callable[[Tensor], Tensor] | None = None,
 ) -> tuple[Tensor, dict[str, float]]:
     """The shape terms for B objects rendered at cameras `[B, V]` with opacity `[B, V, H, W]`: the loss
     and its parts (`silhouette`, `occupancy`, unweighted, for the log). `generator`: one, or one per
-    object (row b's points from generator b, as a training step split over processes needs); `total`
-    and `processes`: a step split over processes (`albedo_loss`)."""
+    object (row b's points from generator b, as a training step split over processes needs); `mean`:
+    a step split over processes (`albedo_loss`)."""
     loss, parts = opacity.new_zeros(()), {}
     alpha = prior.alpha(step)
     if alpha > 0:
@@ -146,6 +147,6 @@ def shape_prior_loss(
             loss, parts["occupancy"] = loss + prior.occupancy_weight * occupancy, occupancy.item()
         if prior.albedo_weight > 0:
             colours = pairs.targets(lambda index: library.albedo(index, points))
-            albedo = albedo_loss(output.albedo, colours, inside, total, processes)
+            albedo = albedo_loss(output.albedo, colours, inside, mean)
             loss, parts["albedo"] = loss + prior.albedo_weight * albedo, albedo.item()
     return loss, parts

@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+import math
 import shlex
 from dataclasses import asdict
 from pathlib import Path
@@ -243,7 +244,7 @@ def markdown_table(amortized: dict, per_prompt: list[dict]) -> str:
     nan = float("nan")
     for method, split, point in rows:
         m, frames = point[split], point["frames_per_prompt"]
-        budget = f"{point['step']} | {frames:.0f}" if frames == frames else "— | —"  # a saved model: no run behind it
+        budget = "— | —" if math.isnan(frames) else f"{point['step']} | {frames:.0f}"  # a saved model: no run behind it
         lines.append(f"| {method} | {split} | {budget} "
                      f"| {m['r_probability']:.3f} | {m['r_precision']:.3f} | {m['iou']:.3f} "
                      f"| {m.get('mesh_iou', nan):.3f} ({m.get('min_mesh_iou', nan):.2f}) | {m.get('chamfer', nan):.3f} "
@@ -269,9 +270,6 @@ PURE_SDS_RECIPE = (
     "The pure score-distillation recipe (the paper's, no assets) is the same command without `--set shape.…`; "
     "docs/ATT3D.md compares the two on the same judge."
 )
-
-
-TRAINED_ON = "the project's runs train on a 2-core CPU unless docs/ATT3D.md says otherwise"
 
 
 def training_seconds(run: Path) -> float:
@@ -321,7 +319,7 @@ def bundle(run: Path, folder: Path, judge: Judge, limit: int | None) -> dict:
              "its vertex colours' error against the true albedo). "
              "The bundle and these numbers come from `python -m evaluation.att3d "
              f"--att3d {run} --out runs/evaluate --bundle {folder}`; see docs/ATT3D.md. "
-             f"Trained for {seconds / 60:.0f} minutes (the run's log.jsonl; {TRAINED_ON})."
+             f"Trained for {seconds / 60:.0f} minutes (the run's log.jsonl)."
              + (" " + PURE_SDS_RECIPE if config.shape.enabled else ""))  # fmt: skip
     write_model_card(folder, "Toy-world ATT3D", summary, metrics, "amortized-3d", ("text-to-3d", "nerf", "att3d"),
                      shlex.split(command) if command else None, notes)  # fmt: skip
@@ -334,8 +332,8 @@ def main(argv: list[str] | None = None) -> None:
     source.add_argument("--att3d", type=Path, help="an ATT3D run folder with snapshots/")
     source.add_argument("--model", help="or a saved model (folder or Hub id, e.g. checkpoints/toy-att3d), judged "
                         "on --prompts' --split and the rest")  # fmt: skip
-    parser.add_argument("--prompts", default="toy64", help="with --model: the prompt set")
-    parser.add_argument("--split", default="seen", help="with --model: the split it trained on")
+    parser.add_argument("--prompts", default=None, help="with --model: the prompt set (default toy64)")
+    parser.add_argument("--split", default=None, help="with --model: the split it trained on (default seen)")
     parser.add_argument("--per-prompt", type=Path, default=None, help="results.json of evaluation.dreamfusion")
     parser.add_argument("--limit", type=int, default=None, help="judge at most N prompts per split (large sets)")
     parser.add_argument("--out", type=Path, required=True)
@@ -345,18 +343,18 @@ def main(argv: list[str] | None = None) -> None:
         if args.bundle is not None or args.per_prompt is not None:
             parser.error("--bundle and --per-prompt go with --att3d (a run), not --model")
         try:
-            prompts = prompt_set(args.prompts)
-            prompts.split(args.split)
+            prompts, split = prompt_set(args.prompts or "toy64"), args.split or "seen"
+            prompts.split(split)
             pipeline_source = model_folder(args.model, BUNDLED)
         except (ValueError, OSError) as error:
             parser.error(f"--model: {error}")
-        amortized = evaluate_saved_model(pipeline_source, prompts, args.split, args.limit, Judge(prompts))
+        amortized = evaluate_saved_model(pipeline_source, prompts, split, args.limit, Judge(prompts))
         args.out.mkdir(parents=True, exist_ok=True)
         (args.out / "results.json").write_text(json.dumps({"amortized": amortized}, indent=1))
         (args.out / "table.md").write_text(markdown_table(amortized, []))
         print(markdown_table(amortized, []))
         return
-    if (args.prompts, args.split) != ("toy64", "seen"):
+    if args.prompts is not None or args.split is not None:
         parser.error("--prompts and --split go with --model; a run's own config names its prompt set and split")
     if not (args.att3d / "snapshots").is_dir():
         parser.error(f"{args.att3d} holds no snapshots/ (train with --snapshots STEP ...)")

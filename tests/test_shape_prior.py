@@ -175,15 +175,15 @@ def test_amortized_run_trains_with_the_library_less_its_held_out_prompts(tiny, t
 
 def test_the_colour_term_split_over_processes_has_the_gradient_of_one() -> None:
     """Rows split over two processes, whose gradients are averaged (as DDP does), with the count of
-    inside points summed over both: the same gradient as one process over every row, though the two
+    inside points averaged over both: the same gradient as one process over every row, though the two
     halves hold different numbers of inside points."""
     generator = torch.Generator().manual_seed(0)
     albedo = torch.rand(4, 64, 3, generator=generator, requires_grad=True)
     target = torch.rand(4, 64, 3, generator=generator)
     inside = (torch.rand(4, 64, generator=generator) < torch.tensor([[0.9], [0.8], [0.2], [0.1]])).float()
     (whole,) = torch.autograd.grad(albedo_loss(albedo, target, inside), albedo)
-    count = inside.sum()
-    halves = [albedo_loss(albedo[rows], target[rows], inside[rows], total=lambda _: count, processes=2)
+    per_process = inside.sum() / 2  # the count's mean over the two processes
+    halves = [albedo_loss(albedo[rows], target[rows], inside[rows], mean=lambda _: per_process)
               for rows in (slice(0, 2), slice(2, 4))]  # fmt: skip
     (split,) = torch.autograd.grad(sum(halves) / 2, albedo)
     torch.testing.assert_close(split, whole)

@@ -211,18 +211,9 @@ class Trainer:
                 pairs = AssetPairs(self.assets[first], self.assets[second], draws.alpha[rows])
                 shape_ids = [config.prompts_per_step * (1 + views) + r for r in global_rows]  # after the images
                 points = object_generators(draws.seed, shape_ids)
-                total = partial(accelerator.reduce, reduction="sum")  # the albedo mean's count over every process
+                mean = partial(accelerator.reduce, reduction="mean")  # the colour term's count, over processes
                 shape, shape_parts = shape_prior_loss(
-                    config.shape,
-                    step,
-                    fields,
-                    rendered.opacity,
-                    cameras,
-                    self.library,
-                    pairs,
-                    points,
-                    total=total,
-                    processes=accelerator.num_processes,
+                    config.shape, step, fields, rendered.opacity, cameras, self.library, pairs, points, mean
                 )
                 loss = loss + shape
         self.optimizer.zero_grad(set_to_none=True)

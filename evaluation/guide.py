@@ -47,7 +47,7 @@ from nerf.analytic import SDFField
 from nerf.cameras import VIEW_DISTANCE, VIEW_FOV_DEG, Cameras, orbit_cameras, view_label, view_prompt
 from nerf.video import save_image_grid
 from toyworld.clip import retrieval_scores
-from toyworld.diffusion import camera_dim, camera_input, encode_captions, load_diffusion, sample, unet_condition
+from toyworld.diffusion import camera_input, encode_captions, load_diffusion, sample, unet_output
 from toyworld.palette import nearest_colour
 from toyworld.prompts import Prompt, stacks, toy64
 from toyworld.render_gt import BACKGROUND, render_ground_truth
@@ -206,7 +206,7 @@ def camera_effect(
         for t in timesteps:
             x = torch.randn(1, 3, size, size, generator=generator).expand(3, -1, -1, -1)
             three = torch.cat((camera, camera[:1]))
-            noise = unet(x, torch.full((3,), t), **unet_condition(text, three, camera_dim(unet))).sample
+            noise = unet_output(unet, x, torch.full((3,), t), text, three)
             effects[f"camera_t{t}"].append(((noise[0] - noise[1]).norm() / noise[0].norm()).item())
             effects[f"text_t{t}"].append(((noise[0] - noise[2]).norm() / noise[0].norm()).item())
     return {name: round(float(np.mean(values)), 4) for name, values in effects.items()}

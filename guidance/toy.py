@@ -1,7 +1,7 @@
 """The toy backend: the bundled pixel-space toy diffusion model (`toyworld.diffusion`) and the toy
 CLIP text encoder it was trained with. It is the only backend that takes the camera directly (its
-time embedding adds the camera: its direction, or the whole view for newer models), besides the view
-suffix in the prompt. A v-prediction model's output is converted to ε.
+time embedding adds the camera: its direction, or the whole view for newer models, which may also read
+each pixel's ray), besides the view suffix in the prompt. A v-prediction model's output is converted to ε.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from guidance.sds import epsilon_from_v
 from guidance.text_encoder import TextEmbedding, TextEncoder, ToyCLIPTextEncoder, default_device
 from nerf.cameras import Cameras
 from nerf.random import Generators
-from toyworld.diffusion import TextCondition, camera_dim, camera_input, load_diffusion, unet_condition
+from toyworld.diffusion import TextCondition, camera_input, load_diffusion, unet_output
 from toyworld.render_gt import BACKGROUND
 
 
@@ -52,6 +52,5 @@ class ToyGuidance(Guidance):
         return camera_input(self.unet, cameras)
 
     def predict_noise(self, noisy: Tensor, timesteps: Tensor, text: TextEmbedding, camera: Tensor | None) -> Tensor:
-        condition = unet_condition(TextCondition(text.states, text.pooled), camera, camera_dim(self.unet))
-        output = self.unet(noisy, timesteps, **condition).sample
+        output = unet_output(self.unet, noisy, timesteps, TextCondition(text.states, text.pooled), camera)
         return epsilon_from_v(output, noisy, self.alphas_cumprod[timesteps]) if self.v_prediction else output

@@ -18,7 +18,7 @@ from guidance import Guidance, SDSConfig, TimestepSchedule, load_guidance, pipel
 from guidance.cache import EmbeddingCache, model_key
 from guidance.sds import epsilon_from_v, guided_noise, inject_gradient, sample_timesteps, sds_step, sds_weight
 from nerf.cameras import orbit_cameras
-from toyworld.diffusion import new_scheduler
+from toyworld.diffusion import load_diffusion, new_scheduler, ray_map, save_diffusion, widen_to_rays
 
 
 # --- the SDS core ------------------------------------------------------------------------------------------
@@ -155,6 +155,24 @@ def test_toy_backend_gradient_view_prompts_and_camera(tmp_path: Path, monkeypatc
     assert torch.allclose(seen["text"].pooled, expected.pooled[[0, 1, 2, 2]], atol=1e-5)
     assert torch.allclose(seen["camera"][:2, :2], torch.tensor([[0.0, 1.0], [0.0, -1.0]]), atol=1e-5)  # sin, cos az
     assert torch.equal(seen["camera"][2:], seen["camera"][:2])  # the unconditional branch keeps the camera
+
+
+def test_toy_backend_gives_a_model_that_reads_rays_each_pixels_ray(tmp_path: Path, monkeypatch) -> None:
+    diffusion, clip = tiny_toy(tmp_path)
+    unet, scheduler = load_diffusion(diffusion)
+    unet = widen_to_rays(unet.float())
+    with torch.no_grad():
+        unet.conv_in.weight[:, 3:] = 0.5 * torch.randn_like(unet.conv_in.weight[:, 3:])
+    save_diffusion(unet, scheduler, tmp_path / "rays", half=False)
+    guidance = load_guidance(tmp_path / "rays", clip=clip, device="cpu", use_cache=False)
+    cameras = orbit_cameras(torch.tensor([0.0, 180.0]), 15.0, 3.0, 40.0, 16, 16)
+    seen = check_sds_gradient(guidance, monkeypatch, cameras)
+    noisy, t, text, camera = seen["noisy"], seen["timesteps"], seen["text"], seen["camera"]
+    with torch.no_grad():
+        inputs = torch.cat((noisy, ray_map(camera, 16)), dim=1)
+        classes = torch.cat((camera, text.pooled), dim=-1)
+        expected = guidance.unet(inputs, t, encoder_hidden_states=text.states, class_labels=classes).sample
+    assert torch.allclose(seen["output"], expected, atol=1e-5)
 
 
 def test_stable_diffusion_backend_gradient_through_the_vae(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -14,7 +14,7 @@ from tiny_models import TINY_TOY_UNET
 
 from evaluation.dreamfusion import evaluation_prompts
 from guidance.clip import load_clip
-from nerf.cameras import VIEW_DISTANCE, VIEW_FOV_DEG, Cameras, look_at, orbit_cameras
+from nerf.cameras import VIEW_DISTANCE, VIEW_FOV_DEG, Cameras, look_at, orbit_cameras, sample_cameras
 from toyworld.clip import new_toy_clip, save_clip
 from toyworld.dataset import DatasetConfig, build
 from toyworld.diffusion import (
@@ -28,11 +28,15 @@ from toyworld.diffusion import (
     load_diffusion,
     new_scheduler,
     new_unet,
+    ray_map,
+    reads_rays,
     sample,
     save_diffusion,
     unet_condition,
+    unet_output,
     view_condition,
     widen_camera_input,
+    widen_to_rays,
 )
 from train import toy_diffusion
 
@@ -88,6 +92,45 @@ def test_a_widened_model_computes_what_it_did_until_trained() -> None:
         after = widened(x, t, **unet_condition(text, camera_input(widened, cameras))).sample
     assert torch.allclose(before, after, atol=1e-6)
     assert widen_camera_input(widened) is widened
+
+
+def test_ray_map_is_each_pixels_ray_in_plucker_coordinates() -> None:
+    cameras = orbit_cameras(torch.tensor([30.0, 150.0, -100.0]), torch.tensor([20.0, 35.0, -5.0]), 2.7, 31.0, 16, 16)
+    origins, directions = cameras.rays()
+    expected = torch.cat((directions, torch.cross(origins, directions, dim=-1)), dim=-1)
+    rays = ray_map(view_condition(cameras), 16)
+    assert rays.shape == (3, 6, 16, 16)
+    assert torch.allclose(rays.flatten(2).transpose(1, 2), expected, atol=1e-5)
+    centre = rays[:, :3, 7:9, 7:9].mean(dim=(2, 3))  # the middle pixels look at the origin from the camera
+    assert torch.allclose(centre, -cameras.position / cameras.position.norm(dim=-1, keepdim=True), atol=0.02)
+    # score distillation's jittered views: the rebuilt camera (looking at the origin, unrolled) is within a pixel
+    jittered = sample_cameras(32, 16, 16, generator=torch.Generator().manual_seed(0))
+    origins, directions = jittered.rays()
+    rebuilt = ray_map(view_condition(jittered), 16).flatten(2).transpose(1, 2)
+    assert (rebuilt[..., :3] - directions).norm(dim=-1).max() < 2 * jittered.fov_y.max() / 16
+    assert ray_map(torch.zeros(2, VIEW_DIM), 8).eq(0).all()  # a dropped camera: nothing where the rays go
+
+
+def test_a_model_widened_to_rays_computes_what_it_did_until_trained() -> None:
+    whole, original = (new_unet(seed=4, **TINY_TOY_UNET).eval() for _ in range(2))  # widening changes `whole`
+    cameras = framed(3, 16, 25.0)
+    text = TextCondition(torch.randn(3, 5, 128), torch.randn(3, 128))
+    x, t = torch.randn(3, 3, 16, 16), torch.tensor([3, 300, 800])
+    with torch.no_grad():
+        before = unet_output(whole, x, t, text, view_condition(cameras))
+        assert not reads_rays(whole)
+        widened = widen_to_rays(whole)
+        assert reads_rays(widened) and widened.conv_in.in_channels == 9
+        after = unet_output(widened, x, t, text, view_condition(cameras))
+        assert torch.allclose(before, after, atol=1e-6)
+        widened.conv_in.weight[:, 3:] = 1.0  # once the ray channels carry weight, the camera moves the output
+        moved = unet_output(widened, x, t, text, view_condition(framed(3, 16, 50.0)))
+        assert not torch.allclose(after, moved, atol=1e-3)
+        # no camera: zero ray channels, the same as the original model without a camera
+        assert torch.allclose(unet_output(widened, x, t, text, None), unet_output(original, x, t, text, None))
+    assert widen_to_rays(widened) is widened
+    with pytest.raises(ValueError, match="whole view"):
+        widen_to_rays(new_unet(seed=0, **TINY_TOY_UNET, **toy_diffusion.DIRECTION_ONLY))
 
 
 @pytest.mark.parametrize("prediction", ["epsilon", "v_prediction"])
@@ -203,6 +246,17 @@ def test_training_can_start_from_a_trained_model(tmp_path: Path) -> None:
         assert torch.allclose(a.half().float(), b, atol=1e-6), name
     fresh = new_unet(0, **TINY_TOY_UNET)
     assert any(not torch.allclose(a, b) for a, b in zip(start.parameters(), fresh.parameters(), strict=True))
+    # --camera rays widens the start to read each pixel's ray, trains it, and the saved model keeps reading them
+    toy_diffusion.main(["--data", str(tmp_path / "data"), "--clip", str(tmp_path / "clip"), "--out",
+                        str(tmp_path / "rays"), "--batch", "2", "--sample-steps", "2", "--steps", "2",
+                        "--init", str(tmp_path / "start"), "--camera", "rays"])  # fmt: skip
+    rays, _ = load_diffusion(tmp_path / "rays" / "model")
+    assert reads_rays(rays) and rays.conv_in.weight[:, 3:].abs().sum() > 0  # trained from zero
+    assert json.loads((tmp_path / "rays" / "metrics.json").read_text())["camera_input"] == "rays"
+    with pytest.raises(SystemExit):  # a model that reads rays is not narrowed back
+        toy_diffusion.main(["--data", str(tmp_path / "data"), "--clip", str(tmp_path / "clip"), "--out",
+                            str(tmp_path / "narrow"), "--steps", "1", "--init", str(tmp_path / "rays" / "model"),
+                            "--camera", "view"])  # fmt: skip
 
 
 BUNDLED_GUIDANCE = 2.0  # the bundled model's best scale for sampling (see its model card)

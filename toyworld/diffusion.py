@@ -12,6 +12,12 @@ whole view score distillation renders (`view_condition`: direction, distance, fi
 the world's origin falls in the frame and the camera's roll), so that a sample can match the truth at
 a camera. `camera_input` gives a loaded model the one it was trained with (by its input width).
 
+A model added to the time embedding can ignore the camera, and the first ones did (the caption's view
+suffix told them enough; docs/TOYWORLD.md measured the camera moving their prediction by under 1 %). So
+a model can also read the camera where the pixels are (`ray_map`: each pixel's ray, six Plücker
+channels beside the noisy image, as the multi-view models after Zero-1-to-3 condition on rays).
+`unet_output` is the one call of a toy UNet, and gives each model the inputs it reads.
+
 A trained model is a folder in diffusers' layout: `unet/` and `scheduler/`, loaded with
 `from_pretrained` from a local folder or a Hub repo.
 """
@@ -28,12 +34,13 @@ from diffusers import DDIMScheduler, DDPMScheduler, UNet2DConditionModel
 from torch import Tensor, nn
 
 from hub.source import model_folder
-from nerf.cameras import VIEW_DISTANCE, VIEW_FOV_DEG, Cameras
+from nerf.cameras import VIEW_DISTANCE, VIEW_FOV_DEG, Cameras, look_at, spherical_position
 from toyworld.clip import text_token_states
 
 BUNDLED = Path(__file__).resolve().parent.parent / "checkpoints" / "toy-diffusion"
 CAMERA_DIM = 4  # `camera_condition`: sin and cos of azimuth and elevation (the first models)
 VIEW_DIM = 9  # `view_condition`: the whole view
+RAY_CHANNELS = 6  # `ray_map`: a pixel's ray direction and moment, input channels beside the image's 3
 TEXT_DIM = 128  # the toy CLIP's text embedding
 Schedule = Literal["linear", "cosine"]
 Prediction = Literal["epsilon", "v_prediction"]
@@ -153,6 +160,64 @@ def camera_input(unet: UNet2DConditionModel, cameras: Cameras) -> Tensor:
     return camera_condition(azimuth.flatten(), elevation.flatten())
 
 
+def reads_rays(unet: UNet2DConditionModel) -> bool:
+    """Whether `unet` reads each pixel's ray (`ray_map`) beside the noisy image."""
+    channels = unet.config.in_channels
+    if channels not in (3, 3 + RAY_CHANNELS) or unet.config.out_channels != 3:
+        raise ValueError(f"a toy UNet reads 3 or {3 + RAY_CHANNELS} channels and predicts 3, this one "
+                         f"{channels} and {unet.config.out_channels}")  # fmt: skip
+    return channels == 3 + RAY_CHANNELS
+
+
+def ray_map(view: Tensor, size: int) -> Tensor:
+    """Each pixel's ray for whole-view camera inputs `view [B, 9]` (`view_condition`), `[B, 6, size, size]`:
+    the unit direction and the moment (camera centre × direction, the ray's Plücker coordinates, about
+    unit size at the world's framing), in world coordinates. The camera is rebuilt from its direction,
+    distance and field of view, looking at the world's origin: the look-at jitter and the roll (about a
+    pixel) stay with the vector input. A dropped camera (all zeros) gives zero channels."""
+    azimuth = torch.rad2deg(torch.atan2(view[:, 0], view[:, 1]))
+    elevation = torch.rad2deg(torch.atan2(view[:, 2], view[:, 3]))
+    eye = spherical_position(azimuth, elevation, VIEW_DISTANCE + 0.2 * view[:, 4])
+    fov = torch.deg2rad(VIEW_FOV_DEG + 2.0 * view[:, 5])
+    origins, directions = Cameras(look_at(eye, torch.zeros_like(eye)), fov, size, size).rays()
+    rays = torch.cat((directions, torch.cross(origins, directions, dim=-1)), dim=-1)  # [B, H·W, 6]
+    present = view.abs().amax(dim=-1) > 0
+    return (rays * present[:, None, None]).transpose(1, 2).reshape(len(view), RAY_CHANNELS, size, size)
+
+
+def unet_output(
+    unet: UNet2DConditionModel, noisy: Tensor, timesteps: Tensor, text: TextCondition, camera: Tensor | None
+) -> Tensor:
+    """The UNet's prediction (ε or v) for noisy images `[B, 3, H, W]`, with the inputs the model reads: the
+    caption, the camera vector (`camera_input`, None for none) and, where it reads rays, `ray_map`."""
+    dim = camera_dim(unet)
+    if reads_rays(unet):
+        rays = noisy.new_zeros(len(noisy), RAY_CHANNELS, *noisy.shape[-2:])
+        if camera is not None:
+            rays = ray_map(camera.float(), noisy.shape[-1]).to(noisy)
+        noisy = torch.cat((noisy, rays), dim=1)
+    return unet(noisy, timesteps, **unet_condition(text, camera, dim)).sample
+
+
+@torch.no_grad()
+def widen_to_rays(unet: UNet2DConditionModel) -> UNet2DConditionModel:
+    """A whole-view model taught to read each pixel's ray as well: its first convolution gets
+    `RAY_CHANNELS` more input channels, all zero, so it computes exactly what it did until training moves
+    them. Changed in place and returned; a model that already reads rays is returned as it is."""
+    if camera_dim(unet) != VIEW_DIM:
+        raise ValueError("only a model that reads the whole view (widen_camera_input) can read rays")
+    if reads_rays(unet):
+        return unet
+    old = unet.conv_in
+    new = nn.Conv2d(3 + RAY_CHANNELS, old.out_channels, old.kernel_size, padding=old.padding).to(old.weight)
+    new.weight.zero_()
+    new.weight[:, :3] = old.weight
+    new.bias.copy_(old.bias)
+    unet.conv_in = new
+    unet.register_to_config(in_channels=3 + RAY_CHANNELS)
+    return unet
+
+
 @torch.no_grad()
 def widen_camera_input(unet: UNet2DConditionModel) -> UNet2DConditionModel:
     """A model that reads the camera's direction alone, taught to read the whole view (`view_condition`):
@@ -217,9 +282,8 @@ def sample(
         torch.cat((text.pooled, empty.pooled.expand(batch, -1))),
     )
     cameras = None if camera is None else torch.cat((camera, camera))  # the unconditional branch keeps the camera
-    condition = unet_condition(both, cameras, camera_dim(unet))
     for t in scheduler.timesteps:
-        noise = unet(torch.cat((x, x)), t, **condition).sample
+        noise = unet_output(unet, torch.cat((x, x)), t, both, cameras)
         conditional, unconditional = noise.chunk(2)
         x = scheduler.step(unconditional + guidance_scale * (conditional - unconditional), t, x).prev_sample
     return (x.clamp(-1, 1) + 1) / 2

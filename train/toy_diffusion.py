@@ -39,6 +39,7 @@ from toyworld.clip import retrieval_top1
 from toyworld.dataset import load_renders
 from toyworld.diffusion import (
     CAMERA_DIM,
+    RAY_CHANNELS,
     TEXT_DIM,
     TextCondition,
     camera_dim,
@@ -47,10 +48,12 @@ from toyworld.diffusion import (
     load_diffusion,
     new_scheduler,
     new_unet,
+    reads_rays,
     sample,
     save_diffusion,
-    unet_condition,
+    unet_output,
     widen_camera_input,
+    widen_to_rays,
 )
 from toyworld.prompts import toy64
 from train.optimization import optimizer_step
@@ -59,7 +62,8 @@ CARD_SUMMARY = (
     "A pixel-space diffusers UNet2DConditionModel (32×32 RGB, T = 1000; noise schedule and prediction type in "
     "`scheduler/`) that cross-attends to the toy CLIP's text token states of view-suffixed captions and adds the "
     "pooled text embedding and the camera (the whole view, `toyworld.diffusion.view_condition`, or for the first "
-    "models the (sin, cos) of azimuth and elevation) to its time embedding (class_labels = [camera, pooled]). "
+    "models the (sin, cos) of azimuth and elevation) to its time embedding (class_labels = [camera, pooled]); "
+    "a model with 9 input channels also reads each pixel's ray beside the noisy image (`ray_map`). "
     "It stands in for DeepFloyd IF in score distillation. "
     "Weights are the EMA. `toy64_r_precision`: toy-CLIP top-1 retrieval of samples of all 64 toy64 prompts "
     "(front view, classifier-free guidance `guidance_scale`) among the 64 captions."
@@ -68,6 +72,12 @@ CARD_SUMMARY = (
 
 # A new model that reads the camera's direction alone (the first models' input), for comparisons
 DIRECTION_ONLY = {"projection_class_embeddings_input_dim": CAMERA_DIM + TEXT_DIM}
+WITH_RAYS = {"in_channels": 3 + RAY_CHANNELS}  # a new model that also reads each pixel's ray
+
+
+def camera_name(unet) -> str:
+    """The camera input `unet` reads, as `--camera` names it: "direction", "view" or "rays"."""
+    return "direction" if camera_dim(unet) == CAMERA_DIM else "rays" if reads_rays(unet) else "view"
 
 
 def schedule_name(scheduler) -> str:
@@ -212,9 +222,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--snr-gamma", type=float, help="min-SNR-γ loss weighting (Hang et al. 2023; 5 is usual)")
     parser.add_argument(
         "--camera",
-        choices=("view", "direction"),
-        help="camera input: the whole view (a new model's default) or azimuth and elevation alone; with --init, "
-        "'view' widens a model that reads the direction alone, and by default the model keeps its own",
+        choices=("view", "direction", "rays"),
+        help="camera input: the whole view (a new model's default), azimuth and elevation alone, or the whole "
+        "view and each pixel's ray; with --init, 'view' and 'rays' widen a model that reads less, and by "
+        "default the model keeps its own",
     )
     parser.add_argument("--minutes", type=float, help="one sitting: stop at the first checkpoint after this long")
     parser.add_argument("--device", help="where to train (default: cuda when there is one, else cpu)")
@@ -235,13 +246,16 @@ def main(argv: list[str] | None = None) -> None:
 
     clip, _, tokenizer = load_clip(args.clip)
     if args.init is None:
-        unet = new_unet(args.seed) if args.camera != "direction" else new_unet(args.seed, **DIRECTION_ONLY)
+        extra = {"direction": DIRECTION_ONLY, "rays": WITH_RAYS}.get(args.camera, {})
+        unet = new_unet(args.seed, **extra)
         scheduler = new_scheduler(args.schedule or "linear", args.prediction or "epsilon")
     else:  # a fine-tune keeps the model's noise schedule and prediction type; --camera view widens its input
         unet, scheduler = load_diffusion(args.init)
-        unet = widen_camera_input(unet.float()) if args.camera == "view" else unet.float()
-        if args.camera == "direction" and camera_dim(unet) != CAMERA_DIM:
-            parser.error(f"{args.init} reads the whole view; it cannot be narrowed to --camera direction")
+        unet = widen_camera_input(unet.float()) if args.camera in ("view", "rays") else unet.float()
+        unet = widen_to_rays(unet) if args.camera == "rays" else unet
+        if args.camera is not None and camera_name(unet) != args.camera:
+            parser.error(f"{args.init} reads the camera as '{camera_name(unet)}'; it cannot be narrowed to "
+                         f"--camera {args.camera}")  # fmt: skip
         kept = (schedule_name(scheduler), scheduler.config.prediction_type)
         if (args.schedule or kept[0], args.prediction or kept[1]) != kept:
             parser.error(f"{args.init} was trained with the {kept[0]} schedule and {kept[1]}; a fine-tune keeps "
@@ -290,7 +304,7 @@ def main(argv: list[str] | None = None) -> None:
             chosen = torch.where(bare, prompt_index[batch], chosen)
         text = conditions.select(torch.where(dropped, empty, chosen))
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=args.bf16):
-            output = unet(noisy, t, **unet_condition(text, cameras[batch] * kept)).sample
+            output = unet_output(unet, noisy, t, text, cameras[batch] * kept)
         loss = diffusion_loss(output.float(), x0, noise, t, scheduler, args.snr_gamma)
         optimizer_step(loss, list(unet.parameters()), optimizer, schedule)
         averages.step(unet.parameters())
@@ -314,7 +328,7 @@ def main(argv: list[str] | None = None) -> None:
                "train_seconds": round(sittings.total(), 1), "sittings": sittings.count(), "init": args.init,
                "schedule": schedule_name(scheduler), "prediction": scheduler.config.prediction_type,
                "snr_gamma": args.snr_gamma, "drop_view": args.drop_view,
-               "camera_input": "direction" if camera_dim(unet) == CAMERA_DIM else "view"}  # fmt: skip
+               "camera_input": camera_name(unet)}  # fmt: skip
     args.out.mkdir(parents=True, exist_ok=True)
     metrics |= evaluate(ema, clip, tokenizer, args.guidance, args.sample_steps, args.out, args.seed, scheduler)
     save_diffusion(ema, scheduler, args.out / "model")

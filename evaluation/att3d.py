@@ -25,7 +25,6 @@ reads the amortized run's snapshots (`snapshots/step_N/`) and a per-prompt evalu
 from __future__ import annotations
 
 import argparse
-import itertools
 import json
 import math
 import shlex
@@ -54,7 +53,7 @@ from toyworld.clip import retrieval_scores, text_features
 from toyworld.palette import nearest_colour
 from toyworld.prompts import Prompt, PromptSet, prompt_set
 from toyworld.render_gt import BACKGROUND, render_ground_truth
-from train.att3d import ATT3DTrainConfig
+from train.att3d import ATT3DTrainConfig, training_seconds
 
 VIEW_SIZE = 64  # the toy CLIP's input size
 # 4 views 90° apart, none face-on: seen exactly face-on, an axis-aligned cube shows one square face, and
@@ -270,22 +269,6 @@ PURE_SDS_RECIPE = (
     "The pure score-distillation recipe (the paper's, no assets) is the same command without `--set shape.…`; "
     "docs/ATT3D.md compares the two on the same judge."
 )
-
-
-def training_seconds(run: Path) -> float:
-    """The wall seconds of a run's training, from its log: each sitting's clock starts at 0 (a resumed
-    run), so the total is the sum of each sitting's last record. NaN when the run has no log."""
-    log = run / "log.jsonl"
-    clocks = []
-    for line in log.read_text().splitlines() if log.is_file() else []:
-        try:
-            clocks.append(float(json.loads(line)["seconds"]))
-        except (ValueError, KeyError):  # a line cut short by a killed sitting
-            continue
-    if not clocks:
-        return float("nan")
-    ends = [a for a, b in itertools.pairwise(clocks) if b < a]  # a sitting ended before a restart
-    return float(sum(ends) + clocks[-1])
 
 
 def bundle(run: Path, folder: Path, judge: Judge, limit: int | None) -> dict:

@@ -18,20 +18,9 @@ from pathlib import Path
 
 from huggingface_hub import HfApi
 
-from hub.source import MODEL_MARKERS, PICKLE_SUFFIXES, hub_errors, hub_token, repo_id_problem
+from hub.source import MODEL_CARD, MODEL_MARKERS, PICKLE_SUFFIXES, hub_errors, hub_token, model_in, repo_id_problem
 
-MODEL_CARD = "README.md"
 DEFAULT_COMMIT_MESSAGE = "Upload model with python -m hub.push"
-
-
-def model_in(folder: Path) -> Path:
-    """The model folder of `folder`: itself, or for a trainer's run folder (a run `config.json`, checkpoints,
-    renders) the `model/` inside it, which holds the model and its card."""
-    folder = Path(folder)
-    inner = folder / "model"
-    if inner.is_dir() and not (folder / MODEL_CARD).is_file() and any((inner / m).is_file() for m in MODEL_MARKERS):
-        return inner
-    return folder
 
 
 def push_folder(folder: Path, repo_id: str, private: bool = False, commit_message: str = DEFAULT_COMMIT_MESSAGE) -> str:

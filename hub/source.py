@@ -42,12 +42,25 @@ WEIGHT_VARIANTS = ("fp16", "non_ema", "ema")  # the variants diffusers and trans
 # diffusion model's, a text encoder's (diffusers' layout)
 MODEL_MARKERS = ("config.json", "pil.json", "open_clip_config.json", "model_index.json", "unet/config.json",
                  "text_encoder/config.json")  # fmt: skip
+MODEL_CARD = "README.md"
+
+
+def model_in(folder: Path) -> Path:
+    """The model folder of a local `folder`: itself, or for a trainer's run folder (a run `config.json`,
+    checkpoints, renders) the `model/` inside it, which holds the model and its card. So every loader and
+    `hub.push` take a run folder as the README writes it (`--out runs/att3d/mine`, then `runs/att3d/mine`)."""
+    folder = Path(folder)
+    inner = folder / "model"
+    if inner.is_dir() and not (folder / MODEL_CARD).is_file() and any((inner / m).is_file() for m in MODEL_MARKERS):
+        return inner
+    return folder
 
 
 def model_folder(
     source: str | Path, bundled: Path | None = None, parts: tuple[str, ...] | None = None, variant: str | None = None
 ) -> Path:
-    """The local folder of a model source: "toy" → `bundled`; an existing folder → itself; otherwise
+    """The local folder of a model source: "toy" → `bundled`; an existing folder → itself (a trainer's run
+    folder → the model in it, `model_in`); otherwise
     `source` is a Hub repo id 'user/repo', downloaded (or found in the Hugging Face cache) with
     `HF_TOKEN` if set. `parts`: only these subfolders (and the model index and card) of a repo, e.g.
     ("tokenizer", "text_encoder"); weights in safetensors only, of `variant` ("fp16") where given.
@@ -108,7 +121,7 @@ def repo_id(source: str | Path, bundled: Path | None = None) -> str | Path:
         raise ValueError(f"model source is empty: give {SOURCE_FORMS}")
     path = Path(text).expanduser()
     if path.is_dir():
-        return path
+        return model_in(path)
     if path.exists():
         raise ValueError(f"model source {text!r} is a file, not a folder: give {SOURCE_FORMS}")
     problem = repo_id_problem(text)

@@ -120,6 +120,8 @@ def test_push_takes_a_run_folder_as_the_readme_writes_it(hub: HubServer, model, 
     monkeypatch.setenv("HF_TOKEN", TEST_TOKEN)
     push([str(run), "user/from-run"])
     assert files(model_folder("user/from-run")) == files(folder)  # the model and its card, nothing else
+    assert model_folder(run) == run / "model" and model_folder(run / "model") == run / "model"  # loaders alike
+    assert model_folder(folder) == folder  # a model folder with its card is itself
 
 
 def test_private_repo_needs_the_token_which_is_never_shown(hub: HubServer, model, monkeypatch, capsys, caplog):

@@ -27,11 +27,18 @@ from evaluation.att3d import (
     markdown_table,
     per_prompt_points,
     plot_budget,
-    training_seconds,
 )
 from evaluation.att3d import main as att3d_main
 from toyworld.prompts import toy64
-from train.att3d import ATT3DTrainConfig, local_rows, main, train_att3d, training_prompts, with_overrides
+from train.att3d import (
+    ATT3DTrainConfig,
+    local_rows,
+    main,
+    train_att3d,
+    training_prompts,
+    training_seconds,
+    with_overrides,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 TINY = ["prompts_per_step=4", "num_samples=8", "model.voxel.resolution=8", "model.hidden_dim=8", "render_every=0",

@@ -20,6 +20,7 @@ Hub layout at chosen steps: the evaluation's compute budgets), `model/` (the fin
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import shlex
 import sys
@@ -42,6 +43,7 @@ from dreamfusion import SDSRunSettings, with_overrides
 from dreamfusion.shape_prior import AssetPairs, shape_prior_loss
 from guidance import Guidance, load_guidance
 from guidance.prompts import MAX_PROMPT_CHARS
+from hub.model_card import write_model_card
 from nerf.cameras import Cameras, CameraSampling, sample_cameras, turntable
 from nerf.checkpoint import resume, save_training_state
 from nerf.random import derived_seed, object_generators
@@ -262,6 +264,47 @@ def render_previews(model: ATT3D, guidance: Guidance, prompts: list[str], path: 
     model.train(was_training)
 
 
+def training_seconds(run: Path) -> float:
+    """The wall seconds of a run's training, from its log: each sitting's clock starts at 0 (a resumed
+    run), so the total is the sum of each sitting's last record. NaN when the run has no log."""
+    log = run / "log.jsonl"
+    clocks = []
+    for line in log.read_text().splitlines() if log.is_file() else []:
+        try:
+            clocks.append(float(json.loads(line)["seconds"]))
+        except (ValueError, KeyError):  # a line cut short by a killed sitting
+            continue
+    if not clocks:
+        return float("nan")
+    ends = [a for a, b in itertools.pairwise(clocks) if b < a]  # a sitting ended before a restart
+    return float(sum(ends) + clocks[-1])
+
+
+def write_card(out: Path, config: ATT3DTrainConfig, guidance: str, training: list[str], held_out: list[str]) -> None:
+    """The model card of a finished run's `model/` (what `hub.push` uploads): the run's command as its recipe,
+    the prompt set it was trained on and what it kept out, and what the run measured (its last logged losses,
+    its training time over every sitting). `python -m evaluation.att3d --att3d RUN` judges it against the truth."""
+    run = json.loads((out / "config.json").read_text())
+    losses = []
+    for line in (out / "log.jsonl").read_text().splitlines()[-10:]:
+        try:
+            losses.append(float(json.loads(line)["loss"]))
+        except (ValueError, KeyError):  # a line cut short by a killed sitting
+            continue
+    shown = ", ".join(f'"{p}"' for p in training[:8]) + (f" and {len(training) - 8} more" if len(training) > 8 else "")
+    summary = (f"An ATT3D mapping network (`{config.model.backbone}` backbone): one forward pass from a prompt's text "
+               f"embedding to a radiance field, trained by score distillation from `{guidance}` on "
+               f"{len(training)} prompts of `{config.prompts}` (split `{config.split}`): {shown}. "
+               f"{len(held_out)} prompts of the set were held out and never trained on. Load it with "
+               "`ATT3DPipeline.from_pretrained`, or serve it with `python app.py --att3d FOLDER_OR_REPO`.")  # fmt: skip
+    metrics = {"steps": config.steps, "prompts_trained": len(training), "prompts_held_out": len(held_out),
+               "prompts_per_step": config.prompts_per_step, "shape_prior": config.shape.enabled,
+               "final_loss": round(float(np.mean(losses)), 6) if losses else None,
+               "training_minutes": round(training_seconds(out) / 60, 1), "processes": run["processes"]}  # fmt: skip
+    write_model_card(out / "model", "ATT3D", summary, metrics, "amortized-3d", ("text-to-3d", "nerf", "att3d"),
+                     command=run.get("command") or "python -m train.att3d")  # fmt: skip
+
+
 def mixed_precision(config: ATT3DTrainConfig, device: str | None) -> str:
     cuda = torch.cuda.is_available() and device != "cpu"
     return ("bf16" if cuda else "no") if config.mixed_precision == "auto" else config.mixed_precision
@@ -328,6 +371,7 @@ def train_att3d(
     accelerator.wait_for_everyone()
     if main and step == config.steps:
         trainer.model.save_pretrained(out / "model")
+        write_card(out, config, str(guidance_source), training, held_out)
     return trainer.model
 
 

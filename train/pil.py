@@ -6,15 +6,17 @@ per-token VAE (stage 1), then the aligner from CLIP embeddings to the VAE's late
 Reads top to bottom: the settings; the embeddings (random lit views of every object, as the CLIP
 was trained on, encoded once and cached); stage 1; stage 2; the model folder. Each stage checkpoints
 and resumes (`nerf.checkpoint`), and a finished stage is skipped on a rerun. The run folder ends up
-in the bundle layout `pil.generate` loads: `vae/`, `aligner/` (each `config.json` + safetensors),
-`scenes.safetensors` + `scenes.json` (the training scenes' view embeddings, for text prompts through
-the nearest scene) and `pil.json`.
+in the bundle layout `pil.generate` loads, with its model card, in `model/`: `vae/`, `aligner/` (each
+`config.json` + safetensors), `scenes.safetensors` + `scenes.json` (the training scenes' view embeddings,
+for text prompts through the nearest scene) and `pil.json`; the run folder itself loads as that model.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import shlex
+import sys
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
@@ -23,7 +25,9 @@ from safetensors.torch import load_file, save_file
 from torch import Tensor
 from tqdm.auto import tqdm
 
+from dreamfusion import with_overrides
 from guidance.clip import load_clip
+from hub.model_card import write_model_card
 from nerf.cameras import CameraSampling, sample_cameras
 from nerf.checkpoint import resume, save_training_state
 from nerf.files import atomic_path
@@ -38,6 +42,7 @@ from train.pil_dataset import load_weight_dataset
 from train.toy_clip import normalise
 
 EMBEDDINGS_FILE = "embeddings.safetensors"
+SET_HELP = "any other PILTrainConfig setting, e.g. views=4 vae.hidden_dim=64 aligner_batch=16"
 
 
 @dataclass(frozen=True)
@@ -169,9 +174,14 @@ def train_aligner(
 
 # --- the run ----------------------------------------------------------------------------------------------
 def train_pil(
-    data: str | Path, out: str | Path, settings: PILTrainConfig = PILTrainConfig(), progress: bool = True
+    data: str | Path,
+    out: str | Path,
+    settings: PILTrainConfig = PILTrainConfig(),
+    progress: bool = True,
+    command: str | None = None,
 ) -> Path:
-    """Both stages on the train split of the dataset in `data`; writes the model folder `out`."""
+    """Both stages on the train split of the dataset in `data`, in the run folder `out`; returns the model
+    folder it writes, `out/model` (the pipeline and its card; `command`, the recipe the card names)."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     params, records, dataset_config = load_weight_dataset(data, "train")
@@ -197,25 +207,58 @@ def train_pil(
         aligner.save_pretrained(out / "aligner")
 
     scenes = [{k: r[k] for k in ("category", "seed", "caption", "colour")} for r in records]
-    aligner = Aligner.from_pretrained(out / "aligner")
-    PILPipeline(vae, aligner, settings.clip, embeddings, scenes, image_size=settings.image_size).save_pretrained(out)
-    return out
+    aligner = Aligner.from_pretrained(out / "aligner").eval()
+    model = out / "model"
+    PILPipeline(vae, aligner, settings.clip, embeddings, scenes, image_size=settings.image_size).save_pretrained(model)
+    write_card(model, data, dataset_config, settings, params, embeddings, vae, aligner, command)
+    return model
+
+
+@torch.no_grad()
+def write_card(model: Path, data, dataset_config, settings: PILTrainConfig, params: Tensor, embeddings: Tensor,
+               vae: WeightVAE, aligner: Aligner, command: str | None) -> None:  # fmt: skip
+    """The model card of `model/` (what `hub.push` uploads): the recipe, the objects it learned and what the run
+    measured on them (the VAE's reconstruction of the training weights, standardized per token, and the
+    aligner's teacher-forced latent error from each object's first view). `python -m evaluation.pil` judges
+    it from held-out views against the truth."""
+    output = vae(params, sample=False)
+    latents = vae.encode(params)[0]
+    categories = ", ".join(dataset_config.categories)
+    summary = (f"Prompt2NeRF-PIL: a per-token VAE over the weights of small MLP NeRFs and an aligner from CLIP "
+               f"(`{settings.clip}`) image embeddings to its latents, trained on the train split of `{data}` "
+               f"({len(params)} objects of {categories}). An image (or a text, through the nearest training "
+               "scene) becomes a NeRF in one pass. Load it with `PILPipeline.from_pretrained`, or serve it with "
+               "`python app.py --pil FOLDER_OR_REPO`.")  # fmt: skip
+    metrics = {
+        "objects_trained": len(params),
+        "categories": list(dataset_config.categories),
+        "vae_steps": settings.vae_steps,
+        "aligner_epochs": settings.aligner_epochs,
+        "vae_reconstruction_mse": round(vae.loss(params, output, 0.0)[1].item(), 6),
+        "aligner_latent_mse": round((aligner(embeddings[:, 0], latents) - latents).square().mean().item(), 6),
+    }
+    write_model_card(model, "Prompt2NeRF-PIL", summary, metrics, "amortized-3d", ("image-to-3d", "nerf", "pil"),
+                     command=command or "python -m train.pil")  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> None:
     defaults = PILTrainConfig()
     parser = argparse.ArgumentParser(description="Train PIL's VAE and aligner on a weight dataset.")
     parser.add_argument("--data", type=Path, required=True, help="a dataset folder from python -m train.pil_dataset")
-    parser.add_argument("--out", type=Path, required=True, help="model folder (stages resume or are skipped)")
+    parser.add_argument(
+        "--out", type=Path, required=True, help="run folder (stages resume or are skipped); the model goes to model/"
+    )
     parser.add_argument("--clip", default=defaults.clip)
     parser.add_argument("--vae-steps", type=int, default=defaults.vae_steps)
     parser.add_argument("--kl-weight", type=float, default=defaults.kl_weight)
     parser.add_argument("--aligner-epochs", type=int, default=defaults.aligner_epochs)
+    parser.add_argument("--set", nargs="+", default=[], metavar="NAME=VALUE", help=SET_HELP)
     args = parser.parse_args(argv)
+    command = shlex.join(["python", "-m", "train.pil", *(sys.argv[1:] if argv is None else argv)])
     try:
         settings = PILTrainConfig(clip=args.clip, vae_steps=args.vae_steps, kl_weight=args.kl_weight,
                                   aligner_epochs=args.aligner_epochs)  # fmt: skip
-        out = train_pil(args.data, args.out, settings)
+        out = train_pil(args.data, args.out, with_overrides(settings, args.set), command=command)
     except (ValueError, FileNotFoundError) as error:
         parser.error(str(error))
     print(f"wrote {out}")

@@ -26,6 +26,7 @@ from safetensors.torch import load_file, save_file
 from torch import Tensor
 from tqdm.auto import tqdm
 
+from dreamfusion import with_overrides
 from nerf.analytic import SDFField, sphere_sdf
 from nerf.background import ConstantBackground
 from nerf.cameras import Cameras, CameraSampling, orbit_cameras, sample_cameras
@@ -37,6 +38,8 @@ from pil.dataset import CONFIG_FILE, INDEX_FILE, INIT_FILE, DatasetConfig, load_
 from pil.mlp_nerf import MLPNeRF, initial_params
 from toyworld.categories import PIL_CATEGORIES, pil_object, pil_split
 from toyworld.render_gt import BACKGROUND, render_ground_truth
+
+SET_HELP = "any other DatasetConfig setting, e.g. mlp.hidden_dim=32 pool_points=8192 image_size=32"
 
 
 # --- the shared initialization ----------------------------------------------------------------------------
@@ -261,6 +264,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--measure", choices=("train", "test"), default=None,
                         help="only measure the built dataset's anti-aliased PSNR on a split")  # fmt: skip
+    parser.add_argument("--set", nargs="+", default=[], metavar="NAME=VALUE", help=SET_HELP)
     args = parser.parse_args(argv)
     if args.measure is not None:
         print(json.dumps(measure_supersampled(args.out, args.measure)))
@@ -271,7 +275,7 @@ def main(argv: list[str] | None = None) -> None:
             supervision=args.supervision, steps=args.steps, shard_size=args.shard_size,
             shared_init=not args.random_init,
         )  # fmt: skip
-        summary = build_dataset(config, args.out, args.device)
+        summary = build_dataset(with_overrides(config, args.set), args.out, args.device)
     except ValueError as error:
         parser.error(str(error))
     print(json.dumps(summary))

@@ -36,9 +36,22 @@ def model_key(name: str, encoder: nn.Module) -> str:
     sums = torch.stack([p.detach().double().abs().sum() for p in encoder.parameters()]).cpu().tolist()
     config = getattr(encoder, "config", None)
     config_json = config.to_json_string() if hasattr(config, "to_json_string") else ""
-    digest = hashlib.sha256(json.dumps([name, config_json, sums]).encode()).hexdigest()[:16]
+    return _key(name, json.dumps([name, config_json, sums]).encode())
+
+
+def files_key(name: str, files: list[Path]) -> str:
+    """A key that changes when a model's files do: its name and a checksum of the files' bytes. It is known
+    before the model is loaded, so a cached prompt needs neither the model nor its library (the toy CLIP's
+    open_clip takes longer to import than an object takes to make)."""
+    digest = hashlib.sha256(name.encode())
+    for file in files:
+        digest.update(Path(file).read_bytes())
+    return _key(name, digest.digest())
+
+
+def _key(name: str, payload: bytes) -> str:
     safe_name = "".join(c if c.isalnum() or c in "-_." else "_" for c in name)[-48:]
-    return f"{safe_name}-{digest}"
+    return f"{safe_name}-{hashlib.sha256(payload).hexdigest()[:16]}"
 
 
 class EmbeddingCache:

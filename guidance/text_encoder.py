@@ -22,7 +22,7 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
-from guidance.cache import EmbeddingCache, model_key
+from guidance.cache import EmbeddingCache, files_key, model_key
 from hub.source import model_folder, model_markers
 
 # What diffusers' pipelines pad and truncate prompts to, per transformers text model class (None: the
@@ -104,7 +104,8 @@ class TextEncoder(ABC):
 
 class ToyCLIPTextEncoder(TextEncoder):
     """The toy CLIP's text tower (`source`: "toy", an open_clip folder or Hub repo): its per-token states
-    after the final layer norm and its pooled, unit-length text embedding."""
+    after the final layer norm and its pooled, unit-length text embedding. The model (and open_clip, about
+    3 s to import here) is loaded when a prompt is not in the cache, whose key comes from the model's files."""
 
     def __init__(
         self,
@@ -113,11 +114,30 @@ class ToyCLIPTextEncoder(TextEncoder):
         cache_root: Path | None = None,
         use_cache: bool = True,
     ) -> None:
-        from guidance.clip import load_clip
+        from guidance.clip import clip_folder
 
         self.device, self.dtype = torch.device(device), torch.float32
-        self.model, _, self.tokenizer = load_clip(source, self.device)
-        self.init_cache(f"toy-clip-{Path(str(source)).name}", cache_root, use_cache)
+        self.source, self._loaded = source, None
+        folder = clip_folder(source)
+        key = files_key(f"toy-clip-{Path(str(source)).name}", sorted(folder.glob("open_clip_*")))
+        self.cache = EmbeddingCache(key, cache_root, enabled=use_cache)
+
+    @property
+    def model(self) -> nn.Module:
+        return self._load()[0]
+
+    @property
+    def tokenizer(self):
+        return self._load()[1]
+
+    def _load(self) -> tuple[nn.Module, object]:
+        """(the open_clip model, frozen on this encoder's device, its tokenizer), loaded once, when first needed."""
+        if self._loaded is None:
+            from guidance.clip import load_clip
+
+            model, _, tokenizer = load_clip(self.source, self.device)
+            self._loaded = model.eval().requires_grad_(False), tokenizer
+        return self._loaded
 
     def encode_uncached(self, prompts: list[str]) -> TextEmbedding:
         from toyworld.diffusion import encode_captions

@@ -4,6 +4,9 @@ them, and the app holds one text encoder for the tabs that use the same source."
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -17,6 +20,7 @@ from att3d.generate import ATT3DPipeline
 from guidance import TextEmbedding, load_guidance, load_text_encoder
 from guidance.text_encoder import ToyCLIPTextEncoder, TransformersTextEncoder
 from nerf.field import VoxelGridFieldConfig
+from toyworld.clip import new_toy_clip, save_clip
 from webui.models import Models
 
 PROMPTS = ["a red cube", "a blue sphere, side view", ""]
@@ -110,3 +114,23 @@ def test_a_backend_uses_the_text_encoder_it_is_given(tmp_path: Path) -> None:
 def test_the_app_shares_one_text_encoder_between_its_tabs() -> None:
     models = Models(device="cpu")
     assert models.att3d().text_encoder is models.guidance().text_encoder
+
+
+def test_a_cached_toy_prompt_needs_neither_the_model_nor_open_clip(tmp_path: Path) -> None:
+    _, clip = tiny_toy(tmp_path)
+    first = ToyCLIPTextEncoder(clip, cache_root=tmp_path / "cache")
+    expected = first.encode(["a red cube"])
+    again = ToyCLIPTextEncoder(clip, cache_root=tmp_path / "cache")  # another process: the same files, the same key
+    assert again.cache.folder == first.cache.folder
+    assert torch.equal(again.encode(["a red cube"]).states, expected.states) and again._loaded is None
+    torch.manual_seed(1)  # the model retrained into the same folder: another key, never a stale embedding
+    clip_model, _ = new_toy_clip(seed=1)
+    save_clip(clip_model, clip, half=False)
+    assert ToyCLIPTextEncoder(clip, cache_root=tmp_path / "cache").cache.folder != first.cache.folder
+    # the command line's whole path, in a fresh process: a cached prompt makes its object without open_clip
+    script = ("import sys\nfrom att3d.generate import ATT3DPipeline\n"
+              "ATT3DPipeline.from_pretrained()('a red cube')\nprint('open_clip' in sys.modules)")  # fmt: skip
+    environment = os.environ | {"AMORTIZED3D_CACHE": str(tmp_path / "cli"), "OMP_NUM_THREADS": "1"}
+    runs = [subprocess.run([sys.executable, "-c", script], env=environment, capture_output=True, text=True,
+                           cwd=Path(__file__).resolve().parent.parent, check=True) for _ in range(2)]  # fmt: skip
+    assert [run.stdout.split()[-1] for run in runs] == ["True", "False"]  # loaded for the first time only

@@ -12,7 +12,6 @@ import json
 import shutil
 from pathlib import Path
 
-import open_clip
 import torch
 from safetensors.torch import save_file
 from torch import Tensor, nn
@@ -36,6 +35,8 @@ def new_toy_clip(seed: int = 0) -> tuple[nn.Module, object]:
     """An untrained toy CLIP and its tokenizer, built by open_clip from the shipped config."""
     torch.manual_seed(seed)
     name = f"local-dir:{CONFIG_FOLDER}"
+    import open_clip  # here, not at start-up: about 3 s to import
+
     model = open_clip.create_model(name, pretrained=None, load_weights=False, output_dict=True)
     return model, open_clip.get_tokenizer(name)
 

@@ -86,22 +86,23 @@ class Judge:
         cameras = self.cameras.to(field.device)
         albedo = render(field, cameras, self.render, "albedo")  # its opacity is every shading's
         level = float(silhouette_iso_level(field, cameras, self.render, opacity=albedo.opacity)[0])
-        layout = "single" if len(prompt.parts) == 1 else "stack"
-        found = classify(field, layout, threshold=level)[0]
+        layout = prompt.kind  # a category object has no toy shape to name: its category is judged by CLIP alone
+        found = classify(field, layout, threshold=level)[0] if layout != "category" else None
         out = render(field, cameras, self.render, "lambertian", background=ConstantBackground(BACKGROUND))
         truth = render_ground_truth(prompt.field(), self.cameras)
         mask = albedo.opacity[0].cpu() > 0.5
         iou = ((mask & truth.mask).sum() / (mask | truth.mask).sum().clamp(min=1)).item()
         colours, shapes = zip(*prompt.parts, strict=True)
-        if layout == "single":  # the colour the views show: albedo composited along the rays, over the object
+        if layout != "stack":  # the colour the views show: albedo composited along the rays, over the object
             seen = (nearest_colour(albedo.rgb[0].cpu()[mask].mean(0, keepdim=True))[0],) if mask.any() else ("none",)
         else:  # parts: the mean albedo on each part's region of the surface
             seen = found.colours
         pixels = (out.rgb[0].cpu().clamp(0, 1) * 255).round().to(torch.uint8).permute(0, 3, 1, 2)
         hits, probability = retrieval_scores(self.clip, self.tokenizer, pixels, [prompt.text] * 4, self.candidates,
                                              self.text)  # fmt: skip
-        scores = {"shape": "+".join(found.shapes), "colour": "+".join(seen), "shape_ok": found.shapes == shapes,
-                  "colour_ok": tuple(seen) == colours, "surface_colour": "+".join(found.colours),
+        scores = {"shape": "+".join(found.shapes) if found else "", "colour": "+".join(seen),
+                  "shape_ok": found.shapes == shapes if found else float("nan"), "colour_ok": tuple(seen) == colours,
+                  "surface_colour": "+".join(found.colours) if found else "",
                   "r_precision": hits.float().mean().item(), "r_probability": probability.mean().item(),
                   "iou": iou, "iso_level": level}  # fmt: skip
         return scores | export_scores(field, self.truth(prompt)), out.rgb[0].cpu()

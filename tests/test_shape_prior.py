@@ -28,7 +28,7 @@ from guidance import load_guidance, load_text_encoder
 from nerf.cameras import Cameras, turntable
 from nerf.render import RenderConfig, render
 from toyworld.assets import Asset, AssetLibrary, caption_vectors
-from toyworld.prompts import find_prompt, toy64
+from toyworld.prompts import find_prompt, toy64, world
 from toyworld.render_gt import render_ground_truth
 from train.att3d import ATT3DTrainConfig, train_att3d
 
@@ -171,6 +171,17 @@ def test_amortized_run_trains_with_the_library_less_its_held_out_prompts(tiny, t
     bundle(tmp_path / "run", tmp_path / "bundle", Judge(toy64()), limit=1)  # the card names both recipes
     card = (tmp_path / "bundle" / "README.md").read_text()
     assert "shape regularization" in card and "(α = 5" in card and "pure score-distillation recipe" in card
+
+
+def test_a_run_over_the_whole_world_never_sees_a_held_out_prompt_or_its_object(tiny, tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("AMORTIZED3D_CACHE", str(tmp_path / "cache"))
+    config = with_overrides(ATT3DTrainConfig(steps=1, prompts="world"), [*TINY_ATT3D, "shape.weight=5"])
+    model = train_att3d(config, str(tiny[0]), tmp_path / "run", device="cpu", progress=False)
+    retrieval = json.loads((tmp_path / "run" / "retrieval.json").read_text())
+    held_out = {p.text for p in world().split("unseen")}
+    assert [r["prompt"] for r in retrieval] == [p.text for p in world().split("seen")]
+    assert held_out.isdisjoint(r["prompt"] for r in retrieval) and held_out.isdisjoint(r["asset"] for r in retrieval)
+    assert {"chair", "on", "top", "cube"} <= set(model.config.training_words)
 
 
 def test_the_colour_term_split_over_processes_has_the_gradient_of_one() -> None:

@@ -17,11 +17,12 @@ from nerf.background import ConstantBackground
 from nerf.cameras import orbit_cameras, view_label
 from nerf.field import FieldOutput, RadianceField
 from nerf.render import RenderConfig, render
+from toyworld.categories import CATEGORY_NAMES, sample_object
 from toyworld.classify import classify
 from toyworld.dataset import DatasetConfig, build
 from toyworld.palette import COLOUR_NAMES, COLOURS, nearest_colour
 from toyworld.primitives import cone_sdf, cross_sdf, cylinder_sdf, octahedron_sdf, star_sdf, torus_sdf, transformed
-from toyworld.prompts import find_prompt, prompt_set, single_prompt, stacks, toy64
+from toyworld.prompts import categories, find_prompt, prompt_set, single_prompt, stacks, toy64, world
 from toyworld.render_gt import BACKGROUND, render_ground_truth
 from toyworld.shapes import SHAPE_NAMES, resting_height, shape_sdf
 
@@ -114,8 +115,39 @@ def test_stack_splits_are_fixed_nested_and_cover_every_fragment() -> None:
     assert prompt is not None and prompt.parts == (("orange", "sphere"), ("red", "cube"))
     with pytest.raises(ValueError, match="splits all, seen_50"):
         prompts.split("seen")
-    with pytest.raises(ValueError, match="the sets are toy64, stacks"):
+    with pytest.raises(ValueError, match="the sets are toy64, stacks, categories, world"):
         prompt_set("animals")
+
+
+def test_category_prompts_are_their_objects_and_hold_out_pils_test_objects() -> None:
+    prompts = categories()
+    assert len(set(prompts.texts)) == len(prompts.prompts)  # a caption two objects share is kept once
+    assert {p.parts[0][1] for p in prompts.prompts} == set(CATEGORY_NAMES) and {p.kind for p in prompts.prompts} == {
+        "category"
+    }
+    seen, unseen = set(prompts.splits["seen"]), set(prompts.splits["unseen"])
+    assert not seen & unseen and len(seen | unseen) == len(prompts.prompts) and len(unseen) > 10
+    assert all(p.seed % 10 == 9 for p in prompts.split("unseen"))
+    assert all(p.seed % 10 != 9 for p in prompts.split("seen"))
+    points = grid(9, 0.6)
+    for prompt in prompts.prompts[::37]:
+        colour, category = prompt.parts[0]
+        item = sample_object(category, prompt.seed)
+        assert item.caption == prompt.text and item.colour == colour
+        assert torch.equal(prompt.field().sdfs[0](points), item.field().sdfs[0](points))
+        assert find_prompt(prompt.text.upper()) == prompt
+
+
+def test_the_world_set_holds_out_what_each_of_its_sets_holds_out() -> None:
+    everything = world()
+    seen = {p.text for p in everything.split("seen")}
+    unseen = {p.text for p in everything.split("unseen")}
+    assert not seen & unseen and len(seen) + len(unseen) == len(everything.prompts)
+    assert len(everything.prompts) == 64 + 4096 + len(categories().prompts)
+    for part, held_out in ((toy64(), "unseen"), (stacks(), "unseen_50"), (categories(), "unseen")):
+        assert {p.text for p in part.split(held_out)} <= unseen
+        assert {p.text for p in part.prompts} - {p.text for p in part.split(held_out)} <= seen
+    assert {p.kind for p in everything.split("seen")} == {"single", "stack", "category"}
 
 
 def test_stacked_shapes_touch() -> None:

@@ -27,7 +27,7 @@ from torch import Tensor
 from nerf.analytic import SDFField
 from toyworld.palette import COLOUR_NAMES, COLOURS
 from toyworld.primitives import SDF, box_sdf, cylinder_sdf, rounded, torus_sdf, transformed, union_sdf
-from toyworld.prompts import with_article
+from toyworld.words import with_article
 
 FLOOR = -0.5  # every object's lowest point
 TRIM = (0.25, 0.25, 0.25)  # dark grey of the secondary parts

@@ -8,6 +8,11 @@
   fixed permutation (seed 0): the 12.5 % seen prompts are the first 512 of it, the 50 % the first
   2048, so the smaller seen split is inside the larger one.
 
+- `categories`: the captions of 50 objects of each of the 10 categories ("a tall red chair with armrests");
+  unseen: PIL's test objects (seeds ending in 9).
+- `world`: all three in one set, for one amortized model over the whole grammar; seen: toy64's seen,
+  stacks' `seen_50` and the categories' seen objects.
+
 Unseen prompts are held out from the amortized models only: the toy CLIP and diffusion models,
 standing in for internet-scale pretrained ones, learn the whole world.
 """
@@ -21,24 +26,37 @@ from functools import cache
 import torch
 
 from nerf.analytic import SDFField
+from toyworld.categories import CATEGORY_NAMES, pil_split, sample_object
 from toyworld.palette import COLOUR_NAMES, COLOURS
 from toyworld.shapes import SHAPE_NAMES, resting_height, shape_sdf
+from toyworld.words import with_article
 
 SINGLE_SIZE = 0.5  # a toy64 object fills the cube ±0.5 around the origin, resting on y = -0.5
 STACK_SIZE = 0.3  # each part of a stack fills a cube ±0.3; the bottom one rests on y = -0.6
 STACK_BOTTOM_CENTRE = -0.3
 SPLIT_SEED = 0
+CATEGORY_OBJECTS = 50  # objects per category in the `categories` and `world` sets (seeds 0..49)
 
 
 @dataclass(frozen=True)
 class Prompt:
-    """A caption and the object it describes: (colour, shape) parts from the bottom up."""
+    """A caption and the object it describes: (colour, shape) parts from the bottom up, or for a category
+    object ("a tall red chair with armrests") its (colour, category) and the seed that builds it."""
 
     text: str
     parts: tuple[tuple[str, str], ...]
+    seed: int | None = None  # a category object's seed (`toyworld.categories.sample_object`); None otherwise
+
+    @property
+    def kind(self) -> str:
+        """ "single" (toy64), "stack" (two parts) or "category"."""
+        return "category" if self.seed is not None else "single" if len(self.parts) == 1 else "stack"
 
     def field(self) -> SDFField:
         """The exact ground-truth radiance field of the described object."""
+        if self.seed is not None:
+            colour, category = self.parts[0]
+            return sample_object(category, self.seed, colour).field()
         if len(self.parts) == 1:
             colour, shape = self.parts[0]
             return SDFField([(shape_sdf(shape, (0.0, 0.0, 0.0), SINGLE_SIZE), COLOURS[colour])])
@@ -68,11 +86,6 @@ class PromptSet:
         if name not in self.splits:
             raise ValueError(f"prompt set {self.name!r} has splits {', '.join(self.splits)}; got {name!r}")
         return [self.prompts[i] for i in self.splits[name]]
-
-
-def with_article(phrase: str) -> str:
-    """ "a red cube", "an orange cube"."""
-    return f"{'an' if phrase[0] in 'aeiou' else 'a'} {phrase}"
 
 
 def single_prompt(colour: str, shape: str) -> Prompt:
@@ -105,11 +118,47 @@ def stacks() -> PromptSet:
     return PromptSet("stacks", prompts, splits)
 
 
-PROMPT_SETS = {"toy64": toy64, "stacks": stacks}
+def category_prompt(category: str, seed: int) -> Prompt:
+    """Object `seed` of `category` as a prompt: its caption, main colour and category."""
+    item = sample_object(category, seed)
+    return Prompt(item.caption, ((item.colour, category),), seed)
+
+
+@cache
+def categories(per_category: int = CATEGORY_OBJECTS) -> PromptSet:
+    """The captions of objects 0..per_category-1 of every category (a caption two objects share keeps the
+    first). Held out (unseen): PIL's test objects, seeds ending in 9."""
+    prompts: dict[str, Prompt] = {}
+    for category in CATEGORY_NAMES:
+        for seed in range(per_category):
+            prompt = category_prompt(category, seed)
+            prompts.setdefault(prompt.text, prompt)
+    ordered = tuple(prompts.values())
+    seen = tuple(i for i, p in enumerate(ordered) if pil_split(p.seed) == "train")
+    unseen = tuple(i for i in range(len(ordered)) if i not in set(seen))
+    return PromptSet("categories", ordered, {"all": tuple(range(len(ordered))), "seen": seen, "unseen": unseen})
+
+
+@cache
+def world() -> PromptSet:
+    """The whole grammar in one set: toy64, stacks and categories. Seen: toy64's seen split, stacks' `seen_50`
+    and the categories' seen objects; unseen: everything else, held out of each."""
+    parts = (("seen", toy64()), ("seen_50", stacks()), ("seen", categories()))
+    prompts, seen, offset = [], [], 0
+    for split, part in parts:
+        prompts += part.prompts
+        seen += [offset + i for i in part.splits[split]]
+        offset += len(part.prompts)
+    splits = {"all": tuple(range(len(prompts))), "seen": tuple(seen)}
+    splits["unseen"] = tuple(i for i in splits["all"] if i not in set(seen))
+    return PromptSet("world", tuple(prompts), splits)
+
+
+PROMPT_SETS = {"toy64": toy64, "stacks": stacks, "categories": categories, "world": world}
 
 
 def prompt_set(name: str) -> PromptSet:
-    """A prompt set by name: "toy64" or "stacks"."""
+    """A prompt set by name: "toy64", "stacks", "categories" or "world"."""
     if name not in PROMPT_SETS:
         raise ValueError(f"unknown prompt set {name!r}; the sets are {', '.join(PROMPT_SETS)}")
     return PROMPT_SETS[name]()
@@ -123,4 +172,8 @@ def find_prompt(text: str) -> Prompt | None:
 
 @cache
 def _prompt_index() -> dict[str, Prompt]:
-    return {p.text: p for factory in PROMPT_SETS.values() for p in factory().prompts}
+    index: dict[str, Prompt] = {}
+    for factory in PROMPT_SETS.values():
+        for prompt in factory().prompts:
+            index.setdefault(prompt.text, prompt)
+    return index

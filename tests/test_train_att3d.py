@@ -97,6 +97,14 @@ def test_resumed_run_is_the_uninterrupted_run(tiny, tmp_path, monkeypatch) -> No
     assert_same_weights(final_weights(tmp_path / "whole"), final_weights(tmp_path / "parts"))
     log = [json.loads(line) for line in (tmp_path / "parts" / "log.jsonl").read_text().splitlines()]
     assert [r["step"] for r in log] == [1, 2, 3, 4]
+    # sittings of a moment each: every one ends at its first checkpoint with a model to judge, and together
+    # they make the unbroken run
+    for sitting in (1, 2, 3):
+        train_att3d(config, guidance_source(tiny), tmp_path / "sittings", "cpu", progress=False, minutes=1e-9)
+        card = (tmp_path / "sittings" / "model" / "README.md").read_text()
+        assert f'"steps": {sitting},' in card and '"steps_planned": 4' in card
+    train_att3d(config, guidance_source(tiny), tmp_path / "sittings", "cpu", progress=False, minutes=1e-9)
+    assert_same_weights(final_weights(tmp_path / "whole"), final_weights(tmp_path / "sittings"))
     model = ATT3D.from_pretrained(tmp_path / "whole" / "model")
     assert model.config.training_words and "cube" in model.config.training_words
     assert model.config.text_encoder == guidance_source(tiny)
@@ -130,20 +138,25 @@ def test_run_killed_with_sigkill_resumes_where_it_was(tiny, tmp_path) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("extra", [(), SHAPE_PRIOR], ids=["sds", "shape-prior"])
+@pytest.mark.parametrize("extra", [(), SHAPE_PRIOR, ("--minutes", "1e-9")], ids=["sds", "shape-prior", "sittings"])
 def test_two_processes_make_the_same_update_as_one(tiny, tmp_path, extra) -> None:
     env = environment(tmp_path / "cache")
-    subprocess.run(
-        [sys.executable, *cli(guidance_source(tiny), tmp_path / "one", 2, extra)], env=env, check=True,
-        capture_output=True,
-    )  # fmt: skip
+    sittings = 2 if "--minutes" in extra else 1  # sittings of a step each: both processes end each one together
+    for _ in range(sittings):
+        subprocess.run(
+            [sys.executable, *cli(guidance_source(tiny), tmp_path / "one", 2, extra)], env=env, check=True,
+            capture_output=True,
+        )  # fmt: skip
     # torchrun starts the processes; Accelerate reads their ranks from the environment and uses gloo on the CPU
     # --standalone: a local rendezvous on a port the OS picks, free whatever else runs on this machine
     launch = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"]
-    result = subprocess.run(
-        [*launch, *cli(guidance_source(tiny), tmp_path / "two", 2, extra)], env=env, capture_output=True, text=True
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
+    for sitting in range(1, sittings + 1):
+        result = subprocess.run(
+            [*launch, *cli(guidance_source(tiny), tmp_path / "two", 2, extra)], env=env, capture_output=True,
+            text=True, timeout=600,
+        )  # fmt: skip
+        assert result.returncode == 0, result.stderr[-3000:]
+        assert f'"steps": {sitting if sittings > 1 else 2},' in (tmp_path / "two" / "model" / "README.md").read_text()
     assert json.loads((tmp_path / "two" / "config.json").read_text())["processes"] == 2
     # gradients are averaged across processes in another order of additions: equal up to rounding, which
     # Adam (β1 = 0) divides by √v and so amplifies where a gradient is tiny; 1e-4 is 1 % of one step (lr 1e-2)

@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from accelerate import Accelerator
+from accelerate.utils import broadcast_object_list
 from diffusers.optimization import get_cosine_schedule_with_warmup
 from torch import Tensor
 from tqdm.auto import tqdm
@@ -280,8 +281,10 @@ def training_seconds(run: Path) -> float:
     return float(sum(ends) + clocks[-1])
 
 
-def write_card(out: Path, config: ATT3DTrainConfig, guidance: str, training: list[str], held_out: list[str]) -> None:
-    """The model card of a finished run's `model/` (what `hub.push` uploads): the run's command as its recipe,
+def write_card(
+    out: Path, config: ATT3DTrainConfig, guidance: str, training: list[str], held_out: list[str], step: int
+) -> None:
+    """The model card of a run's `model/` at `step` (what `hub.push` uploads): the run's command as its recipe,
     the prompt set it was trained on and what it kept out, and what the run measured (its last logged losses,
     its training time over every sitting). `python -m evaluation.att3d --att3d RUN` judges it against the truth."""
     run = json.loads((out / "config.json").read_text())
@@ -297,9 +300,9 @@ def write_card(out: Path, config: ATT3DTrainConfig, guidance: str, training: lis
                f"{len(training)} prompts of `{config.prompts}` (split `{config.split}`): {shown}. "
                f"{len(held_out)} prompts of the set were held out and never trained on. Load it with "
                "`ATT3DPipeline.from_pretrained`, or serve it with `python app.py --att3d FOLDER_OR_REPO`.")  # fmt: skip
-    metrics = {"steps": config.steps, "prompts_trained": len(training), "prompts_held_out": len(held_out),
-               "prompts_per_step": config.prompts_per_step, "shape_prior": config.shape.enabled,
-               "final_loss": round(float(np.mean(losses)), 6) if losses else None,
+    metrics = {"steps": step, "steps_planned": config.steps, "prompts_trained": len(training),
+               "prompts_held_out": len(held_out), "prompts_per_step": config.prompts_per_step,
+               "shape_prior": config.shape.enabled, "final_loss": round(float(np.mean(losses)), 6) if losses else None,
                "training_minutes": round(training_seconds(out) / 60, 1), "processes": run["processes"]}  # fmt: skip
     write_model_card(out / "model", "ATT3D", summary, metrics, "amortized-3d", ("text-to-3d", "nerf", "att3d"),
                      command=run.get("command") or "python -m train.att3d")  # fmt: skip
@@ -318,10 +321,13 @@ def train_att3d(
     progress: bool = True,
     stop_after: int | None = None,
     command: str | None = None,
+    minutes: float | None = None,
 ) -> ATT3D:
     """Train (or resume) an amortized model into folder `out`; returns the model. `stop_after`: end this
     call after that many steps (a later call resumes), as if the process had been killed. `command`: the
-    command line that made the run, recorded in its config.json (the model card's recipe)."""
+    command line that made the run, recorded in its config.json (the model card's recipe). `minutes`: one
+    sitting, ended at the first checkpoint after that long, with the model so far written to `model/` (to
+    judge it); the same call resumes the run exactly."""
     out = Path(out)
     accelerator = Accelerator(cpu=device == "cpu", mixed_precision=mixed_precision(config, device))
     guidance = load_guidance(guidance_source, device=accelerator.device)
@@ -349,11 +355,17 @@ def train_att3d(
     started = time.perf_counter()
     end = config.steps if stop_after is None else min(config.steps, step + stop_after)
     bar = tqdm(total=config.steps, initial=step, desc="att3d", disable=not (progress and main))
+    sitting_over = False
     while step < end:
         metrics = trainer.step(step)
         step += 1
         bar.update(1)
         bar.set_postfix(loss=f"{metrics['loss']:.3f}", spread=f"{metrics['spread']:.2f}")
+        if minutes is not None and step < end and step % config.checkpoint_every == 0:
+            # every process ends the sitting at the same step: the main process's clock decides
+            late = time.perf_counter() - started > 60 * minutes
+            sitting_over = broadcast_object_list([late])[0]
+            end = step if sitting_over else end
         if not main:
             continue
         if step % config.log_every == 0 or step == config.steps:
@@ -369,9 +381,11 @@ def train_att3d(
             save_training_state(checkpoint, trainer.model, trainer.optimizer, step, schedule=trainer.schedule)
     bar.close()
     accelerator.wait_for_everyone()
-    if main and step == config.steps:
+    if main and (step == config.steps or sitting_over):
         trainer.model.save_pretrained(out / "model")
-        write_card(out, config, str(guidance_source), training, held_out)
+        write_card(out, config, str(guidance_source), training, held_out, step)
+    if main and sitting_over:
+        print(f"sitting over at step {step} of {config.steps}; run the same command again to resume")
     return trainer.model
 
 
@@ -394,6 +408,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--snapshots", type=int, nargs="*", default=[], help="steps at which to save the model")
     parser.add_argument("--seed", type=int, default=defaults.seed)
     parser.add_argument("--device", default=None, help="cpu or cuda (default: cuda when present)")
+    parser.add_argument("--minutes", type=float, help="one sitting: stop at the first checkpoint after this long")
     parser.add_argument("--set", nargs="+", default=[], metavar="NAME=VALUE", help=SET_HELP)
     args = parser.parse_args(argv)
     try:
@@ -404,11 +419,13 @@ def main(argv: list[str] | None = None) -> None:
         )  # fmt: skip
         config = with_overrides(config, args.set)
         training_prompts(config.prompts, config.split)
+        if args.minutes is not None and not args.minutes > 0:
+            raise ValueError(f"--minutes must be positive, got {args.minutes}")
     except ValueError as error:
         parser.error(str(error))
     started = time.perf_counter()
     command = shlex.join(["python", "-m", "train.att3d", *(sys.argv[1:] if argv is None else argv)])
-    train_att3d(config, args.guidance, args.out, args.device, command=command)
+    train_att3d(config, args.guidance, args.out, args.device, command=command, minutes=args.minutes)
     print(json.dumps({"out": str(args.out), "steps": config.steps, "seconds": round(time.perf_counter() - started, 1)}))
 
 

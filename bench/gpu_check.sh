@@ -45,13 +45,8 @@ PY
 fi
 
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || true
-environment=$(mktemp -d)/venv
-python3 -m venv --system-site-packages "$environment"  # the machine's own torch stays in use
-# shellcheck disable=SC1091
-source "$environment/bin/activate"
-if [ -d gpu-wheels ]; then
-    pip install --no-index --no-deps --find-links gpu-wheels -r gpu-wheels/requirements.txt -q
-fi
+# shellcheck source=bench/gpu_env.sh
+source bench/gpu_env.sh
 python -c 'import torch; assert torch.cuda.is_available(), "no CUDA device"; print("torch", torch.__version__, torch.cuda.get_device_name())'
 timeout 240 python -m pytest -m gpu -p no:cacheprovider -q tests/test_cuda.py tests/test_train_att3d.py || echo "CUDA TESTS FAILED"
 timeout 240 python -m bench.gpu_check

@@ -19,13 +19,8 @@ POOL=${POOL:-/tmp/guide-pool}
 STEPS=${STEPS:-12000}
 BATCH=${BATCH:-512}
 WORKERS=$(( $(nproc) - 1 ))
-environment=$(mktemp -d)/venv
-python3 -m venv --system-site-packages "$environment"  # the machine's own torch stays in use
-# shellcheck disable=SC1091
-source "$environment/bin/activate"
-if [ -d gpu-wheels ]; then
-    pip install --no-index --no-deps --find-links gpu-wheels -r gpu-wheels/requirements.txt -q
-fi
+# shellcheck source=bench/gpu_env.sh
+source bench/gpu_env.sh
 export OMP_NUM_THREADS=1
 start=$(date +%s)
 python -m toyworld.dataset --set toy64 --views 320 --size 32 --seed 1 --workers "$WORKERS" --out "$POOL/toy64"

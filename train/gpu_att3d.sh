@@ -21,7 +21,7 @@ SPLIT=${SPLIT:-seen}
 DEVICE=${DEVICE:-cuda}
 # shellcheck source=bench/gpu_env.sh
 source bench/gpu_env.sh
-export OMP_NUM_THREADS=8
+export OMP_NUM_THREADS=${OMP_NUM_THREADS:-8}
 recipe=(--prompts "$PROMPTS" --split "$SPLIT" --batch "$BATCH" --device "$DEVICE" --interpolants dirichlet
         --concentration 0.5)
 shape=(shape.weight=5 shape.occupancy_weight=1 shape.albedo_weight=100)  # the bundled toy64 model's terms

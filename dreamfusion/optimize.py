@@ -31,7 +31,7 @@ from tqdm.auto import tqdm
 from dreamfusion.shape_prior import AssetPairs, ShapePrior, shape_prior_loss
 from dreamfusion.warm_start import TrainableField, warm_start_field
 from guidance import Guidance, SDSConfig, TimestepSchedule
-from guidance.prompts import MAX_PROMPT_CHARS
+from guidance.prompts import clean_prompt
 from nerf.background import ConstantBackground, MLPBackground
 from nerf.cameras import CameraSampling, sample_cameras, turntable
 from nerf.checkpoint import has_training_state, load_training_state, save_training_state
@@ -261,9 +261,7 @@ def dreamfusion(
     `library`: the assets the shape regularization (`config.shape`) retrieves from; by default the toy
     world's whole library, built when the regularization is on.
     """
-    prompt = prompt.strip()
-    if not prompt or len(prompt) > MAX_PROMPT_CHARS:
-        raise ValueError(f"prompt must be 1..{MAX_PROMPT_CHARS} characters, got {len(prompt)}")
+    prompt = clean_prompt(prompt)  # as every entry point cleans one: an empty one refused, a long one cut
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     device = guidance.device

@@ -141,8 +141,10 @@ def test_bad_configs_and_prompts_are_refused(guidance, tmp_path: Path) -> None:
     for bad in bad_configs:
         with pytest.raises(ValueError):
             DreamFusionConfig(**bad)
-    with pytest.raises(ValueError, match="prompt must be"):
-        dreamfusion("   ", guidance, tmp_path, DreamFusionConfig(steps=1), progress=False)
+    with pytest.raises(ValueError, match="the prompt is empty"):
+        dreamfusion(" \t\x00 ", guidance, tmp_path, DreamFusionConfig(steps=1), progress=False)
+    with pytest.warns(UserWarning, match="using the first"):  # cut as the app cuts it, not refused
+        dreamfusion("a red cube " * 40, guidance, tmp_path / "long", DreamFusionConfig(steps=1), progress=False)
 
 
 def test_settings_are_overridden_by_name_and_bad_ones_are_named() -> None:

@@ -30,7 +30,7 @@ from torch import Tensor
 from nerf.analytic import SDFField
 from nerf.cameras import Cameras
 from toyworld.categories import CATEGORY_NAMES, sample_object
-from toyworld.prompts import prompt_set
+from toyworld.prompts import prompt_key, prompt_set
 from toyworld.render_gt import render_ground_truth
 
 LIBRARY_SETS = ("toy64", "stacks", "categories")
@@ -91,8 +91,8 @@ class AssetLibrary:
     def build(cls, encoder, exclude: Iterable[str] = (), sets: Iterable[str] = LIBRARY_SETS) -> AssetLibrary:
         """The toy world's library without the objects captioned by `exclude` (a run's held-out prompts;
         compared ignoring case and spacing)."""
-        excluded = {" ".join(text.lower().split()) for text in exclude}
-        return cls([a for a in toy_assets(sets) if " ".join(a.caption.lower().split()) not in excluded], encoder)
+        excluded = {prompt_key(text) for text in exclude}
+        return cls([a for a in toy_assets(sets) if prompt_key(a.caption) not in excluded], encoder)
 
     def __len__(self) -> int:
         return len(self.assets)

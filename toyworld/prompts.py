@@ -164,10 +164,14 @@ def prompt_set(name: str) -> PromptSet:
     return PROMPT_SETS[name]()
 
 
+def prompt_key(text: str) -> str:
+    """What makes two captions the same toy-world prompt: their words, whatever the case and spacing."""
+    return " ".join(text.lower().split())
+
+
 def find_prompt(text: str) -> Prompt | None:
-    """The toy-world prompt with exactly this text (ignoring case and outer spaces), or None."""
-    key = " ".join(text.lower().split())
-    return _prompt_index().get(key)
+    """The toy-world prompt with exactly this text (ignoring case and spacing), or None."""
+    return _prompt_index().get(prompt_key(text))
 
 
 @cache
@@ -175,5 +179,5 @@ def _prompt_index() -> dict[str, Prompt]:
     index: dict[str, Prompt] = {}
     for factory in PROMPT_SETS.values():
         for prompt in factory().prompts:
-            index.setdefault(prompt.text, prompt)
+            index.setdefault(prompt_key(prompt.text), prompt)
     return index

@@ -43,7 +43,7 @@ from att3d.model import BACKBONES, prompt_words
 from dreamfusion import SDSRunSettings, with_overrides
 from dreamfusion.shape_prior import AssetPairs, shape_prior_loss
 from guidance import Guidance, load_guidance
-from guidance.prompts import MAX_PROMPT_CHARS
+from guidance.prompts import clean_prompt
 from hub.model_card import write_model_card
 from nerf.cameras import Cameras, CameraSampling, sample_cameras, turntable
 from nerf.checkpoint import resume, save_training_state
@@ -236,10 +236,10 @@ def training_prompts(prompts: str, split: str) -> tuple[list[str], list[str]]:
         path = Path(prompts)
         if not path.is_file():
             raise ValueError(f"prompt file {prompts} does not exist")
-        lines = [" ".join(line.split()) for line in path.read_text().splitlines()]
-        texts = list(dict.fromkeys(line for line in lines if line))
-        if not texts or max(len(t) for t in texts) > MAX_PROMPT_CHARS:
-            raise ValueError(f"{prompts} must hold 1 or more prompts of at most {MAX_PROMPT_CHARS} characters")
+        lines = [line for line in path.read_text().splitlines() if line.strip()]
+        texts = list(dict.fromkeys(clean_prompt(line) for line in lines))  # as the app will clean them
+        if not texts:
+            raise ValueError(f"{prompts} holds no prompt: write one prompt a line")
         return texts, []
     chosen = prompt_set(prompts)
     training = [p.text for p in chosen.split(split)]

@@ -18,7 +18,7 @@ from dreamfusion import SET_HELP, DreamFusionConfig, dreamfusion, with_overrides
 from dreamfusion.optimize import BACKBONES
 from dreamfusion.warm_start import WARM_START_FORMS, WARM_STARTS
 from guidance import load_guidance
-from guidance.prompts import MAX_PROMPT_CHARS
+from guidance.prompts import clean_prompt
 
 
 # --- command line ----------------------------------------------------------------------------------------
@@ -61,10 +61,12 @@ def main(argv: list[str] | None = None) -> None:
     kind = str(args.init_from).partition(":")[0]
     if args.init_from is not None and kind not in WARM_STARTS and not (Path(args.init_from) / "config.json").exists():
         parser.error(f"--init-from must be {WARM_START_FORMS}; got {args.init_from!r}")
-    if not args.prompt.strip() or len(args.prompt) > MAX_PROMPT_CHARS:
-        parser.error(f"--prompt must be 1..{MAX_PROMPT_CHARS} characters")
+    try:
+        prompt = clean_prompt(args.prompt)
+    except ValueError as error:
+        parser.error(f"--prompt: {error}")
     guidance = load_guidance(args.guidance, device=args.device)
-    result = dreamfusion(args.prompt, guidance, args.out, config, args.init_from, video=not args.no_video)
+    result = dreamfusion(prompt, guidance, args.out, config, args.init_from, video=not args.no_video)
     print(json.dumps({"out": str(result.out), "steps": result.steps, "converged_at": result.converged_at,
                       "seconds": round(result.seconds, 1)}))  # fmt: skip
 

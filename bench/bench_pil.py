@@ -22,12 +22,13 @@ from safetensors.torch import load_file
 
 from bench.common import print_table, seconds
 from nerf.cameras import turntable
+from nerf.mlp_nerf import MLPNeRF, MLPNeRFConfig
 from nerf.render import RenderConfig, render
 from nerf.saving import config_from
+from pil.build import fit_objects, render_psnr
+from pil.dataset import CONFIG_FILE, INIT_FILE, DatasetConfig
 from pil.generate import PILPipeline
-from pil.mlp_nerf import MLPNeRF, MLPNeRFConfig
 from toyworld.categories import pil_object
-from train.pil_dataset import CONFIG_FILE, INIT_FILE, DatasetConfig, fit_objects, render_psnr
 from webui.image_to_3d import EXAMPLE_OBJECTS, example_images
 
 

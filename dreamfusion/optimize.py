@@ -43,10 +43,10 @@ from nerf.export import (
     save_mesh,
 )
 from nerf.field import HashGridField, HashGridFieldConfig, VoxelGridField, VoxelGridFieldConfig
+from nerf.mlp_nerf import MLPNeRF, MLPNeRFConfig
 from nerf.random import derived_seed
 from nerf.render import RenderConfig, Shading, render, sample_light_directions
 from nerf.video import render_turntable, save_image_grid, save_video
-from pil.mlp_nerf import MLPNeRF, MLPNeRFConfig
 from toyworld.assets import AssetLibrary
 
 SET_HELP = "any other DreamFusionConfig setting, e.g. tv_weight=0.1 voxel.blob_radius=0.3 detach_normals=false"

@@ -9,7 +9,7 @@ amortized model's output for the prompt (Prompt2NeRF-PIL's warm start, and ATT3D
     --init-from FOLDER              a saved field (`field/` of an earlier run)
 
 Saved fields carry a `model_type` in their `config.json`: hash or voxel grids (`nerf.field`) or PIL's
-MLP NeRF (`pil.mlp_nerf`); each saves with `save_pretrained` and `hub.registry.load_model` loads any.
+MLP NeRF (`nerf.mlp_nerf`); each saves with `save_pretrained` and `hub.registry.load_model` loads any.
 """
 
 from __future__ import annotations
@@ -21,9 +21,9 @@ import torch
 from att3d.generate import ATT3DPipeline
 from hub.registry import load_model
 from nerf.field import HashGridField, VoxelGridField
+from nerf.mlp_nerf import MLPNeRF
 from pil.dataset import load_weight_dataset
 from pil.generate import PILPipeline
-from pil.mlp_nerf import MLPNeRF
 
 TrainableField = HashGridField | VoxelGridField | MLPNeRF  # fields that own their parameters
 WARM_STARTS = ("pil", "att3d", "scene")

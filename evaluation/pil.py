@@ -39,15 +39,15 @@ from nerf.background import ConstantBackground
 from nerf.cameras import orbit_cameras, turntable
 from nerf.fidelity import TrueShape, export_scores
 from nerf.field import RadianceField
+from nerf.mlp_nerf import MLPNeRF
 from nerf.render import RenderConfig, render
 from nerf.video import save_image_grid
+from pil.dataset import load_weight_dataset
 from pil.generate import PILPipeline
-from pil.mlp_nerf import MLPNeRF
+from pil.views import embed_images, view_images
 from toyworld.categories import CategoryObject, pil_object
 from toyworld.clip import text_features
 from toyworld.render_gt import BACKGROUND, render_ground_truth
-from train.pil import embed_images, view_images
-from train.pil_dataset import load_weight_dataset
 
 VIEW_SIZE = 64  # the toy CLIP's input size
 ROUTES = ("fitted", "vae", "image", "text-nearest", "text-direct")

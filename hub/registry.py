@@ -21,7 +21,7 @@ from hub.source import model_folder
 MODEL_TYPES = {
     "voxel_grid_field": "nerf.field:VoxelGridField",
     "hash_grid_field": "nerf.field:HashGridField",
-    "mlp_nerf_field": "pil.mlp_nerf:MLPNeRF",
+    "mlp_nerf_field": "nerf.mlp_nerf:MLPNeRF",
     "att3d": "att3d.model:ATT3D",
     "pil_weight_vae": "pil.vae:WeightVAE",
     "pil_aligner": "pil.aligner:Aligner",

@@ -19,8 +19,8 @@ import torch
 from safetensors.torch import load_file
 from torch import Tensor
 
+from nerf.mlp_nerf import MLPNeRFConfig
 from nerf.saving import config_from
-from pil.mlp_nerf import MLPNeRFConfig
 from toyworld.categories import PIL_CATEGORIES, CategoryObject, pil_object
 
 Supervision = Literal["points", "views"]

@@ -38,9 +38,9 @@ from hub.source import model_folder
 from nerf.checks import check_range
 from nerf.export import MESH_FORMATS, check_export_resolution, export_rendered_surface
 from nerf.field import BoundField
+from nerf.mlp_nerf import MLPNeRF
 from pil.aligner import Aligner
 from pil.images import load_image
-from pil.mlp_nerf import MLPNeRF
 from pil.vae import WeightVAE
 
 BUNDLED = Path(__file__).resolve().parent.parent / "checkpoints" / "toy-pil"

@@ -16,8 +16,8 @@ import torch
 from torch import Tensor, nn
 
 from nerf.checks import check_float_tensor
+from nerf.mlp_nerf import MLPNeRFConfig
 from nerf.saving import HubModel, config_from
-from pil.mlp_nerf import MLPNeRFConfig
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from dreamfusion.warm_start import load_trained_field
 from guidance import load_guidance
 from nerf.export import rendered_surface_level, rendered_surface_mesh
 from nerf.field import HashGridField, VoxelGridField
-from pil.mlp_nerf import MLPNeRF, MLPNeRFConfig
+from nerf.mlp_nerf import MLPNeRF, MLPNeRFConfig
 from train import dreamfusion as df
 
 FAST = {"render_every": 2, "checkpoint_every": 2, "num_samples": 16, "export_resolution": 32, "video_frames": 2,

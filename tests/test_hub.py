@@ -26,7 +26,7 @@ from hub.model_card import write_model_card
 from hub.push import main as push
 from hub.push import push_folder
 from hub.source import download_patterns, model_folder, model_markers
-from pil.mlp_nerf import MLPNeRFConfig
+from nerf.mlp_nerf import MLPNeRFConfig
 from pil.vae import WeightVAE, WeightVAEConfig
 from webui.local_server import free_port
 

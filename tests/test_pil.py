@@ -7,8 +7,8 @@ import torch
 from torch import nn
 
 from hub.registry import load_model
+from nerf.mlp_nerf import MLPNeRF, MLPNeRFConfig, initial_params, split_tokens
 from pil.aligner import Aligner, AlignerConfig
-from pil.mlp_nerf import MLPNeRF, MLPNeRFConfig, initial_params, split_tokens
 from pil.vae import WeightVAE, WeightVAEConfig
 
 SMALL = MLPNeRFConfig(num_frequencies=2, hidden_dim=8, num_layers=7)

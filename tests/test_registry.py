@@ -14,9 +14,9 @@ from safetensors.torch import load_file, save_file
 from att3d import ATT3D, ATT3DConfig
 from hub.registry import MODEL_TYPES, load_model, model_class
 from nerf.field import VoxelGridField, VoxelGridFieldConfig
+from nerf.mlp_nerf import MLPNeRFConfig
 from nerf.saving import HubModel, config_from
 from pil.aligner import Aligner, AlignerConfig
-from pil.mlp_nerf import MLPNeRFConfig
 from pil.vae import WeightVAE, WeightVAEConfig
 
 ROOT = Path(__file__).resolve().parent.parent

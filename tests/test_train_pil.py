@@ -20,23 +20,21 @@ from evaluation import warm_start as warm_start_experiment
 from evaluation.pil import ROUTES, PILJudge, frechet_distance
 from evaluation.pil import main as evaluate_main
 from nerf.analytic import SDFField, sphere_sdf
-from pil.generate import PILPipeline, main
-from pil.mlp_nerf import MLPNeRF
-from train import pil as pil_training
-from train.pil import train_aligner, train_vae
-from train.pil_dataset import (
-    DatasetConfig,
+from nerf.mlp_nerf import MLPNeRF
+from pil.build import (
     build_dataset,
     explained_variance,
     fit_objects,
-    load_weight_dataset,
     measure_supersampled,
     point_targets,
     render_psnr,
-    shard_path,
     shared_initialization,
     write_index,
 )
+from pil.dataset import DatasetConfig, load_weight_dataset, shard_path
+from pil.generate import PILPipeline, main
+from train import pil as pil_training
+from train.pil import train_aligner, train_vae
 
 TINY = TINY_PIL_DATA
 

@@ -9,12 +9,13 @@ from diffusers import AutoencoderKL, DDPMScheduler, IFPipeline, StableDiffusionP
 from tokenizers import Tokenizer, models, pre_tokenizers
 from transformers import CLIPTextConfig, CLIPTextModel, PreTrainedTokenizerFast, T5Config, T5EncoderModel
 
-from pil.mlp_nerf import MLPNeRFConfig
+from nerf.mlp_nerf import MLPNeRFConfig
+from pil.build import build_dataset
+from pil.dataset import DatasetConfig
 from pil.vae import WeightVAEConfig
 from toyworld.clip import new_toy_clip, save_clip
 from toyworld.diffusion import new_scheduler, new_unet, save_diffusion
 from train.pil import PILTrainConfig, train_pil
-from train.pil_dataset import DatasetConfig, build_dataset
 
 TINY_TOY_UNET = {"block_out_channels": (16, 32), "down_block_types": ("DownBlock2D", "CrossAttnDownBlock2D"),
                  "up_block_types": ("CrossAttnUpBlock2D", "UpBlock2D"), "norm_num_groups": 8,

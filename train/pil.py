@@ -28,18 +28,14 @@ from tqdm.auto import tqdm
 from dreamfusion import with_overrides
 from guidance.clip import load_clip
 from hub.model_card import write_model_card
-from nerf.cameras import CameraSampling, sample_cameras
 from nerf.checkpoint import resume, save_training_state
 from nerf.files import atomic_path
 from nerf.random import derived_seed
-from nerf.render import sample_light_directions
 from pil.aligner import Aligner, AlignerConfig
+from pil.dataset import load_weight_dataset
 from pil.generate import PILPipeline
 from pil.vae import WeightVAE, WeightVAEConfig
-from toyworld.categories import PIL_CATEGORIES, pil_object
-from toyworld.render_gt import render_ground_truth
-from train.pil_dataset import load_weight_dataset
-from train.toy_clip import normalise
+from pil.views import embed_images, view_images
 
 EMBEDDINGS_FILE = "embeddings.safetensors"
 SET_HELP = "any other PILTrainConfig setting, e.g. views=4 vae.hidden_dim=64 aligner_batch=16"
@@ -68,27 +64,6 @@ class PILTrainConfig:
 
 
 # --- the views' embeddings --------------------------------------------------------------------------------
-@torch.no_grad()
-def view_images(record: dict, views: int, size: int, seed: int) -> Tensor:
-    """`views` random lit renders of a dataset object (DreamFusion's camera ranges): uint8 `[V, 3, H, W]`."""
-    object_index = PIL_CATEGORIES.index(record["category"]) * 1_000_000 + record["seed"]
-    generator = torch.Generator().manual_seed(derived_seed(seed, object_index))
-    cameras = sample_cameras(views, size, size, CameraSampling(), generator)
-    light = sample_light_directions(cameras, generator=generator)
-    rgb = render_ground_truth(
-        pil_object(record["category"], record["seed"]).field(), cameras, light_directions=light
-    ).rgb
-    return (rgb.clamp(0, 1) * 255).round().to(torch.uint8).permute(0, 3, 1, 2)
-
-
-@torch.no_grad()
-def embed_images(clip: torch.nn.Module, images: Tensor) -> Tensor:
-    """uint8 images `[N, 3, H, W]` → unit CLIP image embeddings `[N, embed]`."""
-    return torch.cat(
-        [clip.encode_image(normalise(images[i : i + 256]), normalize=True) for i in range(0, len(images), 256)]
-    )
-
-
 def view_embeddings(records: list[dict], config: PILTrainConfig, out: Path, progress: bool = True) -> Tensor:
     """Embeddings `[N, views, embed]` of every object's views, cached in `out/embeddings.safetensors`
     (keyed by category and seed, so the cache survives a change of split)."""

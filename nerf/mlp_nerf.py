@@ -1,5 +1,6 @@
-"""Prompt2NeRF-PIL's small NeRF: a 7-layer MLP on a positional encoding, whose 7 weight matrices and 7
-bias vectors are the 14 *tokens* that PIL's VAE encodes and its aligner predicts.
+"""A small NeRF: a 7-layer MLP on a positional encoding (Prompt2NeRF-PIL's field, and per-prompt
+DreamFusion's `mlp` backbone), whose 7 weight matrices and 7 bias vectors are the 14 *tokens* that PIL's
+VAE encodes and its aligner predicts.
 
 A field of B objects holds B weight sets as one flat tensor `[B, n_params]` (token after token, each
 row-major), so many objects fit or render in one batched pass (`torch.baddbmm`), and a weight set made

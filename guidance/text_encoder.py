@@ -14,6 +14,7 @@ The model class comes from `text_encoder/config.json` ("architectures"), as tran
 from __future__ import annotations
 
 import json
+import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, fields
@@ -70,7 +71,8 @@ class TextEmbedding:
 
 class TextEncoder(ABC):
     """Prompts → `TextEmbedding`, cached on disk by model and prompt (a large encoder runs once per
-    prompt, ever). Subclasses set `model`, `device` and `dtype`, then call `init_cache`."""
+    prompt, ever). Subclasses set `model` (or load it when first asked for), `device`, `dtype` and `cache`
+    (`init_cache` keys it by the loaded model's weights)."""
 
     model: nn.Module
     device: torch.device
@@ -117,7 +119,7 @@ class ToyCLIPTextEncoder(TextEncoder):
         from guidance.clip import clip_folder
 
         self.device, self.dtype = torch.device(device), torch.float32
-        self.source, self._loaded = source, None
+        self.source, self._loaded, self._loading = source, None, threading.Lock()
         folder = clip_folder(source)
         key = files_key(f"toy-clip-{Path(str(source)).name}", sorted(folder.glob("open_clip_*")))
         self.cache = EmbeddingCache(key, cache_root, enabled=use_cache)
@@ -132,11 +134,12 @@ class ToyCLIPTextEncoder(TextEncoder):
 
     def _load(self) -> tuple[nn.Module, object]:
         """(the open_clip model, frozen on this encoder's device, its tokenizer), loaded once, when first needed."""
-        if self._loaded is None:
-            from guidance.clip import load_clip
+        with self._loading:  # two of the app's requests for uncached prompts load it once
+            if self._loaded is None:
+                from guidance.clip import load_clip
 
-            model, _, tokenizer = load_clip(self.source, self.device)
-            self._loaded = model.eval().requires_grad_(False), tokenizer
+                model, _, tokenizer = load_clip(self.source, self.device)
+                self._loaded = model.eval().requires_grad_(False), tokenizer
         return self._loaded
 
     def encode_uncached(self, prompts: list[str]) -> TextEmbedding:

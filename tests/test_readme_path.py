@@ -47,16 +47,18 @@ def readme_commands() -> list[str]:
     return [re.sub(r"\s+#.*$", "", line).strip() for line in block.group(1).splitlines() if line.strip()]
 
 
-def serve(arguments: list[str], cwd: Path, env: dict[str, str]) -> tuple[subprocess.Popen, str]:
-    """Start `python app.py ARGUMENTS` on a free port; (the process, its URL once it answers)."""
+def serve(arguments: list[str], cwd: Path, env: dict[str, str], log: Path) -> tuple[subprocess.Popen, str]:
+    """Start `python app.py ARGUMENTS` on a free port, its output to `log` (a pipe nobody reads would fill and
+    stop it); (the process, its URL once it answers)."""
     port = free_port()
-    server = subprocess.Popen([sys.executable, *arguments], cwd=cwd, env=env | {"GRADIO_SERVER_PORT": str(port)},
-                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    with log.open("w") as output:
+        server = subprocess.Popen([sys.executable, *arguments], cwd=cwd, env=env | {"GRADIO_SERVER_PORT": str(port)},
+                                  stdout=output, stderr=subprocess.STDOUT)  # fmt: skip
     url = f"http://127.0.0.1:{port}/"
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline:
         if server.poll() is not None:
-            pytest.fail(f"{shlex.join(arguments)} exited with {server.returncode}: {server.stderr.read()[-2000:]}")
+            pytest.fail(f"{shlex.join(arguments)} exited with {server.returncode}: {log.read_text()[-2000:]}")
         try:
             with urllib.request.urlopen(url, timeout=5):
                 return server, url
@@ -94,30 +96,31 @@ def test_train_publish_serve_as_the_readme_writes_it(tmp_path: Path, monkeypatch
         work = tmp_path / "work"
         work.mkdir()
         served = []
-        for command in readme_commands():
-            command = command.replace("you/", "user/")
-            environment = env
-            if command.startswith("HF_TOKEN=... "):
-                command, environment = command.removeprefix("HF_TOKEN=... "), env | {"HF_TOKEN": TEST_TOKEN}
-            if not command.startswith("python "):  # a shell line, such as writing the prompt file
-                subprocess.run(command, shell=True, cwd=work, check=True)
-                continue
-            arguments = shlex.split(command)[1:]
-            if arguments[0] == "app.py":
-                server, url = serve([str(ROOT / "app.py"), *arguments[1:]], work, environment)
-                served.append((arguments[1], server, url))
-                continue
-            arguments += TINY.get(arguments[1], []) if arguments[0] == "-m" else []
-            done = subprocess.run([sys.executable, *arguments], cwd=work, env=environment, capture_output=True,
-                                  text=True)  # fmt: skip
-            assert done.returncode == 0, f"{command} failed:\n{done.stderr[-3000:]}"
-
-        assert [flag for flag, *_ in served] == ["--att3d", "--pil"]
         try:
+            for command in readme_commands():
+                command = command.replace("you/", "user/")
+                environment = env
+                if command.startswith("HF_TOKEN=... "):
+                    command, environment = command.removeprefix("HF_TOKEN=... "), env | {"HF_TOKEN": TEST_TOKEN}
+                if not command.startswith("python "):  # a shell line, such as writing the prompt file
+                    subprocess.run(command, shell=True, cwd=work, check=True)
+                    continue
+                arguments = shlex.split(command)[1:]
+                if arguments[0] == "app.py":
+                    log = tmp_path / f"app{len(served)}.log"
+                    server, url = serve([str(ROOT / "app.py"), *arguments[1:]], work, environment, log)
+                    served.append((arguments[1], server, url))
+                    continue
+                arguments += TINY.get(arguments[1], []) if arguments[0] == "-m" else []
+                done = subprocess.run([sys.executable, *arguments], cwd=work, env=environment, capture_output=True,
+                                      text=True)  # fmt: skip
+                assert done.returncode == 0, f"{command} failed:\n{done.stderr[-3000:]}"
+
+            assert [flag for flag, *_ in served] == ["--att3d", "--pil"]
             check_att3d_app(served[0][2])
             records = json.loads((work / "runs" / "pil" / "mine" / "model" / "scenes.json").read_text())
             check_pil_app(served[1][2], {record["caption"] for record in records})
-        finally:
+        finally:  # whatever failed, no server is left running
             for _, server, _ in served:
                 server.send_signal(signal.SIGTERM)
                 server.wait(timeout=60)

@@ -123,8 +123,7 @@ def test_a_cached_toy_prompt_needs_neither_the_model_nor_open_clip(tmp_path: Pat
     again = ToyCLIPTextEncoder(clip, cache_root=tmp_path / "cache")  # another process: the same files, the same key
     assert again.cache.folder == first.cache.folder
     assert torch.equal(again.encode(["a red cube"]).states, expected.states) and again._loaded is None
-    torch.manual_seed(1)  # the model retrained into the same folder: another key, never a stale embedding
-    clip_model, _ = new_toy_clip(seed=1)
+    clip_model, _ = new_toy_clip(seed=1)  # the model retrained into the same folder: another key, never a stale one
     save_clip(clip_model, clip, half=False)
     assert ToyCLIPTextEncoder(clip, cache_root=tmp_path / "cache").cache.folder != first.cache.folder
     # the command line's whole path, in a fresh process: a cached prompt makes its object without open_clip

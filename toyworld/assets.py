@@ -30,11 +30,10 @@ from torch import Tensor
 from nerf.analytic import SDFField
 from nerf.cameras import Cameras
 from toyworld.categories import CATEGORY_NAMES, sample_object
-from toyworld.prompts import prompt_key, prompt_set
+from toyworld.prompts import CATEGORY_OBJECTS, prompt_key, prompt_set
 from toyworld.render_gt import render_ground_truth
 
 LIBRARY_SETS = ("toy64", "stacks", "categories")
-CATEGORY_OBJECTS = 50  # instances per category in the library (seeds 0..49)
 TRACE_STEPS = 64  # sphere-tracing steps of a silhouette (the regularizer's masks, not a picture)
 
 

@@ -192,6 +192,8 @@ def unet_output(
     caption, the camera vector (`camera_input`, None for none) and, where it reads rays, `ray_map`."""
     dim = camera_dim(unet)
     if reads_rays(unet):
+        if noisy.shape[-1] != noisy.shape[-2]:
+            raise ValueError(f"a model that reads rays takes square images, got {tuple(noisy.shape[-2:])}")
         rays = noisy.new_zeros(len(noisy), RAY_CHANNELS, *noisy.shape[-2:])
         if camera is not None:
             rays = ray_map(camera.float(), noisy.shape[-1]).to(noisy)

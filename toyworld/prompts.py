@@ -8,8 +8,8 @@
   fixed permutation (seed 0): the 12.5 % seen prompts are the first 512 of it, the 50 % the first
   2048, so the smaller seen split is inside the larger one.
 
-- `categories`: the captions of 50 objects of each of the 10 categories ("a tall red chair with armrests");
-  unseen: PIL's test objects (seeds ending in 9).
+- `categories`: the captions of 50 objects of each of the 10 categories ("a tall red chair with armrests"; a
+  caption several objects share is one prompt); unseen: every caption of an object whose seed ends in 9.
 - `world`: all three in one set, for one amortized model over the whole grammar; seen: toy64's seen,
   stacks' `seen_50` and the categories' seen objects.
 
@@ -35,7 +35,7 @@ SINGLE_SIZE = 0.5  # a toy64 object fills the cube ±0.5 around the origin, rest
 STACK_SIZE = 0.3  # each part of a stack fills a cube ±0.3; the bottom one rests on y = -0.6
 STACK_BOTTOM_CENTRE = -0.3
 SPLIT_SEED = 0
-CATEGORY_OBJECTS = 50  # objects per category in the `categories` and `world` sets (seeds 0..49)
+CATEGORY_OBJECTS = 50  # objects per category in the `categories` set and the asset library (seeds 0..49)
 
 
 @dataclass(frozen=True)
@@ -126,16 +126,21 @@ def category_prompt(category: str, seed: int) -> Prompt:
 
 @cache
 def categories(per_category: int = CATEGORY_OBJECTS) -> PromptSet:
-    """The captions of objects 0..per_category-1 of every category (a caption two objects share keeps the
-    first). Held out (unseen): PIL's test objects, seeds ending in 9."""
+    """The captions of objects 0..per_category-1 of every category. A caption several objects share stands
+    for all of them (as a text prompt does); its first object is the reference the judges score against.
+    Held out (unseen): every caption of an object whose seed ends in 9 (the rule of PIL's test split), so no
+    such object is ever trained on, nor, through its caption, in a run's asset library."""
+    seeds: dict[str, list[int]] = {}
     prompts: dict[str, Prompt] = {}
     for category in CATEGORY_NAMES:
         for seed in range(per_category):
             prompt = category_prompt(category, seed)
             prompts.setdefault(prompt.text, prompt)
+            seeds.setdefault(prompt.text, []).append(seed)
     ordered = tuple(prompts.values())
-    seen = tuple(i for i, p in enumerate(ordered) if pil_split(p.seed) == "train")
-    unseen = tuple(i for i in range(len(ordered)) if i not in set(seen))
+    unseen = tuple(i for i, p in enumerate(ordered) if any(pil_split(s) == "test" for s in seeds[p.text]))
+    held_out = set(unseen)
+    seen = tuple(i for i in range(len(ordered)) if i not in held_out)
     return PromptSet("categories", ordered, {"all": tuple(range(len(ordered))), "seen": seen, "unseen": unseen})
 
 
@@ -150,7 +155,8 @@ def world() -> PromptSet:
         seen += [offset + i for i in part.splits[split]]
         offset += len(part.prompts)
     splits = {"all": tuple(range(len(prompts))), "seen": tuple(seen)}
-    splits["unseen"] = tuple(i for i in splits["all"] if i not in set(seen))
+    trained = set(seen)
+    splits["unseen"] = tuple(i for i in splits["all"] if i not in trained)
     return PromptSet("world", tuple(prompts), splits)
 
 

@@ -51,7 +51,7 @@ from nerf.random import derived_seed, object_generators
 from nerf.render import RenderConfig, render, sample_light_directions
 from nerf.video import save_image_grid
 from toyworld.assets import AssetLibrary
-from toyworld.prompts import prompt_set
+from toyworld.prompts import prompt_key, prompt_set
 
 SET_HELP = "any other ATT3DTrainConfig setting, e.g. tv_weight=0.05 model.hidden_dim=128 interpolants.kind=dirichlet"
 
@@ -236,11 +236,18 @@ def training_prompts(prompts: str, split: str) -> tuple[list[str], list[str]]:
         path = Path(prompts)
         if not path.is_file():
             raise ValueError(f"prompt file {prompts} does not exist")
-        lines = [line for line in path.read_text().splitlines() if line.strip()]
-        texts = list(dict.fromkeys(clean_prompt(line) for line in lines))  # as the app will clean them
+        texts: dict[str, str] = {}  # by prompt_key: one prompt whatever its case and spacing
+        for number, line in enumerate(path.read_text().splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                text = clean_prompt(line)  # as the app will clean it
+            except ValueError as error:
+                raise ValueError(f"{prompts}, line {number}: {error}") from None
+            texts.setdefault(prompt_key(text), text)
         if not texts:
             raise ValueError(f"{prompts} holds no prompt: write one prompt a line")
-        return texts, []
+        return list(texts.values()), []
     chosen = prompt_set(prompts)
     training = [p.text for p in chosen.split(split)]
     return training, [p.text for p in chosen.prompts if p.text not in set(training)]
@@ -286,10 +293,12 @@ def write_card(
 ) -> None:
     """The model card of a run's `model/` at `step` (what `hub.push` uploads): the run's command as its recipe,
     the prompt set it was trained on and what it kept out, and what the run measured (its last logged losses,
-    its training time over every sitting). `python -m evaluation.att3d --att3d RUN` judges it against the truth."""
+    its training time over every sitting). A run on a toy-world prompt set is judged against the truth by
+    `python -m evaluation.att3d --att3d RUN`."""
     run = json.loads((out / "config.json").read_text())
     losses = []
-    for line in (out / "log.jsonl").read_text().splitlines()[-10:]:
+    log = out / "log.jsonl"
+    for line in log.read_text().splitlines()[-10:] if log.is_file() else []:
         try:
             losses.append(float(json.loads(line)["loss"]))
         except (ValueError, KeyError):  # a line cut short by a killed sitting
@@ -368,7 +377,7 @@ def train_att3d(
             end = step if sitting_over else end
         if not main:
             continue
-        if step % config.log_every == 0 or step == config.steps:
+        if step % config.log_every == 0 or step == config.steps or step == end:  # a sitting's last step too
             frames = config.frames_per_prompt(step, len(training))
             record = {"step": step, "frames_per_prompt": frames, "seconds": round(time.perf_counter() - started, 2)}
             with (out / "log.jsonl").open("a") as log:

@@ -9,12 +9,13 @@
 # With the device tool (nothing can be downloaded there): here `bash bench/gpu_check.sh wheels`, move
 # checkpoints/toy-pil out of the checkout for the call (the tree travels whole, at most 64 MiB), then
 #   run(command="bash train/gpu_att3d.sh", carry=["gpu-wheels"], timeout_s=600)
-# MINUTES (training time, default 7), BATCH (prompts per step, default 64) and PROMPTS / SPLIT override.
+# MINUTES (training time, default 6: the call also sets up packages and builds the asset library twice),
+# BATCH (prompts per step, default 64) and PROMPTS / SPLIT override.
 # Prepared and run here on the CPU at toy sizes only: no GPU has been lent to this project's issues so far.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-runs/gpu-att3d}
-MINUTES=${MINUTES:-7}
+MINUTES=${MINUTES:-6}
 BATCH=${BATCH:-64}
 PROMPTS=${PROMPTS:-world}
 SPLIT=${SPLIT:-seen}
@@ -32,12 +33,12 @@ steps=$(python - "$OUT-probe/log.jsonl" "$MINUTES" <<'PY'
 import json, sys
 log = [json.loads(line) for line in open(sys.argv[1])]
 per_step = (log[-1]["seconds"] - log[9]["seconds"]) / (log[-1]["step"] - log[9]["step"])
-print(max(100, int(float(sys.argv[2]) * 60 / per_step * 0.9)))  # 10 % kept for checkpoints and renders
+print(max(50, int(float(sys.argv[2]) * 60 / per_step * 0.9)))  # 10 % kept for checkpoints and renders
 PY
 )
 echo "probe: $(( $(date +%s) - start )) s; planning $steps steps for $MINUTES minutes"
 rm -rf "$OUT-probe"
 python -m train.att3d "${recipe[@]}" --steps "$steps" --out "$OUT" --minutes "$MINUTES" \
-    --set "${shape[@]}" checkpoint_every=250 render_every=1000
+    --set "${shape[@]}" checkpoint_every=50 render_every=1000
 echo "probe and training: $(( $(date +%s) - start )) s"
 rm -rf "$OUT/checkpoint" "$OUT/snapshots"  # the optimizer state stays on the machine: only the model comes back

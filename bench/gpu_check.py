@@ -19,7 +19,8 @@ from att3d.generate import ATT3DPipeline
 from bench.bench_encoding import CONFIGS
 from bench.common import print_table, seconds
 from nerf.encoding import hash_grid_encode
-from train.att3d import ATT3DTrainConfig, train_att3d, with_overrides
+from nerf.settings import with_overrides
+from train.att3d import ATT3DTrainConfig, train_att3d
 
 COPY_BYTES = 1 << 30
 

@@ -8,7 +8,6 @@ from dreamfusion.optimize import (
     DreamFusionResult,
     SDSRunSettings,
     dreamfusion,
-    with_overrides,
 )
 
-__all__ = ["SET_HELP", "DreamFusionConfig", "DreamFusionResult", "SDSRunSettings", "dreamfusion", "with_overrides"]
+__all__ = ["SET_HELP", "DreamFusionConfig", "DreamFusionResult", "SDSRunSettings", "dreamfusion"]

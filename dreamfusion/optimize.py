@@ -19,7 +19,7 @@ import math
 import random
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, fields, is_dataclass, replace
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Literal
 
@@ -169,35 +169,6 @@ class DreamFusionResult:
     render_changes: list[tuple[int, float]]  # (step, the criterion's render change since the last epoch), each epoch
     seconds: float  # wall time of this call's optimisation
     out: Path
-
-
-def with_overrides(config, assignments: list[str]):
-    """`config` (a dataclass) with "name=value" assignments applied, e.g. "tv_weight=0.1",
-    "voxel.blob_radius=0.3" (nested configs at any depth), "detach_normals=false", "guidance_scale=null".
-    Values are read as JSON, else taken as text."""
-    for assignment in assignments:
-        name, sep, text = assignment.partition("=")
-        if not sep:
-            raise ValueError(f"expected name=value, got {assignment!r}")
-        try:
-            value = json.loads(text)
-        except json.JSONDecodeError:
-            value = text
-        config = _with_setting(config, name, value, name)
-    return config
-
-
-def _with_setting(config, name: str, value: object, full_name: str):
-    part, _, inner = name.partition(".")
-    allowed = {f.name for f in fields(config)}
-    if part not in allowed or (inner and not is_dataclass(getattr(config, part))):
-        raise ValueError(f"unknown setting {full_name!r}; settings here are: {', '.join(sorted(allowed))}")
-    if inner:
-        value = _with_setting(getattr(config, part), inner, value, full_name)
-    try:
-        return replace(config, **{part: value})
-    except TypeError as error:
-        raise ValueError(f"{full_name}: {error}") from None
 
 
 # --- convergence (Prompt2NeRF-PIL) ------------------------------------------------------------------------

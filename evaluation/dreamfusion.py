@@ -27,9 +27,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from dreamfusion import SET_HELP, DreamFusionConfig, dreamfusion, with_overrides
+from dreamfusion import SET_HELP, DreamFusionConfig, dreamfusion
 from evaluation.att3d import Judge, summarise
 from guidance import load_guidance
+from nerf.settings import with_overrides
 from nerf.video import save_image_grid
 from toyworld.prompts import Prompt, stacks, toy64
 

@@ -33,11 +33,12 @@ from pathlib import Path
 
 import numpy as np
 
-from dreamfusion import SET_HELP, DreamFusionConfig, dreamfusion, with_overrides
+from dreamfusion import SET_HELP, DreamFusionConfig, dreamfusion
 from dreamfusion.warm_start import TrainableField, load_trained_field, nearest_scene_field
 from evaluation.pil import PILJudge
 from guidance import load_guidance
 from nerf.files import atomic_path
+from nerf.settings import with_overrides
 from pil.generate import PILPipeline
 from toyworld.categories import CategoryObject, sample_object
 

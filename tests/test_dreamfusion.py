@@ -15,13 +15,14 @@ from safetensors.torch import load_file
 from tiny_models import tiny_toy
 
 from att3d.generate import ATT3DPipeline
-from dreamfusion import DreamFusionConfig, dreamfusion, with_overrides
+from dreamfusion import DreamFusionConfig, dreamfusion
 from dreamfusion.optimize import ConvergenceMonitor
 from dreamfusion.warm_start import load_trained_field
 from guidance import load_guidance
 from nerf.export import rendered_surface_level, rendered_surface_mesh
 from nerf.field import HashGridField, VoxelGridField
 from nerf.mlp_nerf import MLPNeRF, MLPNeRFConfig
+from nerf.settings import with_overrides
 from train import dreamfusion as df
 
 FAST = {"render_every": 2, "checkpoint_every": 2, "num_samples": 16, "export_resolution": 32, "video_frames": 2,

@@ -13,7 +13,7 @@ import pytest
 import torch
 from tiny_models import tiny_toy
 
-from dreamfusion import DreamFusionConfig, dreamfusion, with_overrides
+from dreamfusion import DreamFusionConfig, dreamfusion
 from dreamfusion.shape_prior import (
     OCCUPANCY_SCALE,
     AssetPairs,
@@ -27,6 +27,7 @@ from evaluation.att3d import Judge, bundle
 from guidance import load_guidance, load_text_encoder
 from nerf.cameras import Cameras, turntable
 from nerf.render import RenderConfig, render
+from nerf.settings import with_overrides
 from toyworld.assets import Asset, AssetLibrary, caption_vectors
 from toyworld.prompts import find_prompt, toy64, world
 from toyworld.render_gt import render_ground_truth

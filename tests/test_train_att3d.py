@@ -29,6 +29,7 @@ from evaluation.att3d import (
     plot_budget,
 )
 from evaluation.att3d import main as att3d_main
+from nerf.settings import with_overrides
 from toyworld.prompts import toy64
 from train.att3d import (
     ATT3DTrainConfig,
@@ -37,7 +38,6 @@ from train.att3d import (
     train_att3d,
     training_prompts,
     training_seconds,
-    with_overrides,
 )
 
 ROOT = Path(__file__).resolve().parent.parent

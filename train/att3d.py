@@ -40,7 +40,7 @@ from tqdm.auto import tqdm
 from att3d import ATT3D, ATT3DConfig, prompt_spread
 from att3d.interpolation import InterpolantSampling, interpolate, sample_interpolants
 from att3d.model import BACKBONES, prompt_words
-from dreamfusion import SDSRunSettings, with_overrides
+from dreamfusion import SDSRunSettings
 from dreamfusion.shape_prior import AssetPairs, shape_prior_loss
 from guidance import Guidance, load_guidance
 from guidance.prompts import clean_prompt
@@ -49,6 +49,7 @@ from nerf.cameras import Cameras, CameraSampling, sample_cameras, turntable
 from nerf.checkpoint import resume, save_training_state
 from nerf.random import derived_seed, object_generators
 from nerf.render import RenderConfig, render, sample_light_directions
+from nerf.settings import with_overrides
 from nerf.video import save_image_grid
 from toyworld.assets import AssetLibrary
 from toyworld.prompts import prompt_key, prompt_set

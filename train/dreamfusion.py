@@ -14,11 +14,12 @@ import argparse
 import json
 from pathlib import Path
 
-from dreamfusion import SET_HELP, DreamFusionConfig, dreamfusion, with_overrides
+from dreamfusion import SET_HELP, DreamFusionConfig, dreamfusion
 from dreamfusion.optimize import BACKBONES
 from dreamfusion.warm_start import WARM_START_FORMS, WARM_STARTS
 from guidance import load_guidance
 from guidance.prompts import clean_prompt
+from nerf.settings import with_overrides
 
 
 # --- command line ----------------------------------------------------------------------------------------

@@ -25,12 +25,12 @@ from safetensors.torch import load_file, save_file
 from torch import Tensor
 from tqdm.auto import tqdm
 
-from dreamfusion import with_overrides
 from guidance.clip import load_clip
 from hub.model_card import write_model_card
 from nerf.checkpoint import resume, save_training_state
 from nerf.files import atomic_path
 from nerf.random import derived_seed
+from nerf.settings import with_overrides
 from pil.aligner import Aligner, AlignerConfig
 from pil.dataset import load_weight_dataset
 from pil.generate import PILPipeline

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import torch
 
-from dreamfusion import with_overrides
+from nerf.settings import with_overrides
 from pil.build import build_dataset, measure_supersampled
 from pil.dataset import DatasetConfig
 from toyworld.categories import PIL_CATEGORIES

@@ -14,7 +14,8 @@ import numpy as np
 import pytest
 
 from webui.cache import FileStore, LRUCache, sweep_gradio_copies
-from webui.interpolation import legs, path_prompts
+from webui.interpolation import path_prompts
+from webui.methods import ATT3D, PATH, PIL, START, TEXT, chosen, legs
 from webui.outputs import checked_int, on_gpu, prompt_text, user_errors
 from webui.warm_start import gpu_seconds
 
@@ -179,3 +180,10 @@ def test_a_server_stopped_by_sigterm_leaves_no_result_folder(tmp_path: Path) -> 
     server.send_signal(signal.SIGTERM)
     assert server.wait(timeout=60) == 128 + signal.SIGTERM
     assert not root.exists()
+
+
+def test_every_tab_names_its_methods_from_one_table_and_refuses_others():
+    assert set(TEXT.values()) == set(PATH.values()) == {ATT3D, PIL} and set(START.values()) == {None, ATT3D, PIL}
+    assert chosen(TEXT, "ATT3D", "model") is ATT3D and chosen(START, "scratch", "init") is None
+    with pytest.raises(ValueError, match="model must be one of ATT3D, PIL \\(nearest training scene\\), got 'Shap-E'"):
+        chosen(TEXT, "Shap-E", "model")

@@ -8,13 +8,11 @@ from __future__ import annotations
 
 import gradio as gr
 import numpy as np
-import torch
 
 from att3d.generate import check_alpha
-from nerf.field import BoundField
 from nerf.video import save_video, sweep_frames
 from webui import outputs
-from webui.cache import LRUCache
+from webui.methods import PATH, chosen
 from webui.models import Models
 from webui.outputs import (
     DEFAULT_FACES,
@@ -31,7 +29,7 @@ from webui.outputs import (
     user_errors,
 )
 
-METHODS = ("ATT3D", "PIL (latent walk between nearest scenes)")
+METHODS = tuple(PATH)  # the model choice's labels
 FRAMES = (8, 96)
 MAX_STOPS = 6  # prompts on one path
 EXAMPLES = [["a red cube", "a blue sphere", "", 0.5, "ATT3D"], ["a green cone", "a yellow torus", "", 0.3, "ATT3D"],
@@ -47,40 +45,14 @@ def path_prompts(first: str, second: str, more: str | None) -> list[str]:
     return texts
 
 
-def legs(alphas: np.ndarray, stops: int) -> list[tuple[int, np.ndarray]]:
-    """Path positions α ∈ [0, 1] as (leg k between stops k and k+1, local α on that leg), consecutive
-    positions on the same leg grouped, in order (in any order of `alphas`)."""
-    position = alphas * (stops - 1)
-    leg = np.minimum(position.astype(int), stops - 2)
-    runs = np.flatnonzero(np.diff(leg)) + 1
-    return [(int(k[0]), p - k[0]) for k, p in zip(np.split(leg, runs), np.split(position, runs), strict=True)]
-
-
-PIL_STOPS: LRUCache[list] = LRUCache(64)  # a path's PIL generations, made once per path, not once per α
-
-
-def walk(models: Models, method: str, texts: list[str], alphas: np.ndarray) -> BoundField:
-    """The objects at path positions `alphas`, one per position, in one bound field."""
-    if method == METHODS[0]:
-        pipe = models.att3d()  # its text encoder keeps each prompt's embedding: once per path, not per α
-        parts = [pipe.interpolate(texts[k], texts[k + 1], local).field for k, local in legs(alphas, len(texts))]
-    elif method == METHODS[1]:
-        pipe = models.pil()
-        stops = PIL_STOPS.get_or_make((models.sources.pil, tuple(texts)), lambda: [pipe(text=t) for t in texts])
-        parts = [pipe.interpolate(stops[k], stops[k + 1], local).field for k, local in legs(alphas, len(texts))]
-    else:
-        raise ValueError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
-    return BoundField(parts[0].base, torch.cat([part.params for part in parts]))
-
-
 def object_at(models: Models, first: str, second: str, more: str | None, alpha: float, model: str, resolution: int,
               faces: int) -> tuple[str, str, str]:  # fmt: skip
     """(viewer `.glb`, download `.glb`, mesh statistics) of the object at α along the path."""
     texts = path_prompts(first, second, more)
     alpha = check_alpha(alpha)
-    source = models.sources.att3d if model == METHODS[0] else models.sources.pil
-    mesh = mesh_file(("interpolation", model, source, tuple(texts), alpha),
-                     lambda: walk(models, model, texts, np.array([alpha])), f"{' to '.join(texts)} {alpha:.2f}",
+    method = chosen(PATH, model, "model")
+    mesh = mesh_file(("interpolation", method.name, method.source(models), tuple(texts), alpha),
+                     lambda: method.path(models, texts, np.array([alpha])), f"{' to '.join(texts)} {alpha:.2f}",
                      resolution, faces)  # fmt: skip
     return str(mesh.path), str(mesh.path), mesh.stats()
 
@@ -89,13 +61,14 @@ def animation(models: Models, first: str, second: str, more: str | None, model: 
     """An `.mp4` sweeping α over the whole path from 0 to 1 while orbiting (one object per frame)."""
     texts = path_prompts(first, second, more)
     frames = checked_int(frames, "frames", *FRAMES)
-    source = models.sources.att3d if model == METHODS[0] else models.sources.pil
+    method = chosen(PATH, model, "model")
 
     def make(folder):
-        sweep = walk(models, model, texts, np.linspace(0.0, 1.0, frames))
+        sweep = method.path(models, texts, np.linspace(0.0, 1.0, frames))
         return save_video(sweep_frames(sweep, size=outputs.VIDEO_SIZE), folder / f"{file_stem(' to '.join(texts))}.mp4")
 
-    return str(STORE.get_or_make(("animation", model, source, tuple(texts), frames, outputs.VIDEO_SIZE), make))
+    key = ("animation", method.name, method.source(models), tuple(texts), frames, outputs.VIDEO_SIZE)
+    return str(STORE.get_or_make(key, make))
 
 
 def build(models: Models) -> None:

@@ -1,4 +1,5 @@
-"""Tab: text → 3D in one forward pass, by ATT3D or by PIL through the training scene nearest to the text.
+"""Tab: text → 3D in one forward pass, by ATT3D or by PIL through the training scene nearest to the text
+(`webui/methods.py`).
 
 The object comes first (viewer, download, mesh statistics); its turntable follows in a chained event."""
 
@@ -8,6 +9,7 @@ import random
 
 import gradio as gr
 
+from webui.methods import TEXT, chosen
 from webui.models import Models
 from webui.outputs import (
     DEFAULT_FACES,
@@ -22,7 +24,7 @@ from webui.outputs import (
     user_errors,
 )
 
-METHODS = ("ATT3D", "PIL (nearest training scene)")
+METHODS = tuple(TEXT)  # the model choice's labels
 EXAMPLES = [["a red cube", "ATT3D"], ["a green torus", "ATT3D"], ["a blue star", "ATT3D"],
             ["a yellow chair", METHODS[1]]]  # fmt: skip
 
@@ -30,23 +32,10 @@ EXAMPLES = [["a red cube", "ATT3D"], ["a green torus", "ATT3D"], ["a blue star",
 def generate(models: Models, prompt: str, model: str, resolution: int, faces: int) -> tuple[str, str, str, str]:
     """(viewer `.glb`, download `.glb`, mesh statistics, a note on what was made)."""
     text = prompt_text(prompt)
-    if model == METHODS[0]:
-        pipe = models.att3d()
-        unknown = pipe.model.config.unknown_words(text)
-        note = f"Words unknown to the model: {unknown}" if unknown else ""
-
-        def make_field():
-            generation = pipe(text)
-            return generation.field.select(slice(0, 1))
-
-        mesh = mesh_file(("att3d", models.sources.att3d, text), make_field, text, resolution, faces)
-    elif model == METHODS[1]:
-        pipe = models.pil()
-        scene, _ = pipe.nearest_scene(pipe.embed_text(text))
-        note = f"Nearest training scene: *{pipe.captions[scene]}*"
-        mesh = mesh_file(("pil-text", models.sources.pil, text), lambda: pipe(text=text).field, text, resolution, faces)
-    else:
-        raise ValueError(f"model must be one of {', '.join(METHODS)}, got {model!r}")
+    method = chosen(TEXT, model, "model")
+    note = method.note(models, text)
+    key = (method.name, method.source(models), text)
+    mesh = mesh_file(key, lambda: method.field(models, text), text, resolution, faces)
     return str(mesh.path), str(mesh.path), mesh.stats(), note
 
 

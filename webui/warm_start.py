@@ -22,6 +22,7 @@ from PIL import Image
 
 from dreamfusion import DreamFusionConfig, DreamFusionResult, dreamfusion
 from nerf.export import EmptyObjectError
+from webui.methods import START, chosen
 from webui.models import Models
 from webui.outputs import (
     DEFAULT_FACES,
@@ -38,7 +39,7 @@ from webui.outputs import (
     user_errors,
 )
 
-INITS = ("scratch", "PIL", "ATT3D")
+INITS = tuple(START)  # where a run may start
 ITERATIONS = (10, 2000)
 SEEDS = (0, 2**31 - 1)
 UPDATE_SECONDS = 0.5
@@ -52,17 +53,6 @@ EXAMPLES = [["a red cube", "ATT3D", 100], ["a green torus", "ATT3D", 100], ["a b
 
 class RunStopped(Exception):
     """Raised inside the optimisation's step callback when the user stops the run."""
-
-
-def start_field(models: Models, init: str, text: str):
-    """The field to start from: None (DreamFusion's own), or PIL's / ATT3D's object, owning its weights."""
-    if init == "scratch":
-        return None
-    if init == "PIL":
-        return models.pil()(text=text).field.owned()
-    if init == "ATT3D":
-        return models.att3d()(text).field.owned()
-    raise ValueError(f"init must be one of {', '.join(INITS)}, got {init!r}")
 
 
 def latest_render(folder: Path) -> Image.Image | None:
@@ -89,10 +79,11 @@ def run(models: Models, prompt: str, init: str, iterations: int, seed: int, reso
     seed = checked_int(seed, "seed", *SEEDS)
     resolution = checked_int(resolution, "resolution", *RESOLUTION_RANGE)
     faces = checked_int(faces, "faces", *FACES_RANGE)
-    start = start_field(models, init, text)
+    method = chosen(START, init, "init")  # where to start: DreamFusion's own (None) or an amortized object
+    start = None if method is None else method.field(models, text).owned()
     config = DreamFusionConfig(steps=iterations, seed=seed, render_every=max(5, iterations // 20),
                                checkpoint_every=iterations,
-                               backbone="mlp" if init == "PIL" else "voxel")  # fmt: skip
+                               backbone=method.backbone if method else "voxel")  # fmt: skip
     with tempfile.TemporaryDirectory(dir=STORE.root) as scratch:
         folder = Path(scratch)
         steps: queue.Queue[int] = queue.Queue()

@@ -15,6 +15,7 @@ from tiny_models import TINY_TOY_UNET
 from evaluation.dreamfusion import evaluation_prompts
 from guidance.clip import load_clip
 from nerf.cameras import VIEW_DISTANCE, VIEW_FOV_DEG, Cameras, look_at, orbit_cameras, sample_cameras
+from nerf.settings import with_overrides
 from toyworld.clip import new_toy_clip, save_clip
 from toyworld.dataset import DatasetConfig, build
 from toyworld.diffusion import (
@@ -275,3 +276,12 @@ def test_bundled_model_samples_what_it_is_asked_for() -> None:
     )
     assert samples.shape == (16, 3, 32, 32)
     assert r_precision >= MIN_BUNDLED_R_PRECISION
+
+
+def test_settings_come_from_flags_or_set_and_bad_ones_are_refused(capsys: pytest.CaptureFixture) -> None:
+    config = with_overrides(toy_diffusion.ToyDiffusionTrainConfig(steps=5), ["ema=0.99", "snr_gamma=5"])
+    assert (config.steps, config.ema, config.snr_gamma) == (5, 0.99, 5)
+    for bad in (["--set", "ema=1.5"], ["--drop-view", "1"], ["--set", "colour=red"], ["--minutes", "0"]):
+        with pytest.raises(SystemExit):
+            toy_diffusion.main(["--data", "nowhere", "--out", "nowhere", *bad])
+        assert "error:" in capsys.readouterr().err

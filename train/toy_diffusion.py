@@ -21,6 +21,7 @@ import argparse
 import copy
 import json
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -34,6 +35,7 @@ from hub.model_card import write_model_card
 from nerf.cameras import VIEW_DISTANCE, VIEW_FOV_DEG, Cameras, orbit_cameras, view_prompt
 from nerf.checkpoint import resume, save_training_state
 from nerf.random import derived_seed
+from nerf.settings import with_overrides
 from nerf.video import save_image_grid
 from toyworld.clip import retrieval_top1
 from toyworld.dataset import load_renders
@@ -69,6 +71,10 @@ CARD_SUMMARY = (
     "(front view, classifier-free guidance `guidance_scale`) among the 64 captions."
 )
 
+
+SET_HELP = "any other ToyDiffusionTrainConfig setting, e.g. ema=0.9995 checkpoint_every=50"
+FLAGS = ("steps", "batch", "lr", "drop_caption", "drop_camera", "drop_view", "ema", "snr_gamma", "guidance",
+         "sample_steps", "checkpoint_every", "seed")  # the settings with a flag of their own  # fmt: skip
 
 # A new model that reads the camera's direction alone (the first models' input), for comparisons
 DIRECTION_ONLY = {"projection_class_embeddings_input_dim": CAMERA_DIM + TEXT_DIM}
@@ -194,6 +200,32 @@ def evaluate(unet, clip, tokenizer, guidance: float, steps: int, out: Path, seed
 
 
 # --- training --------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ToyDiffusionTrainConfig:
+    """A toy diffusion run's training settings (the flags below set the common ones, `--set` any of them)."""
+
+    steps: int = 4000
+    batch: int = 64
+    lr: float = 1e-3
+    drop_caption: float = 0.15  # share of captions replaced by the empty one (classifier-free guidance)
+    drop_camera: float = 0.15  # share of cameras replaced by zeros
+    drop_view: float = 0.0  # share of captions that lose their view suffix, so the camera input carries the view
+    ema: float = 0.999
+    snr_gamma: float | None = None  # min-SNR-γ loss weighting (Hang et al. 2023; 5 is usual); None: plain MSE
+    guidance: float = 2.0  # classifier-free guidance of the evaluation's samples
+    sample_steps: int = 50  # DDIM steps of the evaluation's samples
+    checkpoint_every: int = 200
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if min(self.steps, self.batch, self.sample_steps, self.checkpoint_every) < 1:
+            raise ValueError("steps, batch, sample_steps and checkpoint_every must be >= 1")
+        if not all(0 <= rate < 1 for rate in (self.drop_caption, self.drop_camera, self.drop_view)):
+            raise ValueError("drop_caption, drop_camera and drop_view must be in [0, 1)")
+        if (self.snr_gamma is not None and not self.snr_gamma > 0) or not 0 < self.ema < 1 or not self.lr > 0:
+            raise ValueError("snr_gamma and lr must be positive and ema in (0, 1)")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Train the toy diffusion model on toy-world renders.")
     parser.add_argument("--data", type=Path, nargs="+", required=True, help="dataset folders (toyworld.dataset)")
@@ -235,19 +267,21 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--checkpoint-every", type=int, default=200)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--init", help="start from this model ('toy', a folder or a Hub repo id), not new weights")
+    parser.add_argument("--set", nargs="+", default=[], metavar="NAME=VALUE", help=SET_HELP)
     args = parser.parse_args(argv)
-    rates = (args.drop_caption, args.drop_camera, args.drop_view)
-    if args.steps < 1 or args.batch < 1 or not all(0 <= rate < 1 for rate in rates):
-        parser.error("--steps and --batch must be >= 1, dropout rates in [0, 1)")
-    if (args.snr_gamma is not None and args.snr_gamma <= 0) or (args.minutes is not None and args.minutes <= 0):
-        parser.error("--snr-gamma and --minutes must be positive")
+    try:
+        config = with_overrides(ToyDiffusionTrainConfig(**{name: getattr(args, name) for name in FLAGS}), args.set)
+    except (ValueError, TypeError) as error:
+        parser.error(str(error))
+    if args.minutes is not None and args.minutes <= 0:
+        parser.error("--minutes must be positive")
     if args.data_weights is not None and (len(args.data_weights) != len(args.data) or min(args.data_weights) <= 0):
         parser.error("--data-weights needs one positive weight per --data folder")
 
     clip, _, tokenizer = load_clip(args.clip)
     if args.init is None:
         extra = {"direction": DIRECTION_ONLY, "rays": WITH_RAYS}.get(args.camera, {})
-        unet = new_unet(args.seed, **extra)
+        unet = new_unet(config.seed, **extra)
         scheduler = new_scheduler(args.schedule or "linear", args.prediction or "epsilon")
     else:  # a fine-tune keeps the model's noise schedule and prediction type; --camera view widens its input
         unet, scheduler = load_diffusion(args.init)
@@ -272,8 +306,8 @@ def main(argv: list[str] | None = None) -> None:
     print(f"{len(images)} renders, {empty} captions, UNet {millions:.2f} M parameters")
 
     ema = copy.deepcopy(unet).requires_grad_(False)
-    optimizer = torch.optim.AdamW(unet.parameters(), lr=args.lr, weight_decay=1e-4)
-    schedule = get_cosine_schedule_with_warmup(optimizer, 100, args.steps)
+    optimizer = torch.optim.AdamW(unet.parameters(), lr=config.lr, weight_decay=1e-4)
+    schedule = get_cosine_schedule_with_warmup(optimizer, 100, config.steps)
     both = torch.nn.ModuleDict({"unet": unet, "ema": ema})  # one checkpoint holds the weights and their average
     checkpoint = args.out / "checkpoint"
     try:
@@ -283,39 +317,39 @@ def main(argv: list[str] | None = None) -> None:
                          "resume with the run's own --camera, --init and model settings") from None  # fmt: skip
     sittings = Sittings(args.out / "sittings.json", step)
     # diffusers' EMA (decay min(ema, (1 + n) / (10 + n)) after n updates), resumed from the checkpointed average
-    averages = EMAModel(ema.parameters(), decay=args.ema)
+    averages = EMAModel(ema.parameters(), decay=config.ema)
     averages.optimization_step = step
     generator = torch.Generator()
     unet.train()
-    progress = tqdm(total=args.steps, initial=step, desc="toy diffusion")
-    while step < args.steps:
-        generator.manual_seed(derived_seed(args.seed, step))  # the batch depends on the step alone: resumable
+    progress = tqdm(total=config.steps, initial=step, desc="toy diffusion")
+    while step < config.steps:
+        generator.manual_seed(derived_seed(config.seed, step))  # the batch depends on the step alone: resumable
         # every random number is drawn on the CPU, so a run's batches are the same on any device
-        batch = torch.multinomial(weights, args.batch, replacement=True, generator=generator).to(device)
+        batch = torch.multinomial(weights, config.batch, replacement=True, generator=generator).to(device)
         x0 = images[batch]
-        t = torch.randint(0, scheduler.config.num_train_timesteps, (args.batch,), generator=generator).to(device)
+        t = torch.randint(0, scheduler.config.num_train_timesteps, (config.batch,), generator=generator).to(device)
         noise = torch.randn(x0.shape, generator=generator).to(device)
         noisy = scheduler.add_noise(x0, noise, t)
-        dropped = (torch.rand(args.batch, generator=generator) < args.drop_caption).to(device)
-        kept = (torch.rand(args.batch, 1, generator=generator) >= args.drop_camera).to(device)
+        dropped = (torch.rand(config.batch, generator=generator) < config.drop_caption).to(device)
+        kept = (torch.rand(config.batch, 1, generator=generator) >= config.drop_camera).to(device)
         chosen = caption_index[batch]
-        if args.drop_view > 0:  # drawn only then, last: the batches of runs without it stay as they were
-            bare = (torch.rand(args.batch, generator=generator) < args.drop_view).to(device)
+        if config.drop_view > 0:  # drawn only then, last: the batches of runs without it stay as they were
+            bare = (torch.rand(config.batch, generator=generator) < config.drop_view).to(device)
             chosen = torch.where(bare, prompt_index[batch], chosen)
         text = conditions.select(torch.where(dropped, empty, chosen))
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=args.bf16):
             output = unet_output(unet, noisy, t, text, cameras[batch] * kept)
-        loss = diffusion_loss(output.float(), x0, noise, t, scheduler, args.snr_gamma)
+        loss = diffusion_loss(output.float(), x0, noise, t, scheduler, config.snr_gamma)
         optimizer_step(loss, list(unet.parameters()), optimizer, schedule)
         averages.step(unet.parameters())
         averages.copy_to(ema.parameters())  # the module the checkpoint holds
         step += 1
         progress.update(1)
         progress.set_postfix(loss=f"{loss.item():.4f}")
-        if step % args.checkpoint_every == 0 or step == args.steps:
+        if step % config.checkpoint_every == 0 or step == config.steps:
             save_training_state(checkpoint, both, optimizer, step, schedule=schedule)
             sittings.record(step)
-            if args.minutes is not None and step < args.steps and sittings.seconds_now() > 60 * args.minutes:
+            if args.minutes is not None and step < config.steps and sittings.seconds_now() > 60 * args.minutes:
                 save_diffusion(copy.deepcopy(ema).cpu(), scheduler, args.out / "model")  # usable between sittings
                 progress.close()
                 print(f"sitting over at step {step} ({sittings.total() / 60:.1f} min of training in all); "
@@ -324,13 +358,13 @@ def main(argv: list[str] | None = None) -> None:
     progress.close()
 
     ema.eval().cpu()
-    metrics = {"steps": args.steps, "batch": args.batch, "renders": len(images),
+    metrics = {"steps": config.steps, "batch": config.batch, "renders": len(images),
                "train_seconds": round(sittings.total(), 1), "sittings": sittings.count(), "init": args.init,
                "schedule": schedule_name(scheduler), "prediction": scheduler.config.prediction_type,
-               "snr_gamma": args.snr_gamma, "drop_view": args.drop_view,
+               "snr_gamma": config.snr_gamma, "drop_view": config.drop_view,
                "camera_input": camera_name(unet)}  # fmt: skip
     args.out.mkdir(parents=True, exist_ok=True)
-    metrics |= evaluate(ema, clip, tokenizer, args.guidance, args.sample_steps, args.out, args.seed, scheduler)
+    metrics |= evaluate(ema, clip, tokenizer, config.guidance, config.sample_steps, args.out, config.seed, scheduler)
     save_diffusion(ema, scheduler, args.out / "model")
     (args.out / "metrics.json").write_text(json.dumps(metrics, indent=2))
     write_model_card(args.out / "model", "Toy diffusion model", CARD_SUMMARY, metrics, "diffusers", ("toy-world",))

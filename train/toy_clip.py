@@ -17,6 +17,7 @@ import argparse
 import json
 import math
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -29,6 +30,7 @@ from guidance.clip import load_clip
 from hub.model_card import write_model_card
 from nerf.checkpoint import resume, save_training_state
 from nerf.random import derived_seed
+from nerf.settings import with_overrides
 from toyworld.clip import new_toy_clip, normalise, retrieval_top1, save_clip, text_features
 from toyworld.dataset import load_renders
 from train.optimization import optimizer_step
@@ -52,6 +54,25 @@ def multi_positive_loss(image_features: Tensor, text_features: Tensor, scale: Te
 
 
 # --- training ----------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ToyCLIPTrainConfig:
+    """A toy CLIP run's training settings (the flags set them, `--set NAME=VALUE` any of them)."""
+
+    steps: int = 3000
+    batch: int = 128
+    lr: float = 1e-3
+    warmup: int = 100
+    checkpoint_every: int = 200
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.steps < 1 or self.batch < 2 or self.checkpoint_every < 1 or self.warmup < 0 or not self.lr > 0:
+            raise ValueError("steps and checkpoint_every must be >= 1, batch >= 2, warmup >= 0 and lr > 0")
+
+
+FLAGS = ("steps", "batch", "lr", "warmup", "checkpoint_every", "seed")  # the settings with a flag of their own
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Train the toy CLIP on toy-world renders.")
     parser.add_argument("--data", type=Path, nargs="+", required=True, help="dataset folders (toyworld.dataset)")
@@ -70,9 +91,13 @@ def main(argv: list[str] | None = None) -> None:
         help="train the image tower only (needs --init): every text embedding stays the one --init gives, so "
         "the models conditioned on it (toy diffusion, ATT3D, PIL's aligner) stay valid",
     )
+    parser.add_argument("--set", nargs="+", default=[], metavar="NAME=VALUE",
+                        help="any ToyCLIPTrainConfig setting, e.g. warmup=200")  # fmt: skip
     args = parser.parse_args(argv)
-    if args.steps < 1 or args.batch < 2:
-        parser.error("--steps must be >= 1 and --batch >= 2")
+    try:
+        config = with_overrides(ToyCLIPTrainConfig(**{name: getattr(args, name) for name in FLAGS}), args.set)
+    except ValueError as error:
+        parser.error(str(error))
     if args.freeze_text and args.init is None:
         parser.error("--freeze-text needs --init (the CLIP whose text tower is kept)")
 
@@ -82,7 +107,7 @@ def main(argv: list[str] | None = None) -> None:
     print(f"{len(images)} renders of {len(prompt_ids)} prompts")
 
     if args.init is None:
-        model, tokenizer = new_toy_clip(args.seed)
+        model, tokenizer = new_toy_clip(config.seed)
     else:
         model, _, tokenizer = load_clip(args.init)
     frozen_text = None
@@ -91,18 +116,18 @@ def main(argv: list[str] | None = None) -> None:
         texts = sorted(set(prompts) | set(captions))
         frozen_text = dict(zip(texts, text_features(model, tokenizer, texts), strict=True))
     trained = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(trained, lr=args.lr, betas=(0.9, 0.98), weight_decay=0.1)
-    schedule = get_cosine_schedule_with_warmup(optimizer, args.warmup, args.steps)
+    optimizer = torch.optim.AdamW(trained, lr=config.lr, betas=(0.9, 0.98), weight_decay=0.1)
+    schedule = get_cosine_schedule_with_warmup(optimizer, config.warmup, config.steps)
     checkpoint = args.out / "checkpoint"
     step = resume(checkpoint, model, optimizer, schedule)
-    generator = torch.Generator().manual_seed(args.seed)
+    generator = torch.Generator().manual_seed(config.seed)
     model.train()
     started = time.perf_counter()
-    progress = tqdm(total=args.steps, initial=step, desc="toy CLIP")
-    while step < args.steps:
-        generator.manual_seed(derived_seed(args.seed, step))  # the batch depends on the step alone: resumable
-        batch = torch.randint(len(images), (args.batch,), generator=generator)
-        suffixed = torch.rand(args.batch, generator=generator) < 0.5
+    progress = tqdm(total=config.steps, initial=step, desc="toy CLIP")
+    while step < config.steps:
+        generator.manual_seed(derived_seed(config.seed, step))  # the batch depends on the step alone: resumable
+        batch = torch.randint(len(images), (config.batch,), generator=generator)
+        suffixed = torch.rand(config.batch, generator=generator) < 0.5
         text = [captions[i] if s else prompts[i] for i, s in zip(batch.tolist(), suffixed.tolist(), strict=True)]
         if frozen_text is None:
             out = model(normalise(images[batch]), tokenizer(text))
@@ -117,12 +142,12 @@ def main(argv: list[str] | None = None) -> None:
         step += 1
         progress.update(1)
         progress.set_postfix(loss=f"{loss.item():.3f}")
-        if step % args.checkpoint_every == 0 or step == args.steps:
+        if step % config.checkpoint_every == 0 or step == config.steps:
             save_training_state(checkpoint, model, optimizer, step, schedule=schedule)
     progress.close()
 
     model.eval()
-    metrics = {"steps": args.steps, "batch": args.batch, "renders": len(images), "prompts": len(prompt_ids),
+    metrics = {"steps": config.steps, "batch": config.batch, "renders": len(images), "prompts": len(prompt_ids),
                "train_seconds_this_run": round(time.perf_counter() - started, 1), "init": args.init,
                "frozen_text": args.freeze_text}  # fmt: skip
     for folder in args.eval:

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import math
 import sys
 import time
 import warnings
@@ -36,18 +35,13 @@ from att3d.model import ATT3D
 from guidance.prompts import clean_prompt
 from guidance.text_encoder import TextEncoder, load_text_encoder
 from hub.source import model_folder
+from nerf.checks import check_alpha
 from nerf.export import MESH_FORMATS, check_export_resolution, export_rendered_surface
 from nerf.field import BoundField
 from nerf.video import save_video, sweep_frames
 
 BUNDLED = Path(__file__).resolve().parent.parent / "checkpoints" / "toy-att3d"
 VIDEO_FORMATS = (".mp4", ".gif")
-
-
-def check_alpha(alpha: float) -> float:
-    if not isinstance(alpha, (int, float)) or not 0.0 <= float(alpha) <= 1.0 or math.isnan(alpha):
-        raise ValueError(f"alpha must be a number in [0, 1] (0: the first prompt, 1: the second), got {alpha!r}")
-    return float(alpha)
 
 
 @dataclass

@@ -46,3 +46,11 @@ def check_choice(value: object, name: str, choices: tuple[str, ...]) -> str:
     if value not in choices:
         raise ValueError(f"{name} must be one of {', '.join(repr(c) for c in choices)}; got {value!r}")
     return value  # type: ignore[return-value]
+
+
+def check_alpha(alpha: object) -> float:
+    """An interpolation weight α in [0, 1] (0: the first prompt, 1: the second), the one check every
+    interpolation here makes (ATT3D's, PIL's, the app's slider)."""
+    if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not 0.0 <= float(alpha) <= 1.0:
+        raise ValueError(f"alpha must be a number in [0, 1] (0: the first prompt, 1: the second), got {alpha!r}")
+    return float(alpha)

@@ -35,7 +35,7 @@ from torch import Tensor
 from guidance.clip import load_clip
 from guidance.prompts import clean_prompt
 from hub.source import model_folder
-from nerf.checks import check_range
+from nerf.checks import check_alpha
 from nerf.export import MESH_FORMATS, check_export_resolution, export_rendered_surface
 from nerf.field import BoundField
 from nerf.mlp_nerf import MLPNeRF
@@ -168,7 +168,7 @@ class PILPipeline:
         self, first: PILGeneration, second: PILGeneration, alphas: list[float] | np.ndarray
     ) -> PILGeneration:
         """One object per α on the straight line between two generations' latents."""
-        alpha = torch.tensor([check_range(float(a), "alpha", 0.0, 1.0) for a in alphas], device=self.device)
+        alpha = torch.tensor([check_alpha(float(a)) for a in alphas], device=self.device)
         a, b = first.latents[:1], second.latents[:1]
         latents = a + alpha.view(-1, 1, 1) * (b - a)
         names = [f"{first.prompts[0]} → {second.prompts[0]} @ {float(x):.2f}" for x in alpha]

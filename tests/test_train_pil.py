@@ -110,6 +110,8 @@ def test_pipeline_from_image_and_text(model, tmp_path):
     steps = pipe.interpolate(from_image, nearest, [0.0, 1.0])
     torch.testing.assert_close(steps.field.params[0], from_image.field.params[0])
     torch.testing.assert_close(steps.field.params[1], nearest.field.params[0])
+    with pytest.raises(ValueError, match=r"alpha must be a number in \[0, 1\]"):  # ATT3D's check, the one check
+        pipe.interpolate(from_image, nearest, [1.5])
     with pytest.raises(ValueError, match="exactly one prompt"):
         pipe(image=image, text="a chair")
     with pytest.raises(ValueError, match="text_mode"):

@@ -9,7 +9,7 @@ from __future__ import annotations
 import gradio as gr
 import numpy as np
 
-from att3d.generate import check_alpha
+from nerf.checks import check_alpha
 from nerf.video import save_video, sweep_frames
 from webui import outputs
 from webui.methods import PATH, chosen

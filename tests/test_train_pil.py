@@ -19,6 +19,7 @@ from dreamfusion.warm_start import nearest_scene_field, warm_start_field
 from evaluation import warm_start as warm_start_experiment
 from evaluation.pil import ROUTES, PILJudge, frechet_distance
 from evaluation.pil import main as evaluate_main
+from hub.source import model_folder
 from nerf.analytic import SDFField, sphere_sdf
 from nerf.mlp_nerf import MLPNeRF
 from pil.build import (
@@ -34,6 +35,7 @@ from pil.build import (
 from pil.dataset import DatasetConfig, load_weight_dataset, shard_path
 from pil.generate import PILPipeline, main
 from train import pil as pil_training
+from train import pil_dataset as pil_dataset_command
 from train.pil import train_aligner, train_vae
 
 TINY = TINY_PIL_DATA
@@ -305,3 +307,20 @@ def test_both_stages_resume_exactly_after_a_kill(tmp_path, monkeypatch):
         for part in ("vae", "aligner"):
             checkpoints = [tmp_path / run / part / "checkpoint" for run in ("unbroken", f"killed-at-{killed_at}")]
             assert_same_training_state(*checkpoints)
+
+
+def test_the_run_writes_its_model_with_a_card_and_loads_from_the_run_folder(model) -> None:
+    card = (model / "README.md").read_text()
+    objects = len(load_weight_dataset(model.parent.parent / "data", "train")[0])
+    assert f'"objects_trained": {objects},' in card and '"vae_reconstruction_mse"' in card
+    assert '"aligner_latent_mse"' in card and "## Recipe" in card
+    assert model.name == "model" and model_folder(model.parent) == model  # the run folder stands for its model
+    assert not (model / "vae-run").exists() and (model.parent / "vae-run").is_dir()  # run state stays home
+
+
+def test_pil_trainers_take_any_setting_by_name_and_refuse_unknown_ones(capsys) -> None:
+    for command, bad in ((pil_training.main, ["--data", "x", "--out", "y", "--set", "colour=red"]),
+                      (pil_dataset_command.main, ["--out", "y", "--set", "mlp.depth=3"])):  # fmt: skip
+        with pytest.raises(SystemExit):
+            command(bad)
+        assert "unknown setting" in capsys.readouterr().err

@@ -95,7 +95,7 @@ def truth(prompt: Prompt, cameras: Cameras) -> tuple[Tensor, Tensor, list[Tensor
     where that part is seen than to where the other is). Lit from the camera, 2×2 supersampled."""
     field = prompt.field()
     rgb = render_ground_truth(field, cameras, supersample=2).rgb.permute(0, 3, 1, 2)
-    if len(prompt.parts) == 1:
+    if prompt.kind == "single":
         return rgb, object_mask(rgb), []
     alone = [render_ground_truth(SDFField([(sdf, colour)]), cameras[:1]) for sdf, colour in
              zip(field.sdfs, field.colours.tolist(), strict=True)]  # fmt: skip
@@ -126,7 +126,7 @@ def judge_samples(prompt: Prompt, samples: Tensor, rgb: Tensor, masks: Tensor, p
         else None,
         "colour_error": colour_error.mean().item(),
     }
-    if len(prompt.parts) == 1:
+    if prompt.kind == "single":
         named = nearest_colour(mean_colour(samples, drawn))
         seen = drawn.flatten(1).any(1).tolist()
         result["colour_right"] = np.mean([c == prompt.parts[0][0] and a for c, a in zip(named, seen, strict=True)])

@@ -273,16 +273,22 @@ def render_previews(model: ATT3D, guidance: Guidance, prompts: list[str], path: 
     model.train(was_training)
 
 
+def logged(run: Path, key: str) -> list[float]:
+    """`key`'s value in every whole record of a run's log, in order (none when the run has no log); a line
+    cut short by a killed sitting is skipped."""
+    log, values = run / "log.jsonl", []
+    for line in log.read_text().splitlines() if log.is_file() else []:
+        try:
+            values.append(float(json.loads(line)[key]))
+        except (ValueError, KeyError):
+            continue
+    return values
+
+
 def training_seconds(run: Path) -> float:
     """The wall seconds of a run's training, from its log: each sitting's clock starts at 0 (a resumed
     run), so the total is the sum of each sitting's last record. NaN when the run has no log."""
-    log = run / "log.jsonl"
-    clocks = []
-    for line in log.read_text().splitlines() if log.is_file() else []:
-        try:
-            clocks.append(float(json.loads(line)["seconds"]))
-        except (ValueError, KeyError):  # a line cut short by a killed sitting
-            continue
+    clocks = logged(run, "seconds")
     if not clocks:
         return float("nan")
     ends = [a for a, b in itertools.pairwise(clocks) if b < a]  # a sitting ended before a restart
@@ -297,13 +303,7 @@ def write_card(
     its training time over every sitting). A run on a toy-world prompt set is judged against the truth by
     `python -m evaluation.att3d --att3d RUN`."""
     run = json.loads((out / "config.json").read_text())
-    losses = []
-    log = out / "log.jsonl"
-    for line in log.read_text().splitlines()[-10:] if log.is_file() else []:
-        try:
-            losses.append(float(json.loads(line)["loss"]))
-        except (ValueError, KeyError):  # a line cut short by a killed sitting
-            continue
+    losses = logged(out, "loss")[-10:]
     shown = ", ".join(f'"{p}"' for p in training[:8]) + (f" and {len(training) - 8} more" if len(training) > 8 else "")
     summary = (f"An ATT3D mapping network (`{config.model.backbone}` backbone): one forward pass from a prompt's text "
                f"embedding to a radiance field, trained by score distillation from `{guidance}` on "

@@ -30,7 +30,6 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from att3d.interpolation import interpolate
 from att3d.model import ATT3D
 from guidance.prompts import clean_prompt
 from guidance.text_encoder import TextEncoder, load_text_encoder
@@ -38,6 +37,7 @@ from hub.source import model_folder
 from nerf.checks import check_alpha
 from nerf.export import MESH_FORMATS, check_export_resolution, export_rendered_surface
 from nerf.field import BoundField
+from nerf.interpolation import interpolate, interpolation_weights
 from nerf.video import save_video, sweep_frames
 
 BUNDLED = Path(__file__).resolve().parent.parent / "checkpoints" / "toy-att3d"
@@ -108,7 +108,7 @@ class ATT3DPipeline:
     @torch.no_grad()
     def interpolate(self, first: str, second: str, alphas: list[float] | np.ndarray) -> Generation:
         """One object per α: the model at `(1-α)·c(first) + α·c(second)`."""
-        alpha = torch.tensor([check_alpha(float(a)) for a in alphas], dtype=torch.float32)
+        alpha = interpolation_weights(alphas)
         texts = [clean_prompt(first), clean_prompt(second)]
         a, b = self._encode(texts)
         mixed = interpolate(a.expand(len(alpha), -1, -1), b.expand(len(alpha), -1, -1), alpha.to(a.device))

@@ -1,7 +1,8 @@
 """Interpolants: ATT3D amortizes over mixtures of prompts, feeding the mapping network (and the
 diffusion model) `(1-α)c1 + αc2` for prompt pairs (c1, c2). α's distribution is a choice: "binary"
 (α = 0: plain prompts, no interpolants) or "dirichlet" (α ~ Dirichlet(κ, κ), i.e. Beta(κ, κ): κ = 1 is
-uniform, κ < 1 favours the ends, κ > 1 the middle; the paper's App. Fig. 19).
+uniform, κ < 1 favours the ends, κ > 1 the middle; the paper's App. Fig. 19). The blend itself is
+`nerf/interpolation.py::interpolate`, the one every method uses.
 """
 
 from __future__ import annotations
@@ -10,8 +11,6 @@ from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
-import torch
-from torch import Tensor
 
 InterpolantKind = Literal["binary", "dirichlet"]
 
@@ -37,10 +36,3 @@ def sample_interpolants(
         return first, first, np.zeros(batch)
     second = rng.integers(num_prompts, size=batch)
     return first, second, rng.beta(sampling.concentration, sampling.concentration, size=batch)
-
-
-def interpolate(first: Tensor, second: Tensor, alpha: Tensor | float) -> Tensor:
-    """`(1-α)·first + α·second` for tensors `[B, ...]` and α `[B]` (or one number)."""
-    alpha = torch.as_tensor(alpha, dtype=first.dtype, device=first.device)
-    alpha = alpha.view(-1, *([1] * (first.ndim - 1))) if alpha.ndim else alpha
-    return (1 - alpha) * first + alpha * second

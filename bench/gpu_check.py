@@ -16,11 +16,11 @@ from pathlib import Path
 import torch
 
 from att3d.generate import ATT3DPipeline
+from att3d.training import ATT3DTrainConfig, train_att3d
 from bench.bench_encoding import CONFIGS
 from bench.common import print_table, seconds
 from nerf.encoding import hash_grid_encode
 from nerf.settings import with_overrides
-from train.att3d import ATT3DTrainConfig, train_att3d
 
 COPY_BYTES = 1 << 30
 

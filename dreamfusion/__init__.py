@@ -6,8 +6,7 @@ from dreamfusion.optimize import (
     SET_HELP,
     DreamFusionConfig,
     DreamFusionResult,
-    SDSRunSettings,
     dreamfusion,
 )
 
-__all__ = ["SET_HELP", "DreamFusionConfig", "DreamFusionResult", "SDSRunSettings", "dreamfusion"]
+__all__ = ["SET_HELP", "DreamFusionConfig", "DreamFusionResult", "dreamfusion"]

@@ -6,7 +6,8 @@ evaluations all call `dreamfusion()`.
     result = dreamfusion("a red cube", load_guidance("toy"), "runs/dreamfusion/red-cube", DreamFusionConfig())
 
 Reads top to bottom: the config, the convergence criterion of Prompt2NeRF-PIL, one SDS step (random
-views, view-dependent prompts, random shading), the loop (progress bar, periodic renders, resumable
+views, view-dependent prompts, random shading; its settings, loss and update are `distillation.step`'s,
+shared with ATT3D), the loop (progress bar, periodic renders, resumable
 checkpoints) and the outputs: `field/` (reloadable, also as a warm start), `model.glb`, a turntable
 video, `metrics.json` and the `config.json` that made them.
 """
@@ -25,16 +26,17 @@ from typing import Literal
 
 import numpy as np
 import torch
+from accelerate import Accelerator
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
-from dreamfusion.shape_prior import AssetPairs, ShapePrior, shape_prior_loss
+from distillation.shape_prior import AssetPairs, shape_prior_loss
+from distillation.step import SDSRunSettings, SDSUpdate
 from dreamfusion.warm_start import TrainableField, warm_start_field
-from guidance import Guidance, SDSConfig, TimestepSchedule
+from guidance import Guidance
 from guidance.prompts import clean_prompt
 from nerf.background import ConstantBackground, MLPBackground
 from nerf.cameras import CameraSampling, sample_cameras, turntable
-from nerf.checkpoint import has_training_state, load_training_state, save_training_state
 from nerf.export import (
     EmptyObjectError,
     check_export_resolution,
@@ -45,7 +47,7 @@ from nerf.export import (
 from nerf.field import HashGridField, HashGridFieldConfig, VoxelGridField, VoxelGridFieldConfig
 from nerf.mlp_nerf import MLPNeRF, MLPNeRFConfig
 from nerf.random import derived_seed
-from nerf.render import RenderConfig, Shading, render, sample_light_directions
+from nerf.render import RenderConfig, render, sample_light_directions
 from nerf.video import render_turntable, save_image_grid, save_video
 from toyworld.assets import AssetLibrary
 
@@ -56,69 +58,6 @@ DEFAULT_LR = {"voxel": 0.1, "hashgrid": 0.01, "mlp": 1e-3}
 
 
 # --- configuration ---------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class SDSRunSettings:
-    """What every score-distillation run shares (per-prompt here, amortized in `train.att3d`): timesteps,
-    guidance scale, shading modes and the regularizers."""
-
-    guidance_scale: float | None = None  # None: the guidance backend's default_guidance_scale
-    t_min: float = 0.02
-    t_max_start: float = 0.98
-    t_max_end: float = 0.5
-    anneal_steps: int = 300  # t_max goes from start to end over these steps, then stays (however long the run)
-    num_samples: int = 64  # per ray
-    albedo_probability: float = 0.2  # shading of each step: albedo, textureless, else lambertian
-    textureless_probability: float = 0.2
-    detach_normals: bool = True  # shading's gradient skips the normals (see RenderConfig; measured in docs)
-    opacity_weight: float = 0.01  # opacity penalty against fog and bloating, per pixel (summed over each image)
-    # binary entropy of each pixel's opacity (summed over each image): silhouettes either opaque or empty,
-    # against the soft rims that export as rounded edges
-    opacity_entropy_weight: float = 0.0
-    tv_weight: float = 0.02  # total variation of the voxel grid's density (smoothness, against floaters)
-    colour_tv_weight: float = 0.01  # ... and of its albedo (against colour speckle)
-    # LATTE3D's shape regularization towards a retrieved toy-world asset (off: pure score distillation)
-    shape: ShapePrior = field(default_factory=ShapePrior)
-
-    def __post_init__(self) -> None:
-        if min(self.num_samples, self.anneal_steps) < 1:
-            raise ValueError("num_samples and anneal_steps must be >= 1")
-        if min(self.opacity_weight, self.opacity_entropy_weight, self.tv_weight, self.colour_tv_weight) < 0:
-            raise ValueError("opacity_weight, opacity_entropy_weight, tv_weight and colour_tv_weight must be >= 0")
-        if not 0 <= self.albedo_probability + self.textureless_probability <= 1:
-            raise ValueError("albedo_probability + textureless_probability must be within [0, 1]")
-        SDSConfig(self.guidance_scale or 0.0, self.t_min, max(self.t_max_start, self.t_min))  # validates the SDS part
-        if not self.t_min <= self.t_max_end <= 1:
-            raise ValueError(f"t_max_end must be in [t_min, 1], got {self.t_max_end}")
-
-    def guidance_scale_for(self, guidance: Guidance) -> float:
-        """The guidance scale this run uses with `guidance`: its own, unless the config sets one."""
-        return self.guidance_scale if self.guidance_scale is not None else guidance.default_guidance_scale
-
-    def sds_config(self, guidance: Guidance, step: int) -> SDSConfig:
-        """The SDS step at step number `step`: t_max annealed from `t_max_start` to `t_max_end`."""
-        schedule = TimestepSchedule(self.t_max_start, self.t_max_end, self.anneal_steps)
-        return SDSConfig(self.guidance_scale_for(guidance), self.t_min, max(schedule.t_max(step), self.t_min))
-
-    def opacity_penalty(self, opacity: Tensor) -> Tensor:
-        """The opacity terms of the loss for renders' opacity `[..., H, W]`: per image, the pixels' sum of
-        `opacity_weight · o + opacity_entropy_weight · H(o)`, averaged over the images."""
-        per_image = opacity.flatten(0, -3).float()
-        loss = self.opacity_weight * per_image.sum((-1, -2)).mean()
-        if self.opacity_entropy_weight > 0:
-            o = per_image.clamp(1e-5, 1 - 1e-5)
-            entropy = -(o * o.log() + (1 - o) * (1 - o).log())
-            loss = loss + self.opacity_entropy_weight * entropy.sum((-1, -2)).mean()
-        return loss
-
-    def pick_shading(self, draw: float) -> Shading:
-        """The shading mode for a uniform draw in [0, 1)."""
-        if draw < self.albedo_probability:
-            return "albedo"
-        if draw < self.albedo_probability + self.textureless_probability:
-            return "textureless"
-        return "lambertian"
-
-
 @dataclass(frozen=True)
 class DreamFusionConfig(SDSRunSettings):
     """One per-prompt run. Defaults suit the toy model on a CPU (a few minutes per prompt)."""
@@ -249,9 +188,10 @@ def dreamfusion(
     monitor = ConvergenceMonitor(resolution)
     state = nn.ModuleDict({"field": nerf, "background": background.to(device), "monitor": monitor.to(device)})
     lr = config.lr or DEFAULT_LR[backbone_of(nerf)]
-    optimizer = torch.optim.Adam(state.parameters(), lr=lr, betas=(0.9, 0.99), eps=1e-15)
+    # one process, the model left where the guidance is, the precision whatever this process runs at
+    optimiser = SDSUpdate(config, state, lr, config.steps, Accelerator(device_placement=False))
     checkpoint = out / "checkpoint"
-    step, extra = load_training_state(checkpoint, state, optimizer) if has_training_state(checkpoint) else (0, {})
+    step, extra = optimiser.resume(checkpoint)
     converged_at = extra.get("converged_at")
     render_changes = [tuple(pair) for pair in extra.get("render_changes", [])]
     started_from = init_from if init_from is None or isinstance(init_from, (str, Path)) else type(init_from).__name__
@@ -284,19 +224,13 @@ def dreamfusion(
         sds_config = config.sds_config(guidance, step)
         images = rendered.rgb[0].permute(0, 3, 1, 2)  # [V, 3, r, r]
         sds = guidance.sds_loss(images, [prompt] * config.views, cameras, sds_config, generator=generator)
-        loss = sds.loss + config.opacity_penalty(rendered.opacity)
+        voxels = isinstance(nerf, VoxelGridField)  # the other fields have no total variation
+        tv = (nerf.total_variation(), nerf.total_variation(slice(1, 4))) if voxels else (None, None)
+        loss = config.loss(sds.loss, rendered.opacity, *tv)
         if pairs is not None:
             shape_args = (nerf, rendered.opacity, cameras.reshape(1, -1), library, pairs, generator)
             loss = loss + shape_prior_loss(config.shape, step, *shape_args)[0]
-        if isinstance(nerf, VoxelGridField):
-            loss = (
-                loss
-                + config.tv_weight * nerf.total_variation()
-                + config.colour_tv_weight * nerf.total_variation(slice(1, 4))
-            )
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
+        optimiser.update(loss)
         step += 1
         bar.update(1)
         if config.converge_eps is not None and step % config.converge_epoch == 0:
@@ -313,7 +247,7 @@ def dreamfusion(
             save_image_grid(views.unsqueeze(0), out / "renders" / f"step_{step:05d}.png")
         if step % config.checkpoint_every == 0 or step == config.steps or converged_at is not None:
             extra = {"converged_at": converged_at, "render_changes": render_changes}
-            save_training_state(checkpoint, state, optimizer, step, extra)
+            optimiser.save(checkpoint, step, extra)
         if on_step is not None:
             on_step(step, config.steps)
     bar.close()

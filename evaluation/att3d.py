@@ -37,6 +37,7 @@ from torch import Tensor
 
 from att3d import ATT3D
 from att3d.generate import BUNDLED, ATT3DPipeline
+from att3d.training import ATT3DTrainConfig, training_seconds
 from guidance import TextEncoder, load_text_encoder
 from guidance.clip import load_clip
 from hub.model_card import write_model_card
@@ -53,7 +54,6 @@ from toyworld.clip import retrieval_scores, text_features
 from toyworld.palette import nearest_colour
 from toyworld.prompts import Prompt, PromptSet, prompt_set
 from toyworld.render_gt import BACKGROUND, render_ground_truth
-from train.att3d import ATT3DTrainConfig, training_seconds
 
 VIEW_SIZE = 64  # the toy CLIP's input size
 # 4 views 90° apart, none face-on: seen exactly face-on, an axis-aligned cube shows one square face, and

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import warnings
 from pathlib import Path
 
 import torch
@@ -91,10 +92,14 @@ def load_training_state(
     model.load_state_dict({k[len("model.") :]: v for k, v in tensors.items() if k.startswith("model.")})
     optimizer.load_state_dict(_unflatten_optimizer(tensors, state["optimizer"]))
     torch.set_rng_state(tensors["rng.cpu"])
-    if schedule is not None:
-        if "schedule" not in state:
-            raise ValueError(f"{folder} holds no learning-rate schedule: it was written without one")
+    if schedule is not None and "schedule" in state:
         schedule.load_state_dict(state["schedule"])
+    elif schedule is not None:  # written by a run without a schedule object (per-prompt DreamFusion until
+        # 2026-12): a schedule is a function of the step alone, so stepping a fresh one there restores it
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="Detected call of `lr_scheduler.step\\(\\)`")
+            for _ in range(state["step"]):
+                schedule.step()
     return state["step"], state["extra"]
 
 

@@ -1,7 +1,8 @@
 """Image or text → 3D in one forward pass of Prompt2NeRF-PIL: CLIP embedding → aligner → 14 token
 latents → VAE decoder → MLP NeRF weights.
 
-    python -m pil.generate --image chair.png -o chair.glb
+    python -m pil.generate --image chair.png -o chair.glb                     # framed as training views are
+    python -m pil.generate --image photo.jpg --remove-background -o x.glb     # a photo (needs rembg)
     python -m pil.generate --text "a red chair" -o chair.glb                  # via the nearest training scene
     python -m pil.generate --text "a red chair" --text-mode direct -o c.glb   # the text embedding itself
 
@@ -14,6 +15,9 @@ Text prompts go, by default, through the training scene whose views are nearest 
 space, and that scene's view embedding drives the aligner (the paper's route: CLIP's text and image
 embeddings sit apart, so a text embedding is far from anything the aligner was trained on). The
 direct route feeds the text embedding itself.
+
+An image is framed first (`pil/framing.py`): the object found against its background, recentred and
+scaled to the training views' framing, on the toy world's grey; `frame=False` feeds the picture as it is.
 """
 
 from __future__ import annotations
@@ -35,11 +39,12 @@ from torch import Tensor
 from guidance.clip import load_clip
 from guidance.prompts import clean_prompt
 from hub.source import model_folder
-from nerf.checks import check_alpha
 from nerf.export import MESH_FORMATS, check_export_resolution, export_rendered_surface
 from nerf.field import BoundField
+from nerf.interpolation import interpolate, interpolation_weights
 from nerf.mlp_nerf import MLPNeRF
 from pil.aligner import Aligner
+from pil.framing import frame_image, remove_background
 from pil.images import load_image
 from pil.vae import WeightVAE
 
@@ -58,6 +63,7 @@ class PILGeneration:
     latents: Tensor  # [B, 14, latent]: the aligner's prediction (for interpolation)
     prompts: list[str]  # what was asked: "image" or the text
     nearest: list[str | None]  # for text through the nearest scene: that scene's caption
+    pictures: list[Image.Image | None] | None = None  # for an image: the picture the model saw (framed)
 
 
 class PILPipeline:
@@ -114,6 +120,14 @@ class PILPipeline:
         return folder
 
     # --- embeddings ---
+    @staticmethod
+    def picture(image: IMAGE_SOURCE, frame: bool = True, remove_backdrop: bool = False) -> Image.Image:
+        """What the model is shown of a user's image: loaded safely (`pil.images.load_image`), its
+        background removed when asked (`pil.framing.remove_background`, needs rembg), and framed."""
+        picture = load_image(image)
+        picture = remove_background(picture) if remove_backdrop else picture
+        return frame_image(picture).image if frame else picture
+
     @torch.no_grad()
     def embed_image(self, image: IMAGE_SOURCE) -> Tensor:
         """Any image the user gives (path, bytes, PIL) → unit CLIP image embedding `[1, embed]`."""
@@ -146,13 +160,15 @@ class PILPipeline:
         return self.nerf.bind(self.vae.decode(latents))
 
     def __call__(self, image: IMAGE_SOURCE | None = None, text: str | None = None,
-                 text_mode: TextMode = "nearest") -> PILGeneration:  # fmt: skip
-        """One object from an image or (exclusive) a text prompt."""
+                 text_mode: TextMode = "nearest", frame: bool = True) -> PILGeneration:  # fmt: skip
+        """One object from an image or (exclusive) a text prompt. An image is framed as the training views
+        are (`pil.framing.frame_image`) unless `frame` is False; the picture the model saw is returned."""
         if (image is None) == (text is None):
             raise ValueError("give exactly one prompt: an image or a text")
         if image is not None:
-            field, latents = self.from_embeddings(self.embed_image(image))
-            return PILGeneration(field, latents, ["image"], [None])
+            picture = self.picture(image, frame)
+            field, latents = self.from_embeddings(self.embed_image(picture))
+            return PILGeneration(field, latents, ["image"], [None], [picture])
         if text_mode not in TEXT_MODES:
             raise ValueError(f"text_mode must be one of {', '.join(TEXT_MODES)}, got {text_mode!r}")
         text = clean_prompt(text)
@@ -168,9 +184,9 @@ class PILPipeline:
         self, first: PILGeneration, second: PILGeneration, alphas: list[float] | np.ndarray
     ) -> PILGeneration:
         """One object per α on the straight line between two generations' latents."""
-        alpha = torch.tensor([check_alpha(float(a)) for a in alphas], device=self.device)
+        alpha = interpolation_weights(alphas, self.device)
         a, b = first.latents[:1], second.latents[:1]
-        latents = a + alpha.view(-1, 1, 1) * (b - a)
+        latents = interpolate(a.expand(len(alpha), -1, -1), b.expand(len(alpha), -1, -1), alpha)
         names = [f"{first.prompts[0]} → {second.prompts[0]} @ {float(x):.2f}" for x in alpha]
         return PILGeneration(self.decode(latents), latents, names, [None] * len(alpha))
 
@@ -190,6 +206,10 @@ def main(argv: list[str] | None = None) -> None:
                         help="text through the nearest training scene's image embedding, or directly")  # fmt: skip
     parser.add_argument("--model", default="toy", help="'toy' (bundled), a folder or a Hub repo id")
     parser.add_argument("--resolution", type=int, default=128, help="marching-cubes grid of the mesh (32..512)")
+    parser.add_argument("--no-frame", action="store_true",
+                        help="feed the image as it is, not framed as the training views are")  # fmt: skip
+    parser.add_argument("--remove-background", action="store_true",
+                        help="cut a photo's object from its background first (needs the rembg package)")  # fmt: skip
     parser.add_argument("--device", default="cpu")
     args = parser.parse_args(argv)
     if args.out.suffix.lower() not in MESH_FORMATS:
@@ -201,12 +221,16 @@ def main(argv: list[str] | None = None) -> None:
     try:
         if args.text is not None:
             clean_prompt(args.text)
-        image = load_image(args.image) if args.image is not None else None
+        image = None
+        if args.image is not None:
+            image = PILPipeline.picture(args.image, not args.no_frame, args.remove_background)
+        elif args.remove_background or args.no_frame:
+            raise ValueError("--remove-background and --no-frame apply to --image only")
     except (ValueError, FileNotFoundError) as error:
         parser.error(str(error))
     pipe = PILPipeline.from_pretrained(args.model, args.device)
     started = time.perf_counter()
-    generation = pipe(image=image, text=args.text, text_mode=args.text_mode)
+    generation = pipe(image=image, text=args.text, text_mode=args.text_mode, frame=False)  # framed above
     pipe.export(generation, args.out, args.resolution)
     if generation.nearest[0] is not None:
         print(f"nearest training scene: {generation.nearest[0]!r}")

@@ -20,8 +20,9 @@ def references() -> list[tuple[str, str]]:
 def test_the_page_names_the_data_paths() -> None:
     named = {f"{path}::{name}" for path, name in references()}
     assert len(named) >= 40
-    for step in ("att3d/generate::ATT3DPipeline.embed", "pil/aligner::Aligner.generate", "train/att3d::Trainer.step",
-                 "hub/push::push_folder", "nerf/export::export_rendered_surface"):  # fmt: skip
+    for step in ("att3d/generate::ATT3DPipeline.embed", "pil/aligner::Aligner.generate", "att3d/training::Trainer.step",
+                 "distillation/step::SDSUpdate.update", "hub/push::push_folder",
+                 "nerf/export::export_rendered_surface"):  # fmt: skip
         assert step in named
 
 

@@ -10,9 +10,10 @@ import pytest
 import torch
 
 from att3d import ATT3D, ATT3DConfig, MappingConfig, MappingNetwork, prompt_spread
-from att3d.interpolation import InterpolantSampling, interpolate, sample_interpolants
+from att3d.interpolation import InterpolantSampling, sample_interpolants
 from nerf.encoding import HashGridConfig
 from nerf.field import HashGridFieldConfig, VoxelGridField, VoxelGridFieldConfig
+from nerf.interpolation import interpolate
 
 SMALL_VOXEL = VoxelGridFieldConfig(resolution=8)
 SMALL_HASH = HashGridFieldConfig(grid=HashGridConfig(num_levels=2, log2_table_size=6, base_resolution=4,

@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ("att3d", "dreamfusion", "evaluation", "guidance", "hub", "nerf", "pil", "toyworld", "train", "webui")
+PACKAGES = ("att3d", "distillation", "dreamfusion", "evaluation", "guidance", "hub", "nerf", "pil", "toyworld", "train",
+            "webui")  # fmt: skip
 
 
 def tracked_files() -> list[str]:

@@ -13,8 +13,8 @@ import pytest
 import torch
 from tiny_models import tiny_toy
 
-from dreamfusion import DreamFusionConfig, dreamfusion
-from dreamfusion.shape_prior import (
+from att3d.training import ATT3DTrainConfig, train_att3d
+from distillation.shape_prior import (
     OCCUPANCY_SCALE,
     AssetPairs,
     ShapePrior,
@@ -22,6 +22,7 @@ from dreamfusion.shape_prior import (
     shape_prior_loss,
     silhouette_loss,
 )
+from dreamfusion import DreamFusionConfig, dreamfusion
 from dreamfusion.warm_start import load_trained_field
 from evaluation.att3d import Judge, bundle
 from guidance import load_guidance, load_text_encoder
@@ -31,7 +32,6 @@ from nerf.settings import with_overrides
 from toyworld.assets import Asset, AssetLibrary, caption_vectors
 from toyworld.prompts import find_prompt, toy64, world
 from toyworld.render_gt import render_ground_truth
-from train.att3d import ATT3DTrainConfig, train_att3d
 
 TINY_ATT3D = ["prompts_per_step=4", "num_samples=8", "model.voxel.resolution=8", "model.hidden_dim=8",
               "render_every=0", "log_every=1", "warmup=1", "anneal_steps=4"]  # fmt: skip

@@ -19,6 +19,7 @@ from safetensors.torch import load_file
 from tiny_models import tiny_toy
 
 from att3d import ATT3D
+from att3d.training import ATT3DTrainConfig, local_rows, train_att3d, training_prompts, training_seconds
 from evaluation.att3d import (
     METRICS,
     Judge,
@@ -31,14 +32,7 @@ from evaluation.att3d import (
 from evaluation.att3d import main as att3d_main
 from nerf.settings import with_overrides
 from toyworld.prompts import toy64
-from train.att3d import (
-    ATT3DTrainConfig,
-    local_rows,
-    main,
-    train_att3d,
-    training_prompts,
-    training_seconds,
-)
+from train.att3d import main
 
 ROOT = Path(__file__).resolve().parent.parent
 TINY = ["prompts_per_step=4", "num_samples=8", "model.voxel.resolution=8", "model.hidden_dim=8", "render_every=0",

@@ -102,7 +102,8 @@ def test_trained_folder_has_the_bundle_layout(model):
 
 def test_pipeline_from_image_and_text(model, tmp_path):
     pipe = PILPipeline.from_pretrained(model)
-    image = Image.fromarray(np.full((40, 30, 3), 200, dtype=np.uint8))
+    image = Image.fromarray(np.pad(np.full((20, 10, 3), 30, dtype=np.uint8), ((10, 10), (10, 10), (0, 0)),
+                                   constant_values=200))  # a dark box on a light backdrop  # fmt: skip
     from_image = pipe(image=image)
     assert from_image.field.num_objects == 1 and from_image.latents.shape[1] == 14
     nearest = pipe(text="a red chair")
@@ -126,7 +127,8 @@ def test_pipeline_saves_and_loads_back(model, tmp_path, half):
     again = PILPipeline.from_pretrained(pipe.save_pretrained(tmp_path / "saved", half=half))
     assert again.captions == pipe.captions and again.clip_source == pipe.clip_source
     assert again.image_size == pipe.image_size == TINY_PIL_TRAINING.image_size
-    image = Image.fromarray(np.full((40, 30, 3), 120, dtype=np.uint8))
+    image = Image.fromarray(np.pad(np.full((20, 10, 3), 220, dtype=np.uint8), ((10, 10), (10, 10), (0, 0)),
+                                   constant_values=120))  # fmt: skip
     tolerance = {"atol": 2e-2, "rtol": 2e-2} if half else {"atol": 1e-5, "rtol": 1e-5}
     torch.testing.assert_close(again(image=image).field.params, pipe(image=image).field.params, **tolerance)
     torch.testing.assert_close(again.scenes, pipe.scenes, atol=1e-3, rtol=0)  # stored in fp16

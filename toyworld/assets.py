@@ -3,7 +3,7 @@
 LATTE3D (Xie et al., ECCV 2024) regularizes amortized score distillation with 3D assets: each training
 prompt is paired with the asset whose caption is nearest to it, by the text encoder the model is
 conditioned on, and the model's renders are pulled towards the asset's silhouettes (and here also its
-inside towards the asset's occupancy: `dreamfusion/shape_prior.py`). The toy world has such a library
+inside towards the asset's occupancy: `distillation/shape_prior.py`). The toy world has such a library
 exactly: every toy64 object, every stack and category instances, each with its caption and its signed
 distance, so a silhouette at any camera and the inside at any point cost a sphere trace and an SDF call.
 

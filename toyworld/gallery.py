@@ -41,14 +41,14 @@ def gallery(size: int = 96) -> np.ndarray:
     return np.concatenate(tiles, axis=0)
 
 
-def example_view(category: str, seed: int, size: int = 64) -> np.ndarray:
+def example_view(category: str, seed: int, size: int = 64, background: float = BACKGROUND) -> np.ndarray:
     """One category object as a user's photo of it `[size, size, 3]` uint8: lit from the camera's side,
     25° up, 30° round from the front, framed as the world frames an object of half-size 0.5 (farther off
-    for a larger one, a car or a table)."""
+    for a larger one, a car or a table), on the toy world's grey (or another `background`)."""
     field = pil_object(category, seed).field()
     half_extent = float(abs(sdf_mesh(field.union_sdf, resolution=64).bounds).max())
     camera = turntable(12, 25.0, VIEW_DISTANCE * max(1.0, half_extent / 0.5), width=size, height=size)[1:2]
-    rgb = render_ground_truth(field, camera, supersample=2).rgb[0]
+    rgb = render_ground_truth(field, camera, background=background, supersample=2).rgb[0]
     return (rgb.clamp(0, 1) * 255).round().to(torch.uint8).numpy()
 
 

@@ -93,8 +93,9 @@ def fit_objects(
         targets = [view_targets(obj, config, generator) for obj in objects]
     stacked = [torch.stack(parts).to(device) for parts in zip(*targets, strict=True)]  # each [B, P, ...]
     nerf = MLPNeRF(config.mlp, num_objects=batch).to(device)
+    anchor = start.expand(batch, -1).clone().to(device)
     with torch.no_grad():
-        nerf.params.copy_(start.expand(batch, -1))
+        nerf.params.copy_(anchor)
     optimizer = torch.optim.Adam(nerf.parameters(), lr=config.lr)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, config.steps, eta_min=config.lr / 20)
     background = ConstantBackground(BACKGROUND).to(device)
@@ -115,6 +116,8 @@ def fit_objects(
                 nerf, origins, directions, ray_config, "albedo", None, background, generator=generator
             )
             loss = (rendered["rgb"] - rgb).square().mean()
+        if config.anchor_weight > 0:
+            loss = loss + config.anchor_weight * (nerf.params - anchor).square().mean()
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -185,16 +188,19 @@ def _save_atomic(tensors: dict[str, Tensor], path: Path) -> None:
 
 def write_index(out: Path, config: DatasetConfig) -> dict:
     """`index.json`: a record per object and the summary (PSNR by split, seconds per object)."""
-    objects, records, seconds = config.objects(), [], 0.0
+    objects, records, seconds, weights = config.objects(), [], 0.0, []
     for number in range(0, (len(objects) + config.shard_size - 1) // config.shard_size):
         shard = load_file(shard_path(out, number))
         seconds += float(shard["seconds"])
+        weights.append(shard["params"])
         for row, psnr in enumerate(shard["psnr"].tolist()):
             obj = objects[number * config.shard_size + row]
             records.append({"category": obj.category, "seed": obj.seed, "split": pil_split(obj.seed),
                             "caption": obj.caption, "colour": obj.colour, "shard": number, "row": row,
                             "psnr": round(psnr, 2)})  # fmt: skip
     psnrs = torch.tensor([r["psnr"] for r in records])
+    params = torch.cat(weights)
+    start = load_file(out / INIT_FILE)["params"] if config.shared_init and (out / INIT_FILE).exists() else None
     summary = {
         "objects": len(records),
         "train": sum(r["split"] == "train" for r in records),
@@ -204,6 +210,10 @@ def write_index(out: Path, config: DatasetConfig) -> dict:
         "share_above_28db": round((psnrs >= 28).float().mean().item(), 3),
         "seconds_per_object": round(seconds / len(records), 2),
         "supervision": config.supervision,
+        # how far the fits went from the shared start: RMS of w − w₀ over the RMS of w₀
+        "distance_from_start": None
+        if start is None
+        else round(((params - start).square().mean() / start.square().mean()).sqrt().item(), 3),
     }
     (out / INDEX_FILE).write_text(json.dumps({"summary": summary, "objects": records}, indent=1))
     return summary

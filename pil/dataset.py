@@ -49,6 +49,9 @@ class DatasetConfig:
     )
     init_steps: int = 1500  # fitting the shared initialization to the ball
     shared_init: bool = True  # False: every object starts from its own random weights (the ablation)
+    # an L2 pull of each fit towards its start, `anchor_weight · mean((w − w₀)²)` added to the loss: fits that
+    # stay near the shared start make a weight space closer to linear, which the VAE can generalize over
+    anchor_weight: float = 0.0
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -58,6 +61,8 @@ class DatasetConfig:
             raise ValueError(f"categories must be among {', '.join(PIL_CATEGORIES)}, got {list(self.categories)}")
         if self.supervision not in ("points", "views"):
             raise ValueError(f"supervision must be 'points' or 'views', got {self.supervision!r}")
+        if self.anchor_weight < 0:
+            raise ValueError(f"anchor_weight must be >= 0, got {self.anchor_weight}")
         if min(self.objects_per_category, self.steps, self.shard_size, self.eval_views, self.init_steps) < 1:
             raise ValueError("objects_per_category, steps, shard_size, eval_views and init_steps must be >= 1")
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import queue
 import re
+import sys
 import time
 from pathlib import Path
 
@@ -19,7 +20,7 @@ from gradio_client.exceptions import AppError
 from PIL import Image
 
 from webui import interpolation, outputs, text_to_3d, warm_start
-from webui.image_to_3d import example_images
+from webui.image_to_3d import example_images, preview
 
 pytestmark = pytest.mark.slow  # a server and a real toy diffusion model: CI runs these, the inner loop does not
 README = Path(__file__).resolve().parent.parent / "README.md"
@@ -88,6 +89,29 @@ def test_image_to_3d_names_the_users_file_and_refuses_a_non_image(client, tmp_pa
     with pytest.raises(AppError, match=r"'my notes\.png' is not a readable image") as error:
         client.predict(image=handle_file(str(notes)), resolution=32, api_name="/image_to_3d")
     assert str(tmp_path) not in str(error.value) and "gradio" not in str(error.value).lower()
+
+
+def test_image_to_3d_frames_the_upload_and_says_what_it_needs(client, tmp_path, monkeypatch):
+    """A small object in a corner of a white picture comes out as the same object framed; a blank picture
+    and a background removal without rembg are refused with the reason."""
+    example = Image.open(example_images()[0]).convert("RGB")
+    photo = Image.new("RGB", (200, 200), (255, 255, 255))
+    grey = np.asarray(example, dtype=np.int16)
+    on_white = np.where((np.abs(grey - 204) <= 3).all(-1, keepdims=True), 255, grey).astype(np.uint8)
+    photo.paste(Image.fromarray(on_white).resize((40, 40)), (10, 150))
+    small = tmp_path / "small.png"
+    photo.save(small)
+    shown = preview(str(small))["value"]
+    assert shown.size[0] == shown.size[1] < 200 and np.asarray(shown)[0, 0].tolist() == [204, 204, 204]
+    viewer, *_ = client.predict(image=handle_file(str(small)), resolution=32, api_name="/image_to_3d")
+    assert valid_glb(viewer)
+    blank = tmp_path / "blank.png"
+    Image.new("RGB", (64, 64), (255, 255, 255)).save(blank)
+    with pytest.raises(AppError, match="no object found"):
+        client.predict(image=handle_file(str(blank)), resolution=32, api_name="/image_to_3d")
+    monkeypatch.setitem(sys.modules, "rembg", None)  # the server runs in this process
+    with pytest.raises(AppError, match="pip install rembg"):
+        client.predict(image=handle_file(str(small)), resolution=32, remove_backdrop=True, api_name="/image_to_3d")
 
 
 def test_interpolation_gives_the_object_at_alpha_and_an_animation_on_demand(client):

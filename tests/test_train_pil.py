@@ -77,9 +77,23 @@ def test_fitting_from_a_shared_start_learns_each_object():
     assert not torch.allclose(fitted[0], fitted[1])
 
 
+def test_the_anchor_keeps_fits_near_their_shared_start():
+    config = DatasetConfig(mlp=TINY_MLP, steps=100, pool_points=4096, points_per_step=1024, eval_views=2,
+                           image_size=16, num_samples=32, init_steps=50)  # fmt: skip
+    balls = [SDFField([(sphere_sdf((0, 0.1, 0), r), (0.9, 0.2, 0.1))]) for r in (0.2, 0.45)]
+    start = shared_initialization(config)
+    free = fit_objects(start, balls, config, progress=False)
+    anchored = fit_objects(start, balls, replace(config, anchor_weight=10.0), progress=False)
+    distance = lambda fitted: (fitted - start).square().mean(-1)  # noqa: E731
+    assert (distance(anchored) < 0.5 * distance(free)).all()
+    with pytest.raises(ValueError, match="anchor_weight"):
+        DatasetConfig(anchor_weight=-1.0)
+
+
 def test_dataset_has_the_split_the_shards_and_resumes(dataset):
     out, summary = dataset
     assert summary["objects"] == 20 and summary["test"] == 2 and summary["train"] == 18  # seeds ending in 9
+    assert summary["distance_from_start"] > 0
     params, records, config = load_weight_dataset(out, "test")
     assert config == TINY and params.shape == (2, TINY_MLP.n_params)
     assert {(r["category"], r["seed"]) for r in records} == {("chair", 9), ("mug", 9)}

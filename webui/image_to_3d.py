@@ -1,4 +1,7 @@
 """Tab: image → 3D in one forward pass of PIL: the upload's CLIP embedding → aligner → VAE → NeRF.
+The upload is framed first (`pil/framing.py`: the object found against its backdrop, recentred and scaled
+as PIL's training views show objects, on the toy world's grey), and the preview shows that framed picture:
+what the model sees. A photo's background can be removed first where the `rembg` package is installed.
 The object comes first (viewer, download, mesh statistics); its turntable follows in a chained event.
 
 The example images are views of objects PIL never trained on (its test split), rendered by the toy
@@ -10,7 +13,9 @@ import hashlib
 from pathlib import Path
 
 import gradio as gr
+import PIL.Image
 
+from pil.framing import frame_image, remove_background
 from pil.images import load_image
 from webui.models import Models
 from webui.outputs import (
@@ -36,23 +41,33 @@ def example_images() -> list[str]:
     return [str(EXAMPLES_FOLDER / f"{category}-{seed}.png") for category, seed in EXAMPLE_OBJECTS]
 
 
-def generate(models: Models, image: str | None, resolution: int, faces: int) -> tuple[str, str, str]:
+def framed(image: str, remove_backdrop: bool = False) -> PIL.Image.Image:
+    """What the model is shown of the uploaded file: loaded (non-images and decompression bombs refused,
+    saying why), its background removed when asked, framed as the training views are."""
+    name = Path(image).name  # the user's own file name (Gradio keeps it), never the server's folder
+    picture = load_image(image, name=repr(name))
+    return frame_image(remove_background(picture) if remove_backdrop else picture).image
+
+
+def generate(
+    models: Models, image: str | None, resolution: int, faces: int, remove_backdrop: bool = False
+) -> tuple[str, str, str]:
     """(viewer `.glb`, download `.glb`, mesh statistics) of the object in `image` (a file path)."""
     if image is None:
         raise ValueError("no image: upload a picture of one object, or pick an example")
-    name = Path(image).name  # the user's own file name (Gradio keeps it), never the server's folder
-    picture = load_image(image, name=repr(name))  # refuses non-images and decompression bombs, saying why
+    picture = framed(image, remove_backdrop)
     pipe = models.pil()
-    digest = hashlib.sha256(picture.tobytes()).hexdigest()
-    mesh = mesh_file(("pil-image", models.sources.pil, digest), lambda: pipe(image=picture).field, Path(name).stem,
-                     resolution, faces)  # fmt: skip
+    digest = hashlib.sha256(picture.tobytes() + str(picture.size).encode()).hexdigest()
+    mesh = mesh_file(("pil-image", models.sources.pil, digest), lambda: pipe(image=picture, frame=False).field,
+                     Path(image).stem, resolution, faces)  # fmt: skip
     return str(mesh.path), str(mesh.path), mesh.stats()
 
 
 def preview(image: str | None) -> dict:
-    """The picked image, shown (a readable one; the loader's error comes with Generate)."""
+    """The picked image as the model will see it, framed (a readable one with an object in it; the error
+    comes with Generate). A photo whose background is to be removed is shown framed as uploaded."""
     try:
-        return gr.update(value=load_image(image), visible=True) if image else gr.update(value=None, visible=False)
+        return gr.update(value=framed(image), visible=True) if image else gr.update(value=None, visible=False)
     except (ValueError, FileNotFoundError):
         return gr.update(value=None, visible=False)
 
@@ -62,7 +77,9 @@ def build(models: Models) -> None:
         with gr.Column():
             # a file, not gr.Image: our loader, not Gradio's, decides what is an image and says why not
             image = gr.File(label="Image of one object (PNG, JPEG, WebP, ...)", file_types=["image"], type="filepath")
-            shown = gr.Image(label="Your image", interactive=False, height=PREVIEW_HEIGHT, visible=False)
+            shown = gr.Image(label="What the model sees (your image, framed)", interactive=False,
+                             height=PREVIEW_HEIGHT, visible=False)  # fmt: skip
+            remove_backdrop = gr.Checkbox(False, label="Remove the photo's background first (needs rembg)")
             with gr.Accordion("Mesh settings", open=False):
                 resolution = gr.Slider(*RESOLUTION_RANGE, value=DEFAULT_RESOLUTION, step=16, label="Resolution")
                 faces = gr.Slider(*FACES_RANGE, value=DEFAULT_FACES, step=1000, label="Most faces")
@@ -71,10 +88,11 @@ def build(models: Models) -> None:
         with gr.Column():
             viewer, download, stats, video = result_components()
 
-    def image_to_3d(image: str | None, resolution: int, faces: int):
-        return generate(models, image, resolution, faces)
+    def image_to_3d(image: str | None, resolution: int, faces: int, remove_backdrop: bool = False):
+        return generate(models, image, resolution, faces, remove_backdrop)
 
     run = on_gpu(user_errors(image_to_3d), duration=20)
-    event = button.click(run, [image, resolution, faces], [viewer, download, stats], api_name="image_to_3d")
+    inputs = [image, resolution, faces, remove_backdrop]
+    event = button.click(run, inputs, [viewer, download, stats], api_name="image_to_3d")
     event.success(user_errors(turntable_video), download, video, api_name=False)
     image.change(preview, image, shown, api_name=False)

@@ -47,9 +47,11 @@ class ATT3DConfig:
     output_gain: float | None = None  # None: √(n_params / hidden_dim), see att3d.mapping
     background: float | None = None  # a fixed grey (the guidance model's); None: a learned MLP background
     training_words: tuple[str, ...] = ()  # the words of the training prompts, to flag prompts outside them
+    training_prompts: tuple[str, ...] = ()  # the prompts themselves: the app's random prompt draws from them
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "training_words", tuple(self.training_words))
+        object.__setattr__(self, "training_prompts", tuple(self.training_prompts))
         if self.backbone not in BACKBONES:
             raise ValueError(f"backbone must be one of {', '.join(BACKBONES)}, got {self.backbone!r}")
         if min(self.text_tokens, self.text_width, self.hidden_dim) < 1:

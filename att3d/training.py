@@ -156,6 +156,7 @@ class Trainer:
             text_width=self.embeddings.shape[2],
             background=guidance.background,
             training_words=tuple(words),
+            training_prompts=tuple(prompts),
         )
         with torch.random.fork_rng(devices=[]):  # the initial weights depend on the seed alone
             torch.manual_seed(config.seed)

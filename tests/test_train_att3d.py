@@ -276,6 +276,7 @@ def test_prompts_from_a_text_file(tiny, tmp_path, monkeypatch) -> None:
     assert training_prompts(str(prompts), "ignored") == (["a red cube", "a blue sphere", "a corgi"], [])
     model = train_att3d(tiny_config(1, prompts=str(prompts)), guidance_source(tiny), tmp_path / "run", "cpu", False)
     assert set(model.config.training_words) == {"a", "red", "cube", "blue", "sphere", "corgi"}
+    assert model.config.training_prompts == ("a red cube", "a blue sphere", "a corgi")  # the app's random prompts
     prompts.write_text("a red cube\nA  Red cube\n")  # one prompt, whatever its case and spacing
     assert training_prompts(str(prompts), "seen") == (["a red cube"], [])
     prompts.write_text("a red cube\n\x00\x07\n")  # a line of control characters alone: named by its number

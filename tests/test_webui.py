@@ -187,3 +187,20 @@ def test_every_tab_names_its_methods_from_one_table_and_refuses_others():
     assert chosen(TEXT, "ATT3D", "model") is ATT3D and chosen(START, "scratch", "init") is None
     with pytest.raises(ValueError, match="model must be one of ATT3D, PIL \\(nearest training scene\\), got 'Shap-E'"):
         chosen(TEXT, "Shap-E", "model")
+
+
+def test_the_random_prompt_comes_from_the_models_own_training_prompts(monkeypatch):
+    """A model trained by `train.att3d` keeps its prompts: the random prompt is one of them, whatever the
+    model; the bundled one of before (no prompts kept) falls back to its world, toy64."""
+    from att3d import ATT3DConfig
+    from toyworld.prompts import toy64
+    from webui.models import Models, ModelSources
+
+    models = Models(ModelSources(att3d="user/theirs", pil="toy", guidance="toy"), "cpu")
+    trained = types.SimpleNamespace(model=types.SimpleNamespace(config=ATT3DConfig(training_prompts=["a red chair"])))
+    monkeypatch.setattr(models, "att3d", lambda: trained)
+    assert models.example_prompts() == ["a red chair"]
+    bundled = Models(ModelSources(att3d="toy", pil="toy", guidance="toy"), "cpu")
+    monkeypatch.setattr(bundled, "att3d", lambda: types.SimpleNamespace(model=types.SimpleNamespace(
+        config=ATT3DConfig())))  # fmt: skip
+    assert bundled.example_prompts() == [p.text for p in toy64().prompts]

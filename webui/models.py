@@ -65,8 +65,12 @@ class Models:
                                                            text_encoder=self.text_encoder(source)))  # fmt: skip
 
     def example_prompts(self) -> list[str]:
-        """Prompts for the random-prompt button: the bundled model's world ("a {colour} {shape}"), or for
-        a model of the deployer's, whose prompt set the app does not know, a few simple ones."""
+        """Prompts for the random-prompt button: the ATT3D model's own training prompts (every model
+        `train.att3d` writes keeps them in its config), else, for the bundled model of before, its world
+        ("a {colour} {shape}"), else a few simple ones."""
+        trained = list(self.att3d().model.config.training_prompts)
+        if trained:
+            return trained
         if self.sources.att3d == "toy":
             return [prompt.text for prompt in toy64().prompts]
         return ["a red cube", "a green torus", "a blue star"]

@@ -196,7 +196,7 @@ class Trainer:
             sds = self.guidance.sds_loss_from_text(images, text, flat_cameras, sds_config, sds_generators)
             tv, colour_tv = self.model.regularizers(params)
             opacity = rendered.opacity.float().flatten(0, 1).sum((-1, -2)).mean()
-            loss = config.loss(sds.loss, rendered.opacity, tv, colour_tv)
+            loss = config.smoothed(config.loss(sds.loss, rendered.opacity), tv, colour_tv)
             shape_parts = {}
             if self.library is not None:
                 pairs = AssetPairs(self.assets[first], self.assets[second], draws.alpha[rows])

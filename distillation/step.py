@@ -5,10 +5,13 @@
   weights, LATTE3D's shape prior, and the optimiser (Adam's betas, a learning-rate schedule with warm-up,
   clipping of the gradient norm). Each run's config subclasses it with its own defaults: DreamFusion keeps
   plain Adam (β1 0.9, constant rate, no clipping), ATT3D the paper's (β1 0, warm-up + cosine, clipping at 1).
-- `SDSRunSettings.loss`: SDS plus the opacity, smoothness and colour-smoothness terms, in one order.
-- `SDSUpdate`: the optimiser, its schedule and Hugging Face Accelerate (processes, mixed precision) around
-  a model; `update(loss)` backpropagates, clips, steps; `save`/`resume` checkpoint all of it, so a killed
-  run resumed makes the same updates as an unbroken one.
+- `SDSRunSettings.loss` and `SDSRunSettings.smoothed`: SDS plus the opacity terms, then the weighted total
+  variation of density and albedo for fields that have it.
+- `SDSUpdate`: the optimiser and its schedule around a model, through Hugging Face Accelerate where the run
+  gives one (ATT3D: processes, mixed precision) and plain PyTorch where not (per-prompt DreamFusion: one
+  process, and no process-wide Accelerate state that a later run in the same process would conflict with);
+  `update(loss)` backpropagates, clips, steps; `save`/`resume` checkpoint all of it, so a killed run
+  resumed makes the same updates as an unbroken one.
 
 What differs between the two methods stays with them: what is rendered (one field, or a mapping network's
 fields for a batch of prompts and interpolants) and how the text conditioning is made.
@@ -102,15 +105,14 @@ class SDSRunSettings:
             loss = loss + self.opacity_entropy_weight * entropy.sum((-1, -2)).mean()
         return loss
 
-    def loss(self, sds: Tensor, opacity: Tensor, tv: Tensor | None = None, colour_tv: Tensor | None = None) -> Tensor:
-        """The step's loss before the shape prior: the SDS loss, the opacity terms of the renders' opacity,
-        and (for fields that have them) the total variation of density and of albedo, weighted."""
-        loss = sds + self.opacity_penalty(opacity)
-        if tv is not None:
-            loss = loss + self.tv_weight * tv
-        if colour_tv is not None:
-            loss = loss + self.colour_tv_weight * colour_tv
-        return loss
+    def loss(self, sds: Tensor, opacity: Tensor) -> Tensor:
+        """The SDS loss plus the opacity terms of the renders' opacity `[..., H, W]`."""
+        return sds + self.opacity_penalty(opacity)
+
+    def smoothed(self, loss: Tensor, tv: Tensor, colour_tv: Tensor) -> Tensor:
+        """`loss` plus the weighted total variation of density (`tv`) and of albedo (`colour_tv`). (Each
+        method adds its terms in the order its documented runs were made: the sum's order is in the bits.)"""
+        return loss + self.tv_weight * tv + self.colour_tv_weight * colour_tv
 
     def pick_shading(self, draw: float) -> Shading:
         """The shading mode for a uniform draw in [0, 1)."""
@@ -123,27 +125,30 @@ class SDSRunSettings:
 
 class SDSUpdate:
     """The optimisation of a score-distillation run over `model`'s parameters: Adam at `lr` with the
-    settings' betas and schedule over `steps` steps, prepared by `accelerator` (`wrapped` is the model to call
-    in the forward pass: across processes, the one that averages gradients)."""
+    settings' betas and schedule over `steps` steps, prepared by `accelerator` when one is given (`wrapped`
+    is the model to call in the forward pass: across processes, the one that averages gradients)."""
 
     def __init__(
-        self, settings: SDSRunSettings, model: nn.Module, lr: float, steps: int, accelerator: Accelerator
+        self, settings: SDSRunSettings, model: nn.Module, lr: float, steps: int, accelerator: Accelerator | None = None
     ) -> None:
         self.settings, self.model, self.accelerator = settings, model, accelerator
         optimizer = torch.optim.Adam(model.parameters(), lr=lr, betas=(settings.beta1, settings.beta2), eps=1e-15)
         # not prepared by Accelerate, which would step it once per process
-        self.schedule = get_scheduler(
-            settings.lr_schedule, optimizer, num_warmup_steps=settings.warmup, num_training_steps=steps
-        )
-        self.wrapped, self.optimizer = accelerator.prepare(model, optimizer)
+        warmup, schedule = settings.warmup, settings.lr_schedule
+        self.schedule = get_scheduler(schedule, optimizer, num_warmup_steps=warmup, num_training_steps=steps)
+        self.wrapped, self.optimizer = accelerator.prepare(model, optimizer) if accelerator else (model, optimizer)
 
     def update(self, loss: Tensor) -> None:
         """Backpropagate `loss`, clip the gradient norm (when the settings do), step the optimiser and the
         learning-rate schedule."""
         self.optimizer.zero_grad(set_to_none=True)
-        self.accelerator.backward(loss)
+        if self.accelerator is not None:
+            self.accelerator.backward(loss)
+        else:
+            loss.backward()
         if self.settings.grad_clip is not None:
-            self.accelerator.clip_grad_norm_(self.model.parameters(), self.settings.grad_clip)
+            clip = self.accelerator.clip_grad_norm_ if self.accelerator is not None else torch.nn.utils.clip_grad_norm_
+            clip(self.model.parameters(), self.settings.grad_clip)
         self.optimizer.step()
         self.schedule.step()
 

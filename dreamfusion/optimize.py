@@ -26,7 +26,6 @@ from typing import Literal
 
 import numpy as np
 import torch
-from accelerate import Accelerator
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
@@ -188,8 +187,7 @@ def dreamfusion(
     monitor = ConvergenceMonitor(resolution)
     state = nn.ModuleDict({"field": nerf, "background": background.to(device), "monitor": monitor.to(device)})
     lr = config.lr or DEFAULT_LR[backbone_of(nerf)]
-    # one process, the model left where the guidance is, the precision whatever this process runs at
-    optimiser = SDSUpdate(config, state, lr, config.steps, Accelerator(device_placement=False))
+    optimiser = SDSUpdate(config, state, lr, config.steps)  # one process: plain PyTorch, no Accelerate state
     checkpoint = out / "checkpoint"
     step, extra = optimiser.resume(checkpoint)
     converged_at = extra.get("converged_at")
@@ -224,12 +222,12 @@ def dreamfusion(
         sds_config = config.sds_config(guidance, step)
         images = rendered.rgb[0].permute(0, 3, 1, 2)  # [V, 3, r, r]
         sds = guidance.sds_loss(images, [prompt] * config.views, cameras, sds_config, generator=generator)
-        voxels = isinstance(nerf, VoxelGridField)  # the other fields have no total variation
-        tv = (nerf.total_variation(), nerf.total_variation(slice(1, 4))) if voxels else (None, None)
-        loss = config.loss(sds.loss, rendered.opacity, *tv)
+        loss = config.loss(sds.loss, rendered.opacity)
         if pairs is not None:
             shape_args = (nerf, rendered.opacity, cameras.reshape(1, -1), library, pairs, generator)
             loss = loss + shape_prior_loss(config.shape, step, *shape_args)[0]
+        if isinstance(nerf, VoxelGridField):  # the other fields have no total variation
+            loss = config.smoothed(loss, nerf.total_variation(), nerf.total_variation(slice(1, 4)))
         optimiser.update(loss)
         step += 1
         bar.update(1)

@@ -30,6 +30,7 @@ from nerf.fit import segment_opacity
 from nerf.mlp_nerf import MLPNeRF, initial_params
 from nerf.random import derived_seed
 from nerf.render import RenderConfig, render, render_rays
+from nerf.saving import config_from
 from pil.dataset import CONFIG_FILE, INDEX_FILE, INIT_FILE, DatasetConfig, load_weight_dataset, shard_path
 from toyworld.categories import pil_object, pil_split
 from toyworld.render_gt import BACKGROUND, render_ground_truth
@@ -157,7 +158,9 @@ def build_dataset(config: DatasetConfig, out: str | Path, device: str = "cpu", p
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     config_text = json.dumps(asdict(config), indent=2)
-    if (out / CONFIG_FILE).exists() and (out / CONFIG_FILE).read_text() != config_text:
+    # compared as settings, not as text: a dataset begun before a setting existed (its default) resumes
+    saved = (out / CONFIG_FILE).read_text() if (out / CONFIG_FILE).exists() else None
+    if saved is not None and config_from(DatasetConfig, json.loads(saved)) != config:
         raise ValueError(f"{out} holds a dataset built with other settings; use a new folder")
     (out / CONFIG_FILE).write_text(config_text)
     if not (out / INIT_FILE).exists():

@@ -2,10 +2,13 @@
 their foreground ratio: an object small in the picture, off-centre, or on a white table becomes an object
 at the size and place the aligner learned, on the toy world's grey.
 
-1. The background: the median colour of the picture's border (a plain backdrop, or a photo whose
-   background was removed: `remove_background`, with the `rembg` package).
+0. A picture larger than `MAX_SIDE` is shrunk to it first (the model sees 64 pixels; an upload may be 40 MP).
+1. The background: the median colour of the picture's border, which must be a plain backdrop (at least
+   `PLAIN_SHARE` of the border within `tolerance` of it; else a clear error: photograph against a plain
+   backdrop, or remove the background first with `remove_background`, the `rembg` package).
 2. The object: every pixel that differs from that colour by more than `tolerance` (largest channel
-   difference); its bounding box.
+   difference), less specks (connected parts smaller than 1 % of the largest: noise, dust); its bounding
+   box.
 3. The backdrop becomes the training grey: each pixel is read as a blend of object and background with
    weight `a = min(1, difference / edge)`, and its background share swapped for the grey
    (`pixel + (1 - a)·(grey - background)`); a picture already on the grey is left as it was.
@@ -24,18 +27,22 @@ from dataclasses import dataclass
 import numpy as np
 import PIL.Image
 from PIL import Image
+from scipy import ndimage
 
 from toyworld.render_gt import BACKGROUND
 
 TRAINING_FILL = 0.69
 TRAINING_CENTRE = (0.5, 0.61)  # (x, y) of the box's centre, as fractions of the frame from its top left
 BORDER = 2  # pixels of each edge read as background
+PLAIN_SHARE = 0.8  # of the border within tolerance of its median: a plain backdrop
+MAX_SIDE = 1024  # pixels: larger pictures are shrunk before framing
 
 
 @dataclass(frozen=True)
 class Framing:
     """A framed picture: `image` (square, the object at the training framing on the grey), where the object
-    was in the picture given (`box`: left, top, right, bottom, in pixels) and the backdrop's colour there."""
+    was in the picture given (`box`: left, top, right, bottom, in pixels of the picture after any shrinking
+    to `MAX_SIDE`) and the backdrop's colour there."""
 
     image: PIL.Image.Image
     box: tuple[int, int, int, int]
@@ -43,13 +50,25 @@ class Framing:
 
 
 def object_mask(pixels: np.ndarray, tolerance: float = 0.08) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """For RGB pixels `[H, W, 3]` in [0, 1]: (the object's pixels `[H, W]` bool, each pixel's difference from
-    the background `[H, W]`, the background colour `[3]`, the median of the border)."""
+    """For RGB pixels `[H, W, 3]` in [0, 1]: (the object's pixels `[H, W]` bool, specks removed; each pixel's
+    difference from the background `[H, W]`; the background colour `[3]`, the median of the border). Raises
+    ValueError when the border is not a plain backdrop."""
     ring = np.concatenate([pixels[:BORDER].reshape(-1, 3), pixels[-BORDER:].reshape(-1, 3),
                            pixels[:, :BORDER].reshape(-1, 3), pixels[:, -BORDER:].reshape(-1, 3)])  # fmt: skip
     background = np.median(ring, axis=0)
+    plain = float((np.abs(ring - background).max(axis=-1) <= tolerance).mean())
+    if plain < PLAIN_SHARE:
+        raise ValueError(
+            f"the picture's border is not a plain backdrop (only {plain:.0%} of it is one colour): photograph the "
+            "object against a plain background, or remove the background first (rembg)"
+        )
     difference = np.abs(pixels - background).max(axis=-1)
-    return difference > tolerance, difference, background
+    mask = difference > tolerance
+    parts, count = ndimage.label(mask)
+    if count > 1:  # keep the object, drop specks of noise or dust
+        sizes = np.bincount(parts.ravel())[1:]
+        mask = np.isin(parts, 1 + np.nonzero(sizes >= 0.01 * sizes.max())[0])
+    return mask, difference, background
 
 
 def frame_image(
@@ -64,7 +83,11 @@ def frame_image(
     no object stands out from the picture's border."""
     if not 0.05 <= fill <= 1 or not all(0 <= c <= 1 for c in centre):
         raise ValueError(f"fill must be in [0.05, 1] and centre within [0, 1]², got {fill} and {centre}")
-    pixels = np.asarray(image.convert("RGB"), dtype=np.float64) / 255
+    image = image.convert("RGB")
+    if max(image.size) > MAX_SIDE:
+        scale = MAX_SIDE / max(image.size)
+        image = image.resize((max(1, round(image.width * scale)), max(1, round(image.height * scale))), Image.LANCZOS)
+    pixels = np.asarray(image, dtype=np.float32) / 255
     if min(pixels.shape[:2]) <= 2 * BORDER:
         raise ValueError(f"the image is {pixels.shape[1]}×{pixels.shape[0]} pixels: too small to find an object in")
     mask, difference, background = object_mask(pixels, tolerance)

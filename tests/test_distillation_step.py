@@ -1,6 +1,7 @@
 """The score-distillation step that DreamFusion and ATT3D share (`distillation/step.py`): its schedules are
 diffusers' own, clipping bounds the gradient, a checkpoint resumes exactly (one written before runs kept
-a schedule too), and each method's defaults are the optimiser it always had."""
+a schedule too), Accelerate and plain PyTorch update alike, and each method's defaults are the optimiser
+it always had."""
 
 from __future__ import annotations
 
@@ -28,9 +29,11 @@ def loss_at(net: torch.nn.Module, step: int) -> torch.Tensor:
     return (net(x) - x.sum(1, keepdim=True)).square().mean() * 100
 
 
-def train(settings: SDSRunSettings, steps: int, total: int, folder: Path | None = None) -> tuple[SDSUpdate, list]:
+def train(
+    settings: SDSRunSettings, steps: int, total: int, folder: Path | None = None, accelerator: Accelerator | None = None
+) -> tuple[SDSUpdate, list]:
     """`steps` updates of a fresh model (resumed from `folder` when it holds a checkpoint); the lr of each."""
-    update = SDSUpdate(settings, model(), 0.05, total, Accelerator(cpu=True))
+    update = SDSUpdate(settings, model(), 0.05, total, accelerator)
     start = update.resume(folder)[0] if folder is not None else 0
     rates = []
     for step in range(start, steps):
@@ -68,6 +71,16 @@ def test_clipping_bounds_the_gradient_norm() -> None:
     norm = lambda net: torch.cat([p.grad.flatten() for p in net.parameters()]).norm().item()  # noqa: E731
     assert norm(unclipped.model) > 0.1
     assert norm(clipped.model) == pytest.approx(0.01, rel=1e-4)
+
+
+def test_accelerate_and_plain_pytorch_make_the_same_updates() -> None:
+    """ATT3D steps through Accelerate, DreamFusion without it (no process-wide state): one process, one result."""
+    settings = SDSRunSettings(lr_schedule="cosine", warmup=2, grad_clip=0.5)
+    plain = train(settings, 6, 6)[0]
+    accelerated = train(settings, 6, 6, accelerator=Accelerator(cpu=True))[0]
+    assert accelerated.accelerator is not None and plain.accelerator is None
+    for a, b in zip(plain.model.parameters(), accelerated.model.parameters(), strict=True):
+        assert torch.equal(a, b)
 
 
 def test_resumed_run_is_the_unbroken_run(tmp_path: Path) -> None:

@@ -74,6 +74,29 @@ def test_a_picture_on_the_grey_is_only_cropped() -> None:
     assert np.array_equal(np.asarray(framing.image)[top - y : bottom - y, left - x : right - x], original)
 
 
+def test_specks_and_sensor_noise_do_not_move_the_box() -> None:
+    clean = picture((30, 20, 66, 80))
+    specked = clean.copy()
+    specked.putpixel((90, 6), (0, 0, 0))  # a speck of dust far from the object
+    assert frame_image(specked).box == frame_image(clean).box == (30, 20, 67, 81)
+    noise = np.random.default_rng(0).normal(0, 5, (96, 96, 3))  # σ = 5 of 255: a camera's, or JPEG's
+    noisy = Image.fromarray(np.clip(np.asarray(clean, float) + noise, 0, 255).astype(np.uint8))
+    assert np.abs(np.subtract(frame_image(noisy).box, (30, 20, 67, 81))).max() <= 1
+
+
+def test_a_busy_backdrop_is_refused_with_advice() -> None:
+    gradient = np.linspace(0, 255, 96)[None, :, None].repeat(96, 0).repeat(3, 2).astype(np.uint8)
+    with pytest.raises(ValueError, match=r"not a plain backdrop.*remove the background"):
+        frame_image(Image.fromarray(gradient))
+
+
+def test_a_huge_upload_is_shrunk_before_framing() -> None:
+    huge = picture((600, 400, 1320, 1600), size=2400)
+    framing = frame_image(huge)
+    assert max(framing.image.size) < 1024 / TRAINING_FILL + 2
+    assert framing.box == pytest.approx((256, 171, 564, 683), abs=3)  # the box at the shrunk size, 1024/2400
+
+
 def test_an_empty_picture_is_refused_with_a_reason() -> None:
     with pytest.raises(ValueError, match="no object found"):
         frame_image(Image.new("RGB", (64, 64), (255, 255, 255)))

@@ -77,7 +77,7 @@ def build(models: Models) -> None:
         with gr.Column():
             # a file, not gr.Image: our loader, not Gradio's, decides what is an image and says why not
             image = gr.File(label="Image of one object (PNG, JPEG, WebP, ...)", file_types=["image"], type="filepath")
-            shown = gr.Image(label="What the model sees (your image, framed)", interactive=False,
+            shown = gr.Image(label="Your image, framed as the model will see it", interactive=False,
                              height=PREVIEW_HEIGHT, visible=False)  # fmt: skip
             remove_backdrop = gr.Checkbox(False, label="Remove the photo's background first (needs rembg)")
             with gr.Accordion("Mesh settings", open=False):

@@ -27,6 +27,7 @@ import numpy as np
 from PIL import Image
 
 from nerf.fidelity import TrueShape, export_scores
+from pil.framing import TRAINING_FILL, frame_image
 from pil.generate import PILPipeline
 from toyworld.categories import PIL_CATEGORIES, pil_object, pil_split
 from toyworld.gallery import example_view
@@ -48,7 +49,9 @@ def pictures(category: str, seed: int, size: int = SIZE) -> dict[str, Image.Imag
     return {"view": view, "half size": half, "off-centre": shifted, "white background": white}
 
 
-def evaluate(pipe: PILPipeline, seeds: list[int], resolution: int) -> tuple[list[dict], list[list[Image.Image]]]:
+def evaluate(
+    pipe: PILPipeline, seeds: list[int], resolution: int, fill: float | tuple[float, float] = TRAINING_FILL
+) -> tuple[list[dict], list[list[Image.Image]]]:
     """Per object and condition, framed and not: mesh IoU and colour error; and the pictures, per object."""
     rows, grid = [], []
     for seed in seeds:
@@ -59,13 +62,14 @@ def evaluate(pipe: PILPipeline, seeds: list[int], resolution: int) -> tuple[list
             for condition, picture in shown.items():
                 row = {"category": category, "seed": seed, "condition": condition}
                 for framed in (True, False):
-                    generation = pipe(image=picture, frame=framed)
+                    shown_to_model = frame_image(picture, fill).image if framed else picture
+                    generation = pipe(image=shown_to_model, frame=False)
                     scores = export_scores(generation.field.select(slice(0, 1)), truth, resolution)
                     key = "framed" if framed else "as given"
                     row[f"{key} mesh_iou"] = round(scores["mesh_iou"], 4)
                     row[f"{key} colour_error"] = round(scores["colour_error"], 4)
                     if framed:
-                        seen.append(generation.pictures[0].resize((SIZE, SIZE), Image.LANCZOS))
+                        seen.append(shown_to_model.resize((SIZE, SIZE), Image.LANCZOS))
                 rows.append(row)
                 print(json.dumps(row), flush=True)
             grid.append(list(shown.values()) + seen)
@@ -96,12 +100,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--model", default="toy", help="'toy' (bundled), a folder or a Hub repo id")
     parser.add_argument("--seeds", type=int, nargs="+", default=[9, 19], help="test objects' seeds (ending in 9)")
     parser.add_argument("--resolution", type=int, default=128, help="marching-cubes grid of the scored meshes")
+    parser.add_argument("--fill", type=float, nargs="+", default=[TRAINING_FILL],
+                        help="the framed object's share of the frame: one number, or a range LOW HIGH")  # fmt: skip
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args(argv)
     if any(pil_split(seed) != "test" for seed in args.seeds):
         parser.error(f"--seeds must be test objects' (ending in 9), got {args.seeds}")
     pipe = PILPipeline.from_pretrained(args.model)
-    rows, grid = evaluate(pipe, args.seeds, args.resolution)
+    if len(args.fill) not in (1, 2):
+        parser.error(f"--fill takes one number or two (a range), got {args.fill}")
+    fill = args.fill[0] if len(args.fill) == 1 else tuple(args.fill)
+    rows, grid = evaluate(pipe, args.seeds, args.resolution, fill)
     table = summary(rows)
     args.out.mkdir(parents=True, exist_ok=True)
     command = shlex.join(["python", "-m", "evaluation.pil_framing", *(sys.argv[1:] if argv is None else argv)])

@@ -83,8 +83,8 @@ def load_training_state(
 ) -> tuple[int, dict]:
     """Restore model, optimizer, RNG and (when given) the learning-rate schedule from `folder`; returns
     (step, extra). A checkpoint written without a schedule (per-prompt DreamFusion's, before its step was
-    shared with ATT3D) gets the given schedule stepped to its step. Falls back to the `.previous` copy if a crash hit between the two renames of
-    `save_training_state`."""
+    shared with ATT3D) gets the given schedule stepped to its step. Falls back to the `.previous` copy if a
+    crash hit between the two renames of `save_training_state`."""
     folder = Path(folder)
     if not (folder / STATE_FILE).exists() and folder.with_name(folder.name + ".previous").exists():
         folder = folder.with_name(folder.name + ".previous")

@@ -12,8 +12,10 @@ at the size and place the aligner learned, on the toy world's grey.
 3. The backdrop becomes the training grey: each pixel is read as a blend of object and background with
    weight `a = min(1, difference / edge)`, and its background share swapped for the grey
    (`pixel + (1 - a)·(grey - background)`); a picture already on the grey is left as it was.
-4. The crop: a square around the box, the box's larger side `fill` of the square's side and its centre
-   where training views put it (`centre`), padded with the grey where it leaves the picture.
+4. The crop: a square around the box, the box's larger side `fill` of the square's side (or, for a range
+   `(low, high)`, the object's own share of the picture's shorter side kept when it lies in the range and
+   brought to the nearer end when not) and its centre where training views put it (`centre`), padded with
+   the grey where it leaves the picture.
 
 `TRAINING_FILL` and `TRAINING_CENTRE` were measured on the training views themselves (`pil/views.py`,
 192 renders of the 8 categories: the box's larger side is 0.69 of the frame, median; its centre sits
@@ -73,7 +75,7 @@ def object_mask(pixels: np.ndarray, tolerance: float = 0.08) -> tuple[np.ndarray
 
 def frame_image(
     image: PIL.Image.Image,
-    fill: float = TRAINING_FILL,
+    fill: float | tuple[float, float] = TRAINING_FILL,
     centre: tuple[float, float] = TRAINING_CENTRE,
     grey: float = BACKGROUND,
     tolerance: float = 0.08,
@@ -81,8 +83,11 @@ def frame_image(
 ) -> Framing:
     """`image` (RGB) framed as the training views are (see the module's docstring). Raises ValueError when
     no object stands out from the picture's border."""
-    if not 0.05 <= fill <= 1 or not all(0 <= c <= 1 for c in centre):
-        raise ValueError(f"fill must be in [0.05, 1] and centre within [0, 1]², got {fill} and {centre}")
+    low, high = (fill, fill) if isinstance(fill, (int, float)) else fill
+    if not 0.05 <= low <= high <= 1 or not all(0 <= c <= 1 for c in centre):
+        raise ValueError(
+            f"fill must be in [0.05, 1] (or a range in it) and centre within [0, 1]², got {fill}, {centre}"
+        )
     image = image.convert("RGB")
     if max(image.size) > MAX_SIDE:
         scale = MAX_SIDE / max(image.size)
@@ -100,7 +105,8 @@ def frame_image(
     top, bottom, left, right = rows[0], rows[-1] + 1, columns[0], columns[-1] + 1
     weight = np.clip(difference / edge, 0, 1)[..., None]
     pixels = np.clip(pixels + (1 - weight) * (grey - background), 0, 1)
-    side = max(round(float(max(bottom - top, right - left)) / fill), 1)
+    extent = float(max(bottom - top, right - left))
+    side = max(round(extent / min(max(extent / min(pixels.shape[:2]), low), high)), 1)
     origin_x = round(float(left + right) / 2 - centre[0] * side)
     origin_y = round(float(top + bottom) / 2 - centre[1] * side)
     canvas = Image.new("RGB", (side, side), (round(grey * 255),) * 3)

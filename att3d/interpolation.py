@@ -28,11 +28,22 @@ class InterpolantSampling:
 
 
 def sample_interpolants(
-    rng: np.random.Generator, batch: int, num_prompts: int, sampling: InterpolantSampling
+    rng: np.random.Generator,
+    batch: int,
+    num_prompts: int,
+    sampling: InterpolantSampling,
+    probabilities: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Prompt indices `first [B]`, `second [B]` and weights `alpha [B]` of a training batch."""
-    first = rng.integers(num_prompts, size=batch)
+    """Prompt indices `first [B]`, `second [B]` and weights `alpha [B]` of a training batch; prompts drawn
+    uniformly, or by `probabilities [num_prompts]` where given."""
+
+    def draw() -> np.ndarray:
+        if probabilities is None:
+            return rng.integers(num_prompts, size=batch)
+        return rng.choice(num_prompts, size=batch, p=probabilities)
+
+    first = draw()
     if sampling.kind == "binary":
         return first, first, np.zeros(batch)
-    second = rng.integers(num_prompts, size=batch)
+    second = draw()
     return first, second, rng.beta(sampling.concentration, sampling.concentration, size=batch)

@@ -68,6 +68,9 @@ class ATT3DTrainConfig(SDSRunSettings):
     warmup: int = 50
     grad_clip: float | None = 1.0  # of the global gradient norm
     interpolants: InterpolantSampling = field(default_factory=InterpolantSampling)
+    # draw each kind of training prompt (toy64's single objects, stacks, category captions) equally often,
+    # whatever their counts: in the world set, toy64 is 56 of 2315 seen prompts and would be met rarely
+    balance_kinds: bool = False
     anneal_steps: int = 1000
     model: ATT3DConfig = field(default_factory=ATT3DConfig)  # text_encoder and text sizes come from the guidance
     mixed_precision: str = "auto"  # "auto": bf16 on CUDA, none on CPU; or "no", "bf16", "fp16"
@@ -88,6 +91,10 @@ class ATT3DTrainConfig(SDSRunSettings):
             raise ValueError(f"lr must be > 0, got {self.lr}")
         if self.mixed_precision not in ("auto", "no", "bf16", "fp16"):
             raise ValueError(f"mixed_precision must be auto, no, bf16 or fp16, got {self.mixed_precision!r}")
+        if self.balance_kinds and self.prompts.endswith(".txt"):
+            raise ValueError(
+                "balance_kinds needs a toy-world prompt set, whose prompts have kinds; a .txt file's do not"
+            )
         if self.snapshot_steps and not 1 <= self.snapshot_steps[0] <= self.snapshot_steps[-1] <= self.steps:
             raise ValueError(f"snapshot_steps must lie in 1..steps ({self.steps}), got {self.snapshot_steps}")
 
@@ -109,11 +116,14 @@ class TrainingBatch:
     light: Tensor | None  # [B, V, 3]
 
 
-def draw_batch(config: ATT3DTrainConfig, step: int, num_prompts: int, resolution: int) -> TrainingBatch:
-    """Everything random about step `step` that is shared by the global batch (every process draws it whole)."""
+def draw_batch(
+    config: ATT3DTrainConfig, step: int, num_prompts: int, resolution: int, probabilities: np.ndarray | None = None
+) -> TrainingBatch:
+    """Everything random about step `step` that is shared by the global batch (every process draws it whole);
+    prompts uniformly, or by `probabilities` (`kind_probabilities`)."""
     rng = np.random.default_rng([config.seed, step])
     batch, views = config.prompts_per_step, config.views
-    first, second, alpha = sample_interpolants(rng, batch, num_prompts, config.interpolants)
+    first, second, alpha = sample_interpolants(rng, batch, num_prompts, config.interpolants, probabilities)
     shading = config.pick_shading(rng.random())
     seed = derived_seed(config.seed, step)
     generator = torch.Generator().manual_seed(seed)
@@ -148,6 +158,7 @@ class Trainer:
         # each training prompt's asset: the library's nearest caption (LATTE3D's retrieval)
         self.assets = library.retrieve(prompts)[0] if self.library is not None else None
         self.resolution = config.resolution or guidance.resolution
+        self.probabilities = kind_probabilities(config.prompts, prompts) if config.balance_kinds else None
         self.embeddings = guidance.text_encoder.encode(prompts).states.float()  # [P, L, W]: the mapping input
         words = sorted({w for p in prompts for w in prompt_words(p)})
         model_config = replace(
@@ -168,7 +179,7 @@ class Trainer:
     def step(self, step: int) -> dict[str, float]:
         """One update at step number `step` (0-based); returns the local losses and the prompt spread."""
         config, accelerator = self.config, self.accelerator
-        draws = draw_batch(config, step, len(self.prompts), self.resolution)
+        draws = draw_batch(config, step, len(self.prompts), self.resolution, self.probabilities)
         rows = local_rows(config.prompts_per_step, accelerator.process_index, accelerator.num_processes)
         first, second = draws.first[rows], draws.second[rows]
         alpha = torch.as_tensor(draws.alpha[rows], dtype=torch.float32)
@@ -213,6 +224,18 @@ class Trainer:
 
 
 # --- the run ---------------------------------------------------------------------------------------------
+def kind_probabilities(prompt_set_name: str, prompts: list[str]) -> np.ndarray:
+    """Each training prompt's probability of being drawn so that every kind of prompt in a toy-world set
+    (single objects, stacks, category captions) is drawn equally often, and the prompts of a kind alike."""
+    if prompt_set_name.endswith(".txt"):
+        raise ValueError("balance_kinds needs a toy-world prompt set, whose prompts have kinds; a .txt file's do not")
+    kinds = {p.text: p.kind for p in prompt_set(prompt_set_name).prompts}
+    of_prompt = [kinds[text] for text in prompts]
+    counts = {kind: of_prompt.count(kind) for kind in set(of_prompt)}
+    weights = np.array([1 / (counts[kind] * len(counts)) for kind in of_prompt])
+    return weights / weights.sum()
+
+
 def training_prompts(prompts: str, split: str) -> tuple[list[str], list[str]]:
     """(training prompts, held-out prompts) of a toy-world prompt set's split, or of a text file with
     one prompt per line (all of them trained; `split` does not apply)."""

@@ -123,6 +123,16 @@ def test_interpolant_sampling() -> None:
         InterpolantSampling("dirichlet", 0.0)
 
 
+def test_prompts_drawn_by_probabilities_and_uniformly_as_before() -> None:
+    uniform = sample_interpolants(np.random.default_rng(3), 64, 7, InterpolantSampling("dirichlet", 0.5))
+    reference = np.random.default_rng(3)  # the draws of runs made before probabilities existed
+    first, second = reference.integers(7, size=64), reference.integers(7, size=64)
+    assert (uniform[0] == first).all() and (uniform[1] == second).all()
+    weights = np.array([0.5, 0.5, 0, 0, 0, 0, 0])
+    first, second, _ = sample_interpolants(np.random.default_rng(0), 2000, 7, InterpolantSampling("dirichlet"), weights)
+    assert set(first) | set(second) == {0, 1} and abs((first == 0).mean() - 0.5) < 0.05
+
+
 def test_interpolate_ends_and_symmetry() -> None:
     a, b = torch.randn(3, 4, 8), torch.randn(3, 4, 8)
     alpha = torch.tensor([0.0, 0.3, 1.0])

@@ -13,13 +13,22 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from safetensors.torch import load_file
 from tiny_models import tiny_toy
 
 from att3d import ATT3D
-from att3d.training import ATT3DTrainConfig, local_rows, train_att3d, training_prompts, training_seconds
+from att3d.training import (
+    ATT3DTrainConfig,
+    draw_batch,
+    kind_probabilities,
+    local_rows,
+    train_att3d,
+    training_prompts,
+    training_seconds,
+)
 from evaluation.att3d import (
     METRICS,
     Judge,
@@ -31,7 +40,7 @@ from evaluation.att3d import (
 )
 from evaluation.att3d import main as att3d_main
 from nerf.settings import with_overrides
-from toyworld.prompts import toy64
+from toyworld.prompts import toy64, world
 from train.att3d import main
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -267,6 +276,21 @@ def test_the_judge_refuses_options_that_do_not_go_together(argv, tmp_path, capsy
     with pytest.raises(SystemExit):
         att3d_main([*argv, "--out", str(tmp_path / "out")])
     assert "error:" in capsys.readouterr().err and not (tmp_path / "out").exists()
+
+
+def test_balanced_kinds_draw_single_objects_stacks_and_categories_alike() -> None:
+    training, _ = training_prompts("world", "seen")
+    probabilities = kind_probabilities("world", training)
+    kinds = {p.text: p.kind for p in world().prompts}
+    for kind in ("single", "stack", "category"):
+        chosen = [i for i, text in enumerate(training) if kinds[text] == kind]
+        assert probabilities[chosen].sum() == pytest.approx(1 / 3)
+        assert np.ptp(probabilities[chosen]) < 1e-12  # the prompts of a kind alike
+    config = ATT3DTrainConfig(prompts="world", balance_kinds=True, prompts_per_step=512)
+    drawn = draw_batch(config, 0, len(training), 32, probabilities).first
+    assert sum(kinds[training[i]] == "single" for i in drawn) > 100  # ~171 of 512; uniform draws give ~12
+    with pytest.raises(ValueError, match="balance_kinds needs a toy-world prompt set"):
+        ATT3DTrainConfig(prompts="mine.txt", balance_kinds=True)
 
 
 def test_prompts_from_a_text_file(tiny, tmp_path, monkeypatch) -> None:

@@ -226,9 +226,8 @@ class Trainer:
 # --- the run ---------------------------------------------------------------------------------------------
 def kind_probabilities(prompt_set_name: str, prompts: list[str]) -> np.ndarray:
     """Each training prompt's probability of being drawn so that every kind of prompt in a toy-world set
-    (single objects, stacks, category captions) is drawn equally often, and the prompts of a kind alike."""
-    if prompt_set_name.endswith(".txt"):
-        raise ValueError("balance_kinds needs a toy-world prompt set, whose prompts have kinds; a .txt file's do not")
+    (single objects, stacks, category captions) is drawn equally often, and the prompts of a kind alike.
+    (`ATT3DTrainConfig` refuses `balance_kinds` for a .txt prompt file, whose prompts have no kinds.)"""
     kinds = {p.text: p.kind for p in prompt_set(prompt_set_name).prompts}
     of_prompt = [kinds[text] for text in prompts]
     counts = {kind: of_prompt.count(kind) for kind in set(of_prompt)}

@@ -121,10 +121,13 @@ class PILPipeline:
 
     # --- embeddings ---
     @staticmethod
-    def picture(image: IMAGE_SOURCE, frame: bool = True, remove_backdrop: bool = False) -> Image.Image:
-        """What the model is shown of a user's image: loaded safely (`pil.images.load_image`), its
-        background removed when asked (`pil.framing.remove_background`, needs rembg), and framed."""
-        picture = load_image(image)
+    def picture(
+        image: IMAGE_SOURCE, frame: bool = True, remove_backdrop: bool = False, name: str | None = None
+    ) -> Image.Image:
+        """What the model is shown of a user's image: loaded safely (`pil.images.load_image`, its errors
+        naming the image `name` where given), its background removed when asked
+        (`pil.framing.remove_background`, needs rembg), and framed. The CLI and the app both show it."""
+        picture = load_image(image, name=name)
         picture = remove_background(picture) if remove_backdrop else picture
         return frame_image(picture).image if frame else picture
 

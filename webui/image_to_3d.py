@@ -15,8 +15,7 @@ from pathlib import Path
 import gradio as gr
 import PIL.Image
 
-from pil.framing import frame_image, remove_background
-from pil.images import load_image
+from pil.generate import PILPipeline
 from webui.models import Models
 from webui.outputs import (
     DEFAULT_FACES,
@@ -42,11 +41,9 @@ def example_images() -> list[str]:
 
 
 def framed(image: str, remove_backdrop: bool = False) -> PIL.Image.Image:
-    """What the model is shown of the uploaded file: loaded (non-images and decompression bombs refused,
-    saying why), its background removed when asked, framed as the training views are."""
-    name = Path(image).name  # the user's own file name (Gradio keeps it), never the server's folder
-    picture = load_image(image, name=repr(name))
-    return frame_image(remove_background(picture) if remove_backdrop else picture).image
+    """What the model is shown of the uploaded file (`PILPipeline.picture`), its errors naming the user's own
+    file name (Gradio keeps it), never the server's folder."""
+    return PILPipeline.picture(image, remove_backdrop=remove_backdrop, name=repr(Path(image).name))
 
 
 def generate(

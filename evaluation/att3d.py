@@ -59,8 +59,8 @@ VIEW_SIZE = 64  # the toy CLIP's input size
 # 4 views 90° apart, none face-on: seen exactly face-on, an axis-aligned cube shows one square face, and
 # the toy CLIP called all 8 true cubes spheres there (R-precision of the truth 0.87; 0.99 at these)
 JUDGE_AZIMUTHS = torch.arange(4) * 90.0 + 30.0
-METRICS = ("r_probability", "r_precision", "iou", "shape_ok", "colour_ok", "mesh_iou", "chamfer", "convexity_gap",
-           "colour_error")  # fmt: skip
+METRICS = ("r_probability", "r_precision", "iou", "shape_ok", "colour_ok", "all_ok", "mesh_iou", "chamfer",
+           "convexity_gap", "colour_error")  # fmt: skip
 
 
 class Judge:
@@ -100,8 +100,10 @@ class Judge:
         pixels = (out.rgb[0].cpu().clamp(0, 1) * 255).round().to(torch.uint8).permute(0, 3, 1, 2)
         hits, probability = retrieval_scores(self.clip, self.tokenizer, pixels, [prompt.text] * 4, self.candidates,
                                              self.text)  # fmt: skip
+        shape_ok, colour_ok = found.shapes == shapes if found else float("nan"), tuple(seen) == colours
         scores = {"shape": "+".join(found.shapes) if found else "", "colour": "+".join(seen),
-                  "shape_ok": found.shapes == shapes if found else float("nan"), "colour_ok": tuple(seen) == colours,
+                  "shape_ok": shape_ok, "colour_ok": colour_ok,
+                  "all_ok": (shape_ok and colour_ok) if found else float("nan"),  # every part's shape and colour
                   "surface_colour": "+".join(found.colours) if found else "",
                   "r_precision": hits.float().mean().item(), "r_probability": probability.mean().item(),
                   "iou": iou, "iso_level": level}  # fmt: skip
@@ -237,8 +239,8 @@ def plot_budget(amortized: dict, per_prompt: list[dict], path: Path, metric: str
 
 def markdown_table(amortized: dict, per_prompt: list[dict]) -> str:
     lines = ["| method | split | steps | frames / prompt | R-probability | R-precision | mask IoU | mesh IoU (min) "
-             "| Chamfer | convexity gap | colour error | shape | colour |",
-             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]  # fmt: skip
+             "| Chamfer | convexity gap | colour error | shape | colour | both |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]  # fmt: skip
     rows = [("amortized", split, p) for p in amortized["points"] for split in ("seen", "unseen")]
     rows += [("per-prompt", "seen", p) for p in per_prompt]
     nan = float("nan")
@@ -249,7 +251,7 @@ def markdown_table(amortized: dict, per_prompt: list[dict]) -> str:
                      f"| {m['r_probability']:.3f} | {m['r_precision']:.3f} | {m['iou']:.3f} "
                      f"| {m.get('mesh_iou', nan):.3f} ({m.get('min_mesh_iou', nan):.2f}) | {m.get('chamfer', nan):.3f} "
                      f"| {m.get('convexity_gap', nan):.3f} | {m.get('colour_error', nan):.3f} "
-                     f"| {m['shape_ok']:.2f} | {m['colour_ok']:.2f} |")  # fmt: skip
+                     f"| {m['shape_ok']:.2f} | {m['colour_ok']:.2f} | {m.get('all_ok', nan):.2f} |")  # fmt: skip
     return "\n".join(lines) + "\n"
 
 

@@ -57,11 +57,12 @@ def test_a_stack_scores_its_parts() -> None:
     prompts = stacks()
     prompt, judge = prompts.prompts[1234], Judge(prompts)
     scores, _ = judge(prompt.field(), prompt)
-    assert scores["shape_ok"] and scores["colour_ok"] and scores["iou"] > 0.85, scores
+    assert scores["shape_ok"] and scores["colour_ok"] and scores["all_ok"] and scores["iou"] > 0.85, scores
     assert scores["mesh_iou"] > 0.8 and scores["chamfer"] < 0.02, scores
     assert scores["shape"].count("+") == 1 and 0 < scores["r_probability"] <= 1
     wrong = prompts.prompts[(1234 + 1) % len(prompts.prompts)]  # another top shape or colour
-    assert not all(judge(prompt.field(), wrong)[0][k] for k in ("shape_ok", "colour_ok"))
+    judged = judge(prompt.field(), wrong)[0]
+    assert not all(judged[k] for k in ("shape_ok", "colour_ok")) and not judged["all_ok"]
 
 
 def test_the_table_summary_leaves_empty_objects_out_of_chamfer_and_shows_the_lowest_mesh_iou() -> None:

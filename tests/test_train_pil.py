@@ -19,6 +19,8 @@ from dreamfusion.warm_start import nearest_scene_field, warm_start_field
 from evaluation import warm_start as warm_start_experiment
 from evaluation.pil import ROUTES, PILJudge, frechet_distance
 from evaluation.pil import main as evaluate_main
+from evaluation.pil_aligner import PREDICTORS, ridge_map
+from evaluation.pil_aligner import main as aligner_judge_main
 from hub.source import model_folder
 from nerf.analytic import SDFField, sphere_sdf
 from nerf.mlp_nerf import MLPNeRF
@@ -300,6 +302,36 @@ def test_explained_variance_of_a_known_subspace():
     outside = torch.randn(10, 20, generator=generator, dtype=torch.float64)
     outside = outside - outside @ basis.T @ basis  # orthogonal to everything the train set spans
     assert explained_variance(train, outside + train.mean(0), 3) == pytest.approx(0.0, abs=1e-9)
+
+
+def test_ridge_map_matches_least_squares_on_the_augmented_system():
+    generator = torch.Generator().manual_seed(0)
+    x, y = torch.randn(40, 6, generator=generator), torch.randn(40, 3, generator=generator)
+    weights, bias = ridge_map(x, y, penalty=0.1)
+    # the same problem as plain least squares: centred rows, plus sqrt(penalty * N) I rows with zero targets
+    xc, yc = (x - x.mean(0)).double().numpy(), (y - y.mean(0)).double().numpy()
+    stacked = np.vstack([xc, np.sqrt(0.1 * 40) * np.eye(6)])
+    expected = np.linalg.lstsq(stacked, np.vstack([yc, np.zeros((6, 3))]), rcond=None)[0]
+    np.testing.assert_allclose(weights.numpy(), expected, rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose((x @ weights + bias).mean(0).numpy(), y.mean(0).numpy(), atol=1e-5)
+    exact, offset = ridge_map(x, x @ torch.arange(18.0).view(6, 3) + 1, penalty=0.0)  # no penalty: recovered
+    np.testing.assert_allclose(exact.numpy(), np.arange(18.0).reshape(6, 3), atol=1e-3)
+
+
+def test_aligner_judge_scores_every_predictor_on_both_splits(model, dataset, tmp_path, capsys):
+    aligner_judge_main(["--model", str(model), "--data", str(dataset[0]), "--out", str(tmp_path)])
+    results = json.loads((tmp_path / "results.json").read_text())
+    for split in ("train", "test"):
+        assert set(PREDICTORS) <= set(results[split]) and results[split]["objects"] > 0
+        greedy, forced = results[split]["aligner, greedy"], results[split]["aligner, teacher-forced"]
+        # the first token reads only [BOS] and the embedding: forced or not, the same prediction
+        assert greedy["per_token"][0] == pytest.approx(forced["per_token"][0], rel=1e-4)
+    # on the training objects the mean latent is wrong by exactly their variance: relative error 1
+    assert results["train"]["mean"]["error"] == pytest.approx(1.0, rel=1e-4)
+    assert results["train"]["category mean"]["error"] <= 1.0 + 1e-6
+    assert "| ridge |" in (tmp_path / "table.md").read_text() and "| nearest view |" in capsys.readouterr().out
+    with pytest.raises(SystemExit):  # another dataset than the model's
+        aligner_judge_main(["--model", str(model), "--data", str(tmp_path / "none"), "--out", str(tmp_path)])
 
 
 @pytest.mark.slow

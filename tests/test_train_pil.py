@@ -316,6 +316,7 @@ def test_ridge_map_matches_least_squares_on_the_augmented_system():
     np.testing.assert_allclose((x @ weights + bias).mean(0).numpy(), y.mean(0).numpy(), atol=1e-5)
     exact, offset = ridge_map(x, x @ torch.arange(18.0).view(6, 3) + 1, penalty=0.0)  # no penalty: recovered
     np.testing.assert_allclose(exact.numpy(), np.arange(18.0).reshape(6, 3), atol=1e-3)
+    np.testing.assert_allclose(offset.numpy(), np.ones(3), atol=1e-3)
 
 
 def test_aligner_judge_scores_every_predictor_on_both_splits(model, dataset, tmp_path, capsys):

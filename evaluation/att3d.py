@@ -52,7 +52,7 @@ from nerf.saving import config_from
 from toyworld.classify import classify
 from toyworld.clip import retrieval_scores, text_features
 from toyworld.palette import nearest_colour
-from toyworld.prompts import Prompt, PromptSet, prompt_set
+from toyworld.prompts import WORLD_PARTS, Prompt, PromptSet, prompt_set
 from toyworld.render_gt import BACKGROUND, render_ground_truth
 
 VIEW_SIZE = 64  # the toy CLIP's input size
@@ -274,20 +274,32 @@ PURE_SDS_RECIPE = (
 )
 
 
-def bundle(run: Path, folder: Path, judge: Judge, limit: int | None) -> dict:
+def judged_parts(prompts: str, split: str) -> list[tuple[str, str]]:
+    """The (prompt set, split) pairs a model trained on `prompts`' `split` is judged on: a world model on each
+    part of the world by itself (its own split, its own captions as CLIP's queries: a kind's scores do not
+    hinge on how many prompts the other kinds have); any other model on its own set."""
+    return list(WORLD_PARTS) if (prompts, split) == ("world", "seen") else [(prompts, split)]
+
+
+def bundle(run: Path, folder: Path, limit: int | None) -> dict:
     """Save the run's final model in fp16 to `folder` (Hub layout), judge the saved copy on the seen and
-    unseen prompts next to the fp32 original, and write its model card. Returns both models' scores."""
+    unseen prompts next to the fp32 original, and write its model card. Returns both models' scores,
+    per precision and split ("seen", "unseen"; for a world model "toy64 seen", "stacks unseen", ...)."""
     config, encoder = load_run(run)
     command = json.loads((run / "config.json").read_text()).get("command")
     ATT3DPipeline(ATT3D.from_pretrained(run / "model"), encoder).save_pretrained(folder, half=True)
     # the fp16 file loads back into fp32 parameters, as users load it
     models = {"fp16": ATT3D.from_pretrained(folder), "fp32": ATT3D.from_pretrained(run / "model")}
     prompts = prompt_set(config.prompts)
+    parts = judged_parts(config.prompts, config.split)
     scores: dict = {}
-    for name, split in evaluation_splits(prompts, config.split, limit).items():
-        for precision, model in models.items():
-            rows = evaluate_model(model, split, judge, encoder)
-            scores.setdefault(precision, {})[name] = summarise(rows)
+    for part, part_split in parts:
+        part_prompts, judge = prompt_set(part), Judge(prompt_set(part))
+        for name, split in evaluation_splits(part_prompts, part_split, limit).items():
+            key = name if len(parts) == 1 else f"{part} {name}"
+            for precision, model in models.items():
+                rows = evaluate_model(model, split, judge, encoder)
+                scores.setdefault(precision, {})[key] = summarise(rows)
     trained = len(prompts.splits[config.split])
     kappa = config.interpolants.concentration
     interpolants = (f"with interpolants (1-α)c1 + αc2, α ~ Beta({kappa}, {kappa})"
@@ -299,8 +311,10 @@ def bundle(run: Path, folder: Path, judge: Judge, limit: int | None) -> dict:
     metrics = {"steps": config.steps, "frames_per_prompt": config.frames_per_prompt(config.steps, trained),
                "training_minutes": round(seconds / 60, 1),
                "size_mb": round((folder / "model.safetensors").stat().st_size / 2**20, 1), **scores}  # fmt: skip
-    notes = ("Scores: `evaluation.att3d.Judge` over 4 views, the toy CLIP's R-precision and R-probability among all "
-             f"{len(prompts.prompts)} prompts of the set, mask IoU, shape and colour by the toy world's classifier, "
+    among = (f"all {len(prompts.prompts)} prompts of the set" if len(parts) == 1 else
+             "all prompts of the same kind (toy64, stacks, categories; each kind judged by itself)")  # fmt: skip
+    notes = ("Scores: `evaluation.att3d.Judge` over 4 views, the toy CLIP's R-precision and R-probability among "
+             f"{among}, mask IoU, shape and colour by the toy world's classifier, "
              "and the 128³ `.glb` against the true shape (mesh IoU, its lowest, Chamfer distance, convexity gap, "
              "its vertex colours' error against the true albedo). "
              "The bundle and these numbers come from `python -m evaluation.att3d "
@@ -350,10 +364,9 @@ def main(argv: list[str] | None = None) -> None:
         parser.error("--limit must be >= 1")
     if args.bundle is not None and not (args.att3d / "model" / "config.json").exists():
         parser.error(f"--bundle needs the run's final model, and {args.att3d / 'model'} holds none (unfinished run?)")
-    judge = Judge(prompt_set(json.loads((args.att3d / "config.json").read_text())["prompts"]))
-    amortized = evaluate_run(args.att3d, args.limit, judge)
+    amortized = evaluate_run(args.att3d, args.limit)
     per_prompt = per_prompt_points(args.per_prompt) if args.per_prompt else []
-    bundled = bundle(args.att3d, args.bundle, judge, args.limit) if args.bundle else None
+    bundled = bundle(args.att3d, args.bundle, args.limit) if args.bundle else None
     args.out.mkdir(parents=True, exist_ok=True)
     results = {"amortized": amortized, "per_prompt": per_prompt, "bundled": bundled}
     (args.out / "results.json").write_text(json.dumps(results, indent=1))

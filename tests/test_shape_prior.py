@@ -24,7 +24,7 @@ from distillation.shape_prior import (
 )
 from dreamfusion import DreamFusionConfig, dreamfusion
 from dreamfusion.warm_start import load_trained_field
-from evaluation.att3d import Judge, bundle
+from evaluation.att3d import bundle
 from guidance import load_guidance, load_text_encoder
 from nerf.cameras import Cameras, turntable
 from nerf.render import RenderConfig, render
@@ -169,7 +169,7 @@ def test_amortized_run_trains_with_the_library_less_its_held_out_prompts(tiny, t
     assert all(r["asset"] == r["prompt"] for r in retrieval)  # every training prompt has its own object
     log = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
     assert all(r["silhouette"] > 0 and r["occupancy"] > 0 for r in log)
-    bundle(tmp_path / "run", tmp_path / "bundle", Judge(toy64()), limit=1)  # the card names both recipes
+    bundle(tmp_path / "run", tmp_path / "bundle", limit=1)  # the card names both recipes
     card = (tmp_path / "bundle" / "README.md").read_text()
     assert "shape regularization" in card and "(α = 5" in card and "pure score-distillation recipe" in card
 
@@ -183,6 +183,12 @@ def test_a_run_over_the_whole_world_never_sees_a_held_out_prompt_or_its_object(t
     assert [r["prompt"] for r in retrieval] == [p.text for p in world().split("seen")]
     assert held_out.isdisjoint(r["prompt"] for r in retrieval) and held_out.isdisjoint(r["asset"] for r in retrieval)
     assert {"chair", "on", "top", "cube"} <= set(model.config.training_words)
+    # its bundle is judged per kind of prompt, each kind against its own captions
+    scores = bundle(tmp_path / "run", tmp_path / "bundle", limit=1)
+    kinds = [f"{part} {split}" for part in ("toy64", "stacks", "categories") for split in ("seen", "unseen")]
+    assert sorted(scores["fp16"]) == sorted(scores["fp32"]) == sorted(kinds)
+    assert all(scores["fp16"][kind]["prompts"] == 1 for kind in kinds)
+    assert "each kind judged by itself" in (tmp_path / "bundle" / "README.md").read_text()
 
 
 def test_the_colour_term_split_over_processes_has_the_gradient_of_one() -> None:

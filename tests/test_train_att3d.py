@@ -31,7 +31,6 @@ from att3d.training import (
 )
 from evaluation.att3d import (
     METRICS,
-    Judge,
     bundle,
     evaluate_run,
     markdown_table,
@@ -249,7 +248,7 @@ def test_bundle_is_fp16_with_a_card_and_scores_like_the_run(tiny, tmp_path, monk
     run, folder = tmp_path / "run", tmp_path / "bundle"
     command = "python -m train.att3d --out run --steps 2"
     train_att3d(tiny_config(2), guidance_source(tiny), run, "cpu", False, command=command)
-    scores = bundle(run, folder, Judge(toy64()), limit=2)
+    scores = bundle(run, folder, limit=2)
     weights = load_file(folder / "model.safetensors")
     assert {w.dtype for w in weights.values()} == {torch.float16}
     card = (folder / "README.md").read_text()

@@ -144,13 +144,17 @@ def categories(per_category: int = CATEGORY_OBJECTS) -> PromptSet:
     return PromptSet("categories", ordered, {"all": tuple(range(len(ordered))), "seen": seen, "unseen": unseen})
 
 
+# the world's parts, each with the split of it that the world's "seen" trains on
+WORLD_PARTS = (("toy64", "seen"), ("stacks", "seen_50"), ("categories", "seen"))
+
+
 @cache
 def world() -> PromptSet:
     """The whole grammar in one set: toy64, stacks and categories. Seen: toy64's seen split, stacks' `seen_50`
     and the categories' seen objects; unseen: everything else, held out of each."""
-    parts = (("seen", toy64()), ("seen_50", stacks()), ("seen", categories()))
     prompts, seen, offset = [], [], 0
-    for split, part in parts:
+    for name, split in WORLD_PARTS:
+        part = PROMPT_SETS[name]()
         prompts += part.prompts
         seen += [offset + i for i in part.splits[split]]
         offset += len(part.prompts)

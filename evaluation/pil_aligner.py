@@ -13,7 +13,10 @@ the held-out view `evaluation.pil` uses (a render no training epoch showed):
 - `category mean`: the mean latent of the object's own category among the training objects: what knowing
   the category alone is worth;
 - `nearest view`: the latent of the training object whose training view is nearest in CLIP space;
-- `ridge`: a linear map from the embedding to the latents, fitted in closed form on every training view.
+- `ridge`: a linear map from the embedding to the latents, fitted in closed form on every training view;
+- `ridge, patch tokens`: the same from the CLIP image tower's last patch tokens (what the pooled embedding
+  is made from; open_clip's `forward_intermediates`), fitted on as many fresh views of each training
+  object: what a predictor could read from the picture beyond the embedding.
 
 The error is the latents' mean squared error over the training latents' variance (1 − R²): 0 is the VAE's
 own latent, 1 is the mean. `ridge` and `nearest view` on the test split say how much of the latent a view's
@@ -34,33 +37,49 @@ from evaluation.pil import HELD_OUT_VIEW_SEED, VIEW_SIZE
 from pil.dataset import load_weight_dataset
 from pil.generate import PILPipeline
 from pil.views import embed_images, view_images
+from toyworld.clip import normalise
 
-PREDICTORS = ("aligner, greedy", "aligner, teacher-forced", "mean", "category mean", "nearest view", "ridge")
-RIDGE = 1e-2  # the ridge penalty, relative to the embeddings' mean squared norm (1: unit embeddings)
+PREDICTORS = ("aligner, greedy", "aligner, teacher-forced", "mean", "category mean", "nearest view", "ridge",
+              "ridge, patch tokens")  # fmt: skip
+RIDGE = 1.0  # the ridge penalty, relative to the inputs' variance per feature (so any input scale alike)
+FRESH_VIEW_SEED = 2_000_003  # the training objects' views for the patch-token map: neither training nor judged
 
 
 def ridge_map(inputs: Tensor, targets: Tensor, penalty: float = RIDGE) -> tuple[Tensor, Tensor]:
     """Least squares with an L2 penalty on the weights (not the bias): `inputs [N, E]`, `targets [N, D]` →
-    (weights `[E, D]`, bias `[D]`) minimising |X W + b − Y|² + penalty · N · |W|², in float64."""
+    (weights `[E, D]`, bias `[D]`) minimising |X W + b − Y|² + λ |W|², λ = penalty · |X − X̄|² / E, in float64."""
     x, y = inputs.double(), targets.double()
     x_mean, y_mean = x.mean(0), y.mean(0)
     xc, yc = x - x_mean, y - y_mean
-    gram = xc.T @ xc + penalty * len(x) * torch.eye(x.shape[1], dtype=x.dtype)
-    weights = torch.linalg.solve(gram, xc.T @ yc)
+    ridge = penalty * xc.square().sum() / x.shape[1]  # penalty 1: λ the inputs' summed variance per feature
+    if x.shape[1] <= len(x):  # (XᵀX + λI)⁻¹ XᵀY
+        weights = torch.linalg.solve(xc.T @ xc + ridge * torch.eye(x.shape[1], dtype=x.dtype), xc.T @ yc)
+    else:  # wider than tall: the same map as Xᵀ (XXᵀ + λI)⁻¹ Y, solved in the smaller space
+        weights = xc.T @ torch.linalg.solve(xc @ xc.T + ridge * torch.eye(len(x), dtype=x.dtype), yc)
     return weights.float(), (y_mean - x_mean @ weights).float()
 
 
-def held_out_embeddings(pipe: PILPipeline, records: list[dict]) -> Tensor:
-    """Unit CLIP embeddings `[N, embed]` of each object's held-out view (the one `evaluation.pil` shows)."""
-    images = torch.cat([view_images(record, 1, VIEW_SIZE, HELD_OUT_VIEW_SEED) for record in records])
-    return embed_images(pipe.clip, images).float()
+@torch.no_grad()
+def patch_tokens(clip: torch.nn.Module, images: Tensor) -> Tensor:
+    """uint8 images `[N, 3, H, W]` → the image tower's last patch tokens, final norm applied, flattened
+    `[N, patches · width]`."""
+    out = [clip.visual.forward_intermediates(normalise(images[i : i + 256]), indices=1, normalize_intermediates=True,
+                                             intermediates_only=True, output_fmt="NLC")["image_intermediates"][0]
+           for i in range(0, len(images), 256)]  # fmt: skip
+    return torch.cat(out).flatten(1).float()
+
+
+def held_out_views(records: list[dict]) -> Tensor:
+    """Each object's held-out view (the one `evaluation.pil` shows), uint8 `[N, 3, H, W]`."""
+    return torch.cat([view_images(record, 1, VIEW_SIZE, HELD_OUT_VIEW_SEED) for record in records])
 
 
 @torch.no_grad()
-def predictions(pipe: PILPipeline, train: dict, embeddings: Tensor, latents: Tensor, records: list[dict]) -> dict:
-    """Each predictor's latents `[N, T, latent]` for objects with view `embeddings [N, embed]` and true
-    `latents` (for teacher forcing only); `train` holds the training objects' latents, view embeddings and
-    records."""
+def predictions(pipe: PILPipeline, train: dict, images: Tensor, latents: Tensor, records: list[dict]) -> dict:
+    """Each predictor's latents `[N, T, latent]` for objects seen in `images` (uint8 `[N, 3, H, W]`) with true
+    `latents` (for teacher forcing only); `train` holds the training objects' latents, view embeddings,
+    patch tokens of fresh views and records."""
+    embeddings = embed_images(pipe.clip, images).float()
     flat_train = train["latents"].flatten(1)
     views = train["views"]  # [M, V, embed]
     category_means = {}
@@ -69,6 +88,8 @@ def predictions(pipe: PILPipeline, train: dict, embeddings: Tensor, latents: Ten
         category_means[category] = train["latents"][rows].mean(0)
     nearest = torch.einsum("ne,mve->nmv", embeddings, views).amax(2).argmax(1)
     weights, bias = ridge_map(views.flatten(0, 1), flat_train.repeat_interleave(views.shape[1], dim=0))
+    tokens = train["patch_tokens"]  # [M · V', patches · width]
+    patch_weights, patch_bias = ridge_map(tokens, flat_train.repeat_interleave(len(tokens) // len(flat_train), dim=0))
     shape = (len(embeddings), *train["latents"].shape[1:])
     mean = train["latents"].mean(0)
     return {
@@ -78,6 +99,7 @@ def predictions(pipe: PILPipeline, train: dict, embeddings: Tensor, latents: Ten
         "category mean": torch.stack([category_means.get(r["category"], mean) for r in records]),
         "nearest view": train["latents"][nearest],
         "ridge": (embeddings @ weights + bias).view(shape),
+        "ridge, patch tokens": (patch_tokens(pipe.clip, images) @ patch_weights + patch_bias).view(shape),
     }
 
 
@@ -89,15 +111,17 @@ def evaluate(pipe: PILPipeline, data: Path) -> dict:
     if len(records) != len(pipe.scenes):
         raise ValueError(f"{data} has {len(records)} training objects but the model's scenes {len(pipe.scenes)}: "
                          "give the dataset the model was trained on")  # fmt: skip
-    train = {"latents": pipe.vae.encode(params)[0], "views": pipe.scenes, "records": records}
+    views = pipe.scenes.shape[1]
+    fresh = torch.cat([view_images(record, views, VIEW_SIZE, FRESH_VIEW_SEED) for record in records])
+    train = {"latents": pipe.vae.encode(params)[0], "views": pipe.scenes, "records": records,
+             "patch_tokens": patch_tokens(pipe.clip, fresh)}  # fmt: skip
     variance = train["latents"].var(0, unbiased=False).mean()
     results: dict = {"latent_rms": train["latents"].square().mean().sqrt().item(), "latent_variance": variance.item()}
     for split in ("train", "test"):
         split_params, split_records, _ = load_weight_dataset(data, split)
         latents = pipe.vae.encode(split_params)[0]
-        embeddings = held_out_embeddings(pipe, split_records)
         scores = {}
-        for name, predicted in predictions(pipe, train, embeddings, latents, split_records).items():
+        for name, predicted in predictions(pipe, train, held_out_views(split_records), latents, split_records).items():
             per_token = (predicted - latents).square().mean((0, 2)) / variance
             scores[name] = {"error": per_token.mean().item(), "per_token": [round(v, 4) for v in per_token.tolist()]}
         results[split] = {"objects": len(split_records), **scores}

@@ -304,19 +304,28 @@ def test_explained_variance_of_a_known_subspace():
     assert explained_variance(train, outside + train.mean(0), 3) == pytest.approx(0.0, abs=1e-9)
 
 
-def test_ridge_map_matches_least_squares_on_the_augmented_system():
-    generator = torch.Generator().manual_seed(0)
-    x, y = torch.randn(40, 6, generator=generator), torch.randn(40, 3, generator=generator)
-    weights, bias = ridge_map(x, y, penalty=0.1)
-    # the same problem as plain least squares: centred rows, plus sqrt(penalty * N) I rows with zero targets
+def _augmented_least_squares(x: torch.Tensor, y: torch.Tensor, penalty: float) -> np.ndarray:
+    """Ridge regression as plain least squares: centred rows, plus sqrt(λ) I rows with zero targets."""
     xc, yc = (x - x.mean(0)).double().numpy(), (y - y.mean(0)).double().numpy()
-    stacked = np.vstack([xc, np.sqrt(0.1 * 40) * np.eye(6)])
-    expected = np.linalg.lstsq(stacked, np.vstack([yc, np.zeros((6, 3))]), rcond=None)[0]
-    np.testing.assert_allclose(weights.numpy(), expected, rtol=1e-4, atol=1e-6)
+    ridge = penalty * np.square(xc).sum() / x.shape[1]
+    stacked = np.vstack([xc, np.sqrt(ridge) * np.eye(x.shape[1])])
+    return np.linalg.lstsq(stacked, np.vstack([yc, np.zeros((x.shape[1], y.shape[1]))]), rcond=None)[0]
+
+
+@pytest.mark.parametrize("rows", [40, 5])  # 5 rows of 6 inputs: solved in the row space
+def test_ridge_map_matches_least_squares_on_the_augmented_system(rows):
+    generator = torch.Generator().manual_seed(0)
+    x, y = torch.randn(rows, 6, generator=generator), torch.randn(rows, 3, generator=generator)
+    weights, bias = ridge_map(x, y, penalty=0.1)
+    np.testing.assert_allclose(weights.numpy(), _augmented_least_squares(x, y, 0.1), rtol=1e-4, atol=1e-6)
     np.testing.assert_allclose((x @ weights + bias).mean(0).numpy(), y.mean(0).numpy(), atol=1e-5)
-    exact, offset = ridge_map(x, x @ torch.arange(18.0).view(6, 3) + 1, penalty=0.0)  # no penalty: recovered
-    np.testing.assert_allclose(exact.numpy(), np.arange(18.0).reshape(6, 3), atol=1e-3)
-    np.testing.assert_allclose(offset.numpy(), np.ones(3), atol=1e-3)
+
+
+def test_ridge_map_without_a_penalty_recovers_a_linear_map():
+    x = torch.randn(40, 6, generator=torch.Generator().manual_seed(0))
+    weights, bias = ridge_map(x, x @ torch.arange(18.0).view(6, 3) + 1, penalty=0.0)
+    np.testing.assert_allclose(weights.numpy(), np.arange(18.0).reshape(6, 3), atol=1e-3)
+    np.testing.assert_allclose(bias.numpy(), np.ones(3), atol=1e-3)
 
 
 def test_aligner_judge_scores_every_predictor_on_both_splits(model, dataset, tmp_path, capsys):

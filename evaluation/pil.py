@@ -115,7 +115,7 @@ def route_fields(pipe: PILPipeline, params: Tensor, record: dict) -> dict[str, R
     with torch.no_grad():
         reconstructed = pipe.vae.decode(pipe.vae.encode(weights)[0])
         image = view_images(record, 1, VIEW_SIZE, HELD_OUT_VIEW_SEED)[0]
-        from_image = pipe.from_embeddings(embed_images(pipe.clip, image.unsqueeze(0)))[0]
+        from_image = pipe.from_embeddings(*pipe.encode_views(image.unsqueeze(0)))[0]
     return {
         "fitted": nerf.bind(weights),
         "vae": nerf.bind(reconstructed),
@@ -196,7 +196,7 @@ def plot_interpolation(pipe: PILPipeline, data: Path, path: Path, config: Render
     ends = []
     for record in (first, second):
         image = view_images(record, 1, VIEW_SIZE, HELD_OUT_VIEW_SEED)
-        field, latents = pipe.from_embeddings(embed_images(pipe.clip, image))
+        field, latents = pipe.from_embeddings(*pipe.encode_views(image))
         ends.append(latents)
     alphas = torch.linspace(0, 1, steps)
     field = pipe.decode(ends[0] + alphas.view(-1, 1, 1) * (ends[1] - ends[0]))

@@ -36,8 +36,7 @@ from torch import Tensor
 from evaluation.pil import HELD_OUT_VIEW_SEED, VIEW_SIZE
 from pil.dataset import load_weight_dataset
 from pil.generate import PILPipeline
-from pil.views import embed_images, view_images
-from toyworld.clip import normalise
+from pil.views import embed_images_and_patches, view_images
 
 PREDICTORS = ("aligner, greedy", "aligner, teacher-forced", "mean", "category mean", "nearest view", "ridge",
               "ridge, patch tokens")  # fmt: skip
@@ -59,14 +58,9 @@ def ridge_map(inputs: Tensor, targets: Tensor, penalty: float = RIDGE) -> tuple[
     return weights.float(), (y_mean - x_mean @ weights).float()
 
 
-@torch.no_grad()
-def patch_tokens(clip: torch.nn.Module, images: Tensor) -> Tensor:
-    """uint8 images `[N, 3, H, W]` → the image tower's last patch tokens, final norm applied, flattened
-    `[N, patches · width]`."""
-    out = [clip.visual.forward_intermediates(normalise(images[i : i + 256]), indices=1, normalize_intermediates=True,
-                                             intermediates_only=True, output_fmt="NLC")["image_intermediates"][0]
-           for i in range(0, len(images), 256)]  # fmt: skip
-    return torch.cat(out).flatten(1).float()
+def flat_patches(pipe: PILPipeline, images: Tensor) -> Tensor:
+    """uint8 images `[N, 3, H, W]` → the CLIP image tower's last patch tokens, flattened `[N, P · W]`."""
+    return embed_images_and_patches(pipe.clip, images.to(pipe.device))[1].flatten(1)
 
 
 def held_out_views(records: list[dict]) -> Tensor:
@@ -79,7 +73,7 @@ def predictions(pipe: PILPipeline, train: dict, images: Tensor, latents: Tensor,
     """Each predictor's latents `[N, T, latent]` for objects seen in `images` (uint8 `[N, 3, H, W]`) with true
     `latents` (for teacher forcing only); `train` holds the training objects' latents, view embeddings,
     patch tokens of fresh views and records."""
-    embeddings = embed_images(pipe.clip, images).float()
+    embeddings, patches = pipe.encode_views(images)
     flat_train = train["latents"].flatten(1)
     views = train["views"]  # [M, V, embed]
     category_means = {}
@@ -93,13 +87,13 @@ def predictions(pipe: PILPipeline, train: dict, images: Tensor, latents: Tensor,
     shape = (len(embeddings), *train["latents"].shape[1:])
     mean = train["latents"].mean(0)
     return {
-        "aligner, greedy": pipe.aligner.generate(embeddings),
-        "aligner, teacher-forced": pipe.aligner(embeddings, latents),
+        "aligner, greedy": pipe.aligner.generate(embeddings, patches),
+        "aligner, teacher-forced": pipe.aligner(embeddings, latents, patches),
         "mean": mean.expand(shape),
         "category mean": torch.stack([category_means.get(r["category"], mean) for r in records]),
         "nearest view": train["latents"][nearest],
         "ridge": (embeddings @ weights + bias).view(shape),
-        "ridge, patch tokens": (patch_tokens(pipe.clip, images) @ patch_weights + patch_bias).view(shape),
+        "ridge, patch tokens": (flat_patches(pipe, images) @ patch_weights + patch_bias).view(shape),
     }
 
 
@@ -114,7 +108,7 @@ def evaluate(pipe: PILPipeline, data: Path) -> dict:
     views = pipe.scenes.shape[1]
     fresh = torch.cat([view_images(record, views, VIEW_SIZE, FRESH_VIEW_SEED) for record in records])
     train = {"latents": pipe.vae.encode(params)[0], "views": pipe.scenes, "records": records,
-             "patch_tokens": patch_tokens(pipe.clip, fresh)}  # fmt: skip
+             "patch_tokens": flat_patches(pipe, fresh)}  # fmt: skip
     variance = train["latents"].var(0, unbiased=False).mean()
     results: dict = {"latent_rms": train["latents"].square().mean().sqrt().item(), "latent_variance": variance.item()}
     for split in ("train", "test"):

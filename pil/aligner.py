@@ -3,6 +3,13 @@ latents of `pil.vae`, predicted one token after another: the decoder reads a zer
 tokens so far (teacher forcing in training, its own predictions in greedy decoding) and cross-attends
 to the embedding, spread over a few source tokens.
 
+The embedding alone (the paper's input) holds little of an object's geometry: it is trained to match
+captions, which name a category, a colour and a few parts. With `patch_tokens` > 0 the aligner also reads the
+CLIP image tower's patch tokens (what the embedding is pooled from; `pil.views.embed_images_and_patches`),
+as image-to-3D models cross-attend to an image encoder's patch features. A text prompt has no patches: the
+tokens are then left out (`patches=None`), and training hides them for a share of the views
+(`hide_patches`) so that the aligner learns both.
+
 Saved and loaded as a Hub repo (`config.json` + `model.safetensors`): `Aligner.from_pretrained(...)`.
 """
 
@@ -29,10 +36,15 @@ class AlignerConfig:
     decoder_layers: int = 3
     feedforward_dim: int = 512
     dropout: float = 0.1
+    patch_tokens: int = 0  # the image tower's patch tokens also read (0: the embedding alone, as the paper)
+    patch_width: int = 0  # their width
 
     def __post_init__(self) -> None:
         if min(self.embed_dim, self.latent_dim, self.num_tokens, self.source_tokens, self.d_model) < 1:
             raise ValueError("embed_dim, latent_dim, num_tokens, source_tokens and d_model must be >= 1")
+        if self.patch_tokens < 0 or (self.patch_tokens > 0) != (self.patch_width > 0):
+            raise ValueError(f"patch_tokens and patch_width are both 0 or both >= 1, got {self.patch_tokens}, "
+                             f"{self.patch_width}")  # fmt: skip
         if self.d_model % self.num_heads:
             raise ValueError(f"d_model ({self.d_model}) must be a multiple of num_heads ({self.num_heads})")
 
@@ -49,6 +61,9 @@ class Aligner(nn.Module, HubModel, tags=["image-to-3d", "text-to-3d", "nerf", "p
         self.record_config(config)
         self.source = nn.Linear(config.embed_dim, config.source_tokens * config.d_model)
         self.source_position = nn.Parameter(torch.zeros(config.source_tokens, config.d_model))
+        if config.patch_tokens:
+            self.patch = nn.Linear(config.patch_width, config.d_model)
+            self.patch_position = nn.Parameter(torch.randn(config.patch_tokens, config.d_model) * 0.02)
         self.target = nn.Linear(config.latent_dim, config.d_model)
         self.target_position = nn.Parameter(torch.randn(config.num_tokens, config.d_model) * 0.02)
         layer = {"d_model": config.d_model, "nhead": config.num_heads, "dim_feedforward": config.feedforward_dim,
@@ -64,34 +79,54 @@ class Aligner(nn.Module, HubModel, tags=["image-to-3d", "text-to-3d", "nerf", "p
         causal = nn.Transformer.generate_square_subsequent_mask(config.num_tokens)
         self.register_buffer("causal_mask", causal, persistent=False)
 
-    def _source(self, embeddings: Tensor) -> Tensor:
+    def _memory(self, embeddings: Tensor, patches: Tensor | None, hide: Tensor | None) -> tuple[Tensor, Tensor | None]:
+        """(the encoded source tokens `[B, S, d]`, the mask of the hidden ones `[B, S]` or None)."""
         check_float_tensor(embeddings, "embeddings", ndim=2)
         if embeddings.shape[1] != self.config.embed_dim:
             raise ValueError(f"embeddings must be [B, {self.config.embed_dim}], got {tuple(embeddings.shape)}")
         tokens = self.source(embeddings).view(-1, self.config.source_tokens, self.config.d_model)
-        return tokens + self.source_position
+        tokens = tokens + self.source_position
+        if patches is None:
+            return self.encoder(tokens), None
+        if not self.config.patch_tokens:
+            raise ValueError("this aligner reads the embedding alone (patch_tokens 0); give no patches")
+        check_float_tensor(patches, "patches", ndim=3)
+        expected = (len(embeddings), self.config.patch_tokens, self.config.patch_width)
+        if patches.shape != expected:
+            raise ValueError(f"patches must be {list(expected)}, got {tuple(patches.shape)}")
+        tokens = torch.cat((tokens, self.patch(patches) + self.patch_position), dim=1)
+        mask = None
+        if hide is not None:  # rows whose patches are hidden see the embedding's tokens only, as a text prompt
+            mask = torch.zeros(tokens.shape[:2], dtype=torch.bool, device=tokens.device)
+            mask[:, self.config.source_tokens :] = hide.view(-1, 1)
+        return self.encoder(tokens, src_key_padding_mask=mask), mask
 
-    def _decode(self, memory: Tensor, previous: Tensor) -> Tensor:
+    def _decode(self, memory: Tensor, mask: Tensor | None, previous: Tensor) -> Tensor:
         """Predictions `[B, t, latent]` for the first t positions from [BOS] + `previous` `[B, t-1, latent]`."""
         bos = previous.new_zeros(previous.shape[0], 1, self.config.latent_dim)
         inputs = torch.cat((bos, previous), dim=1)
         t = inputs.shape[1]
         hidden = self.target(inputs) + self.target_position[:t]
-        out = self.decoder(hidden, memory, tgt_mask=self.causal_mask[:t, :t], tgt_is_causal=True)
+        out = self.decoder(hidden, memory, tgt_mask=self.causal_mask[:t, :t], tgt_is_causal=True,
+                           memory_key_padding_mask=mask)  # fmt: skip
         return self.head(out)
 
-    def forward(self, embeddings: Tensor, latents: Tensor) -> Tensor:
-        """Teacher forcing: embeddings `[B, embed]`, true latents `[B, T, latent]` → predictions `[B, T, latent]`
-        (position i sees only the true tokens before it)."""
-        memory = self.encoder(self._source(embeddings))
-        return self._decode(memory, latents[:, :-1])
+    def forward(
+        self, embeddings: Tensor, latents: Tensor, patches: Tensor | None = None, hide_patches: Tensor | None = None
+    ) -> Tensor:
+        """Teacher forcing: embeddings `[B, embed]`, true latents `[B, T, latent]` (and the image's patch tokens
+        `[B, P, W]`, hidden for the rows where the bool `hide_patches [B]` is set) → predictions
+        `[B, T, latent]` (position i sees only the true tokens before it)."""
+        memory, mask = self._memory(embeddings, patches, hide_patches)
+        return self._decode(memory, mask, latents[:, :-1])
 
     @torch.no_grad()
-    def generate(self, embeddings: Tensor) -> Tensor:
-        """Greedy decoding: embeddings `[B, embed]` → latents `[B, T, latent]`, each token predicted from
-        [BOS] and the predictions before it."""
-        memory = self.encoder(self._source(embeddings))
+    def generate(self, embeddings: Tensor, patches: Tensor | None = None) -> Tensor:
+        """Greedy decoding: embeddings `[B, embed]` (and patch tokens `[B, P, W]`, if the aligner reads them
+        and the prompt is an image) → latents `[B, T, latent]`, each token predicted from [BOS] and the
+        predictions before it."""
+        memory, mask = self._memory(embeddings, patches, None)
         latents = memory.new_zeros(embeddings.shape[0], 0, self.config.latent_dim)
         for _ in range(self.config.num_tokens):
-            latents = torch.cat((latents, self._decode(memory, latents)[:, -1:]), dim=1)
+            latents = torch.cat((latents, self._decode(memory, mask, latents)[:, -1:]), dim=1)
         return latents

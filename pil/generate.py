@@ -47,6 +47,8 @@ from pil.aligner import Aligner
 from pil.framing import frame_image, remove_background
 from pil.images import load_image
 from pil.vae import WeightVAE
+from pil.views import encode_pixels
+from toyworld.clip import normalise
 
 BUNDLED = Path(__file__).resolve().parent.parent / "checkpoints" / "toy-pil"
 SETTINGS_FILE, SCENES_FILE, SCENE_RECORDS_FILE = "pil.json", "scenes.safetensors", "scenes.json"
@@ -132,10 +134,22 @@ class PILPipeline:
         return frame_image(picture).image if frame else picture
 
     @torch.no_grad()
-    def embed_image(self, image: IMAGE_SOURCE) -> Tensor:
-        """Any image the user gives (path, bytes, PIL) → unit CLIP image embedding `[1, embed]`."""
+    def image_features(self, image: IMAGE_SOURCE) -> tuple[Tensor, Tensor | None]:
+        """Any image the user gives (path, bytes, PIL) → (unit CLIP image embedding `[1, embed]`, and the image
+        tower's patch tokens `[1, P, W]` where the aligner reads them, else None)."""
         pixels = self.preprocess(load_image(image)).unsqueeze(0).to(self.device)
-        return self.clip.encode_image(pixels, normalize=True).float()
+        return encode_pixels(self.clip, pixels, self.reads_patches)
+
+    @torch.no_grad()
+    def encode_views(self, images: Tensor) -> tuple[Tensor, Tensor | None]:
+        """Rendered views, uint8 `[N, 3, H, W]` at the model's image size → what `from_embeddings` reads:
+        (unit embeddings `[N, embed]`, patch tokens `[N, P, W]` or None)."""
+        return encode_pixels(self.clip, normalise(images.to(self.device)), self.reads_patches)
+
+    @property
+    def reads_patches(self) -> bool:
+        """Whether the aligner reads an image's patch tokens besides its embedding."""
+        return self.aligner.config.patch_tokens > 0
 
     @torch.no_grad()
     def embed_text(self, text: str) -> Tensor:
@@ -152,9 +166,11 @@ class PILPipeline:
 
     # --- generation ---
     @torch.no_grad()
-    def from_embeddings(self, embeddings: Tensor) -> tuple[BoundField, Tensor]:
-        """CLIP embeddings `[B, embed]` → (field of B objects, their latents `[B, 14, latent]`)."""
-        latents = self.aligner.generate(embeddings.to(self.device))
+    def from_embeddings(self, embeddings: Tensor, patches: Tensor | None = None) -> tuple[BoundField, Tensor]:
+        """CLIP embeddings `[B, embed]` (and an image's patch tokens `[B, P, W]`, where the aligner reads them)
+        → (field of B objects, their latents `[B, 14, latent]`)."""
+        patches = patches.to(self.device) if patches is not None else None
+        latents = self.aligner.generate(embeddings.to(self.device), patches)
         return self.decode(latents), latents
 
     @torch.no_grad()
@@ -170,7 +186,7 @@ class PILPipeline:
             raise ValueError("give exactly one prompt: an image or a text")
         if image is not None:
             picture = self.picture(image, frame)
-            field, latents = self.from_embeddings(self.embed_image(picture))
+            field, latents = self.from_embeddings(*self.image_features(picture))
             return PILGeneration(field, latents, ["image"], [None], [picture])
         if text_mode not in TEXT_MODES:
             raise ValueError(f"text_mode must be one of {', '.join(TEXT_MODES)}, got {text_mode!r}")

@@ -34,3 +34,22 @@ def embed_images(clip: torch.nn.Module, images: Tensor) -> Tensor:
     return torch.cat(
         [clip.encode_image(normalise(images[i : i + 256]), normalize=True) for i in range(0, len(images), 256)]
     )
+
+
+@torch.no_grad()
+def encode_pixels(clip: torch.nn.Module, pixels: Tensor, patches: bool) -> tuple[Tensor, Tensor | None]:
+    """CLIP's input `[N, 3, H, W]` (normalised) → (unit image embeddings `[N, embed]`, and if `patches` the image
+    tower's last patch tokens `[N, patches, width]`, its final norm applied, from the same pass: open_clip's
+    `forward_intermediates`). The embedding pools the tokens into one vector for matching captions; the
+    tokens keep where things are."""
+    if not patches:
+        return clip.encode_image(pixels, normalize=True).float(), None
+    out = clip.visual.forward_intermediates(pixels, indices=1, normalize_intermediates=True, output_fmt="NLC")
+    return torch.nn.functional.normalize(out["image_features"], dim=-1).float(), out["image_intermediates"][0].float()
+
+
+@torch.no_grad()
+def embed_images_and_patches(clip: torch.nn.Module, images: Tensor) -> tuple[Tensor, Tensor]:
+    """uint8 images `[N, 3, H, W]` → (unit CLIP image embeddings `[N, embed]`, patch tokens `[N, P, W]`)."""
+    pairs = [encode_pixels(clip, normalise(images[i : i + 256]), True) for i in range(0, len(images), 256)]
+    return torch.cat([e for e, _ in pairs]), torch.cat([p for _, p in pairs])

@@ -132,9 +132,9 @@ def test_vae_hub_round_trip(tmp_path):
 
 
 # --- the aligner ------------------------------------------------------------------------------------------
-def small_aligner() -> Aligner:
+def small_aligner(**patches: int) -> Aligner:
     config = AlignerConfig(embed_dim=8, latent_dim=6, num_tokens=5, d_model=16, num_heads=2, feedforward_dim=32,
-                           encoder_layers=1, decoder_layers=2, dropout=0.0)  # fmt: skip
+                           encoder_layers=1, decoder_layers=2, dropout=0.0, **patches)  # fmt: skip
     return Aligner(config).eval()
 
 
@@ -166,3 +166,26 @@ def test_aligner_rejects_wrong_embeddings_and_round_trips(tmp_path):
     loaded = Aligner.from_pretrained(tmp_path / "aligner").eval()
     embeddings = torch.randn(2, 8)
     torch.testing.assert_close(loaded.generate(embeddings), aligner.generate(embeddings))
+
+
+def test_an_aligner_reading_patches_sees_only_the_embedding_where_they_are_hidden(tmp_path):
+    torch.manual_seed(0)
+    aligner = small_aligner(patch_tokens=4, patch_width=3)
+    embeddings, latents, patches = torch.randn(4, 8), torch.randn(4, 5, 6), torch.randn(4, 4, 3)
+    hide = torch.tensor([True, False, True, False])
+    mixed = aligner(embeddings, latents, patches, hide)
+    # a hidden row is what the embedding alone gives (a text prompt); a shown row is what its patches give
+    torch.testing.assert_close(mixed[hide], aligner(embeddings, latents)[hide], atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(mixed[~hide], aligner(embeddings, latents, patches)[~hide])
+    assert not torch.allclose(aligner(embeddings, latents, patches), aligner(embeddings, latents), atol=1e-3)
+    generated = aligner.generate(embeddings, patches)  # greedy decoding reads them too
+    torch.testing.assert_close(aligner(embeddings, generated, patches), generated, atol=1e-5, rtol=1e-5)
+    aligner.save_pretrained(tmp_path / "aligner")
+    torch.testing.assert_close(Aligner.from_pretrained(tmp_path / "aligner").eval().generate(embeddings, patches),
+                               generated)  # fmt: skip
+    with pytest.raises(ValueError, match=r"patches must be \[4, 4, 3\]"):
+        aligner.generate(embeddings, torch.randn(4, 5, 3))
+    with pytest.raises(ValueError, match="embedding alone"):
+        small_aligner().generate(embeddings, patches)
+    with pytest.raises(ValueError, match="both 0 or both"):
+        AlignerConfig(patch_tokens=4)

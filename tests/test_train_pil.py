@@ -141,6 +141,24 @@ def test_pipeline_from_image_and_text(model, tmp_path):
         pipe(text="a chair", text_mode="closest")
 
 
+@pytest.mark.slow
+def test_an_aligner_reading_patch_tokens_trains_and_serves_images_and_text(dataset, tmp_path):
+    settings = replace(TINY_PIL_TRAINING, image_patches=True, hide_patches=0.5)
+    model = pil_training.train_pil(dataset[0], tmp_path / "run", settings, progress=False)
+    patches = load_file(tmp_path / "run" / pil_training.PATCHES_FILE)
+    assert len(patches) == 18 and {p.shape for p in patches.values()} == {(2, 64, 192)}  # views, 8 × 8 patches
+    pipe = PILPipeline.from_pretrained(model)
+    assert pipe.reads_patches and pipe.aligner.config.patch_width == 192
+    image = Image.fromarray(np.pad(np.full((20, 10, 3), 30, dtype=np.uint8), ((10, 10), (10, 10), (0, 0)),
+                                   constant_values=200))  # fmt: skip
+    embedding, tokens = pipe.image_features(pipe.picture(image))  # framed, as the pipeline shows it
+    from_image = pipe(image=image)  # the embedding and the patches
+    torch.testing.assert_close(from_image.latents, pipe.aligner.generate(embedding, tokens))
+    assert not torch.allclose(from_image.latents, pipe.aligner.generate(embedding), atol=1e-4)
+    assert pipe(text="a red chair").field.num_objects == 1  # text: the embedding alone
+    PILPipeline.from_pretrained(pipe.save_pretrained(tmp_path / "saved", half=True))(image=image)
+
+
 @pytest.mark.parametrize("half", [False, True])
 def test_pipeline_saves_and_loads_back(model, tmp_path, half):
     pipe = PILPipeline.from_pretrained(model)

@@ -35,9 +35,10 @@ from pil.aligner import Aligner, AlignerConfig
 from pil.dataset import load_weight_dataset
 from pil.generate import PILPipeline
 from pil.vae import WeightVAE, WeightVAEConfig
-from pil.views import embed_images, view_images
+from pil.views import embed_images, embed_images_and_patches, view_images
 
 EMBEDDINGS_FILE = "embeddings.safetensors"
+PATCHES_FILE = "patches.safetensors"
 SET_HELP = "any other PILTrainConfig setting, e.g. views=4 vae.hidden_dim=64 aligner_batch=16"
 
 
@@ -55,29 +56,46 @@ class PILTrainConfig:
     aligner_epochs: int = 400
     aligner_lr: float = 3e-4
     aligner_batch: int = 32
+    image_patches: bool = False  # the aligner also reads the CLIP image tower's patch tokens (`pil.aligner`)
+    hide_patches: float = 0.25  # with image_patches: the share of training views shown without them (as text is)
     checkpoint_every: int = 250
     seed: int = 0
 
     def __post_init__(self) -> None:
         if min(self.views, self.vae_steps, self.vae_batch, self.aligner_epochs, self.aligner_batch) < 1:
             raise ValueError("views, vae_steps, vae_batch, aligner_epochs and aligner_batch must be >= 1")
+        if not 0 <= self.hide_patches <= 1:
+            raise ValueError(f"hide_patches is a share in [0, 1], got {self.hide_patches}")
 
 
 # --- the views' embeddings --------------------------------------------------------------------------------
-def view_embeddings(records: list[dict], config: PILTrainConfig, out: Path, progress: bool = True) -> Tensor:
-    """Embeddings `[N, views, embed]` of every object's views, cached in `out/embeddings.safetensors`
-    (keyed by category and seed, so the cache survives a change of split)."""
-    cache = out / EMBEDDINGS_FILE
-    stored = load_file(cache) if cache.exists() else {}
-    missing = [r for r in records if f"{r['category']}/{r['seed']}" not in stored]
+def view_embeddings(
+    records: list[dict], config: PILTrainConfig, out: Path, progress: bool = True
+) -> tuple[Tensor, Tensor | None]:
+    """(embeddings `[N, views, embed]` of every object's views, and with `image_patches` their patch tokens
+    `[N, views, P, W]`, else None), cached in `out/embeddings.safetensors` (and `out/patches.safetensors`,
+    fp16), keyed by category and seed, so the cache survives a change of split."""
+    names = [EMBEDDINGS_FILE, PATCHES_FILE] if config.image_patches else [EMBEDDINGS_FILE]
+    stored = [load_file(out / name) if (out / name).exists() else {} for name in names]
+
+    def key(record: dict) -> str:
+        return f"{record['category']}/{record['seed']}"
+
+    missing = [r for r in records if any(key(r) not in cache for cache in stored)]
     if missing:
         clip, _, _ = load_clip(config.clip)
         for record in tqdm(missing, desc="embedding views", disable=not progress):
             images = view_images(record, config.views, config.image_size, config.seed)
-            stored[f"{record['category']}/{record['seed']}"] = embed_images(clip, images)
-        with atomic_path(cache) as partial:
-            save_file(stored, partial)
-    return torch.stack([stored[f"{r['category']}/{r['seed']}"] for r in records])
+            if config.image_patches:
+                stored[0][key(record)], patches = embed_images_and_patches(clip, images)
+                stored[1][key(record)] = patches.half()
+            else:
+                stored[0][key(record)] = embed_images(clip, images)
+        for name, cache in zip(names, stored, strict=True):
+            with atomic_path(out / name) as partial:
+                save_file(cache, partial)
+    tensors = [torch.stack([cache[key(r)] for r in records]) for cache in stored]
+    return tensors[0], (tensors[1] if config.image_patches else None)
 
 
 # --- stage 1: the VAE -------------------------------------------------------------------------------------
@@ -113,10 +131,16 @@ def train_vae(
 
 # --- stage 2: the aligner ---------------------------------------------------------------------------------
 def train_aligner(
-    embeddings: Tensor, latents: Tensor, settings: PILTrainConfig, out: Path, progress: bool = True
+    embeddings: Tensor,
+    latents: Tensor,
+    settings: PILTrainConfig,
+    out: Path,
+    progress: bool = True,
+    patches: Tensor | None = None,
 ) -> Aligner:
-    """Fit the aligner from view embeddings `[N, V, embed]` (one random view per object per epoch) to the
-    VAE's latent means `[N, T, latent]`, teacher-forced; resumes from `out/checkpoint`."""
+    """Fit the aligner from view embeddings `[N, V, embed]` (one random view per object per epoch; with its
+    patch tokens `[N, V, P, W]` where given, hidden for a `hide_patches` share of the views) to the VAE's
+    latent means `[N, T, latent]`, teacher-forced; resumes from `out/checkpoint`."""
     torch.manual_seed(settings.seed)
     aligner = Aligner(settings.aligner)
     optimizer = torch.optim.Adam(aligner.parameters(), lr=settings.aligner_lr)
@@ -132,7 +156,12 @@ def train_aligner(
         total = 0.0
         for start in range(0, count, settings.aligner_batch):
             rows = order[start : start + settings.aligner_batch]
-            prediction = aligner(embeddings[rows, view[rows]], latents[rows])
+            if patches is None:
+                prediction = aligner(embeddings[rows, view[rows]], latents[rows])
+            else:
+                hide = torch.rand(len(rows), generator=generator) < settings.hide_patches
+                shown = patches[rows, view[rows]].float()
+                prediction = aligner(embeddings[rows, view[rows]], latents[rows], shown, hide)
             loss = (prediction - latents[rows]).square().mean()
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
@@ -160,13 +189,21 @@ def train_pil(
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     params, records, dataset_config = load_weight_dataset(data, "train")
-    embeddings = view_embeddings(records, settings, out, progress)
+    embeddings, patches = view_embeddings(records, settings, out, progress)
     # the shapes follow the data: the dataset's MLP, and latents as wide as the CLIP embedding (the paper's)
     width, tokens = embeddings.shape[-1], len(dataset_config.mlp.token_sizes)
+    patch_shape = patches.shape[2:] if patches is not None else (0, 0)
     settings = replace(
         settings,
         vae=replace(settings.vae, mlp=dataset_config.mlp, latent_dim=width),
-        aligner=replace(settings.aligner, embed_dim=width, latent_dim=width, num_tokens=tokens),
+        aligner=replace(
+            settings.aligner,
+            embed_dim=width,
+            latent_dim=width,
+            num_tokens=tokens,
+            patch_tokens=patch_shape[0],
+            patch_width=patch_shape[1],
+        ),
     )
     (out / "train_config.json").write_text(json.dumps({"data": str(data), **asdict(settings)}, indent=2))
 
@@ -178,26 +215,28 @@ def train_pil(
         latents = vae.encode(params)[0]
 
     if not (out / "aligner" / "config.json").exists():
-        aligner = train_aligner(embeddings, latents, settings, out / "aligner-run", progress)
+        aligner = train_aligner(embeddings, latents, settings, out / "aligner-run", progress, patches)
         aligner.save_pretrained(out / "aligner")
 
     scenes = [{k: r[k] for k in ("category", "seed", "caption", "colour")} for r in records]
     aligner = Aligner.from_pretrained(out / "aligner").eval()
     model = out / "model"
     PILPipeline(vae, aligner, settings.clip, embeddings, scenes, image_size=settings.image_size).save_pretrained(model)
-    write_card(model, data, dataset_config, settings, params, embeddings, vae, aligner, command)
+    write_card(model, data, dataset_config, settings, params, embeddings, patches, vae, aligner, command)
     return model
 
 
 @torch.no_grad()
 def write_card(model: Path, data, dataset_config, settings: PILTrainConfig, params: Tensor, embeddings: Tensor,
-               vae: WeightVAE, aligner: Aligner, command: str | None) -> None:  # fmt: skip
+               patches: Tensor | None, vae: WeightVAE, aligner: Aligner, command: str | None) -> None:  # fmt: skip
     """The model card of `model/` (what `hub.push` uploads): the recipe, the objects it learned and what the run
     measured on them (the VAE's reconstruction of the training weights, standardized per token, and the
     aligner's teacher-forced latent error from each object's first view). `python -m evaluation.pil` judges
     it from held-out views against the truth."""
     output = vae(params, sample=False)
     latents = vae.encode(params)[0]
+    first_patches = patches[:, 0].float() if patches is not None else None
+    aligner_error = (aligner(embeddings[:, 0], latents, first_patches) - latents).square().mean()
     categories = ", ".join(dataset_config.categories)
     summary = (f"Prompt2NeRF-PIL: a per-token VAE over the weights of small MLP NeRFs and an aligner from CLIP "
                f"(`{settings.clip}`) image embeddings to its latents, trained on the train split of `{data}` "
@@ -210,7 +249,7 @@ def write_card(model: Path, data, dataset_config, settings: PILTrainConfig, para
         "vae_steps": settings.vae_steps,
         "aligner_epochs": settings.aligner_epochs,
         "vae_reconstruction_mse": round(vae.loss(params, output, 0.0)[1].item(), 6),
-        "aligner_latent_mse": round((aligner(embeddings[:, 0], latents) - latents).square().mean().item(), 6),
+        "aligner_latent_mse": round(aligner_error.item(), 6),
     }
     write_model_card(model, "Prompt2NeRF-PIL", summary, metrics, "amortized-3d", ("image-to-3d", "nerf", "pil"),
                      command=command or "python -m train.pil")  # fmt: skip

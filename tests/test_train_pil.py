@@ -357,6 +357,7 @@ def test_aligner_judge_scores_every_predictor_on_both_splits(model, dataset, tmp
     # on the training objects the mean latent is wrong by exactly their variance: relative error 1
     assert results["train"]["mean"]["error"] == pytest.approx(1.0, rel=1e-4)
     assert results["train"]["category mean"]["error"] <= 1.0 + 1e-6
+    assert results["train"]["vae_weight_error"] > 0 and results["test"]["vae_weight_error"] > 0
     assert "| ridge |" in (tmp_path / "table.md").read_text() and "| nearest view |" in capsys.readouterr().out
     with pytest.raises(SystemExit):  # another dataset than the model's
         aligner_judge_main(["--model", str(model), "--data", str(tmp_path / "none"), "--out", str(tmp_path)])

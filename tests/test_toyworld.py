@@ -22,7 +22,16 @@ from toyworld.classify import classify
 from toyworld.dataset import DatasetConfig, build
 from toyworld.palette import COLOUR_NAMES, COLOURS, nearest_colour
 from toyworld.primitives import cone_sdf, cross_sdf, cylinder_sdf, octahedron_sdf, star_sdf, torus_sdf, transformed
-from toyworld.prompts import categories, find_prompt, prompt_set, single_prompt, stacks, toy64, world
+from toyworld.prompts import (
+    categories,
+    find_prompt,
+    prompt_set,
+    single_prompt,
+    stacks,
+    stacks_small,
+    toy64,
+    world,
+)
 from toyworld.render_gt import BACKGROUND, render_ground_truth
 from toyworld.shapes import SHAPE_NAMES, resting_height, shape_sdf
 
@@ -101,6 +110,17 @@ def test_toy64_prompts_and_diagonal_hold_out() -> None:
     assert {p.parts[0][0] for p in seen} == set(COLOUR_NAMES) and {p.parts[0][1] for p in seen} == set(SHAPE_NAMES)
 
 
+def test_small_stacks_are_stacks_over_four_colours_and_shapes_with_nested_splits() -> None:
+    small, every = stacks_small(), set(stacks().texts)
+    assert len(small.prompts) == 256 == len(set(small.texts)) and set(small.texts) <= every
+    for label, count in (("50", 128), ("12.5", 32)):
+        seen = small.split(f"seen_{label}")
+        assert len(seen) == count and len(small.split(f"unseen_{label}")) == 256 - count
+    assert set(small.splits["seen_12.5"]) < set(small.splits["seen_50"])
+    fragments = {(position, part) for p in small.split("seen_50") for position, part in enumerate(p.parts)}
+    assert len(fragments) == 2 * 16, "every (colour, shape) is seen at the bottom and at the top"
+
+
 def test_stack_splits_are_fixed_nested_and_cover_every_fragment() -> None:
     prompts = stacks()
     assert len(prompts.prompts) == 4096 and len(set(prompts.texts)) == 4096
@@ -115,7 +135,7 @@ def test_stack_splits_are_fixed_nested_and_cover_every_fragment() -> None:
     assert prompt is not None and prompt.parts == (("orange", "sphere"), ("red", "cube"))
     with pytest.raises(ValueError, match="splits all, seen_50"):
         prompts.split("seen")
-    with pytest.raises(ValueError, match="the sets are toy64, stacks, categories, world"):
+    with pytest.raises(ValueError, match="the sets are toy64, stacks, stacks_small, categories, world"):
         prompt_set("animals")
 
 

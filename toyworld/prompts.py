@@ -8,6 +8,8 @@
   fixed permutation (seed 0): the 12.5 % seen prompts are the first 512 of it, the 50 % the first
   2048, so the smaller seen split is inside the larger one.
 
+- `stacks_small`: the same grammar over 4 colours and 4 shapes (256 prompts, the same kinds of splits), small
+  enough for amortized training to reach per-prompt optimisation's budgets on a CPU.
 - `categories`: the captions of 50 objects of each of the 10 categories ("a tall red chair with armrests"; a
   caption several objects share is one prompt); unseen: every caption of an object whose seed ends in 9.
 - `world`: all three in one set, for one amortized model over the whole grammar; seen: toy64's seen,
@@ -105,9 +107,10 @@ def toy64() -> PromptSet:
     return PromptSet("toy64", prompts, {"all": tuple(range(len(prompts))), "seen": seen, "unseen": diagonal})
 
 
-@cache
-def stacks() -> PromptSet:
-    fragments = list(itertools.product(COLOUR_NAMES, SHAPE_NAMES))
+def _stacks(name: str, colours: tuple[str, ...], shapes: tuple[str, ...]) -> PromptSet:
+    """Every "a {colour} {shape} on top of a {colour} {shape}" over `colours` and `shapes`, with the 50 % and
+    12.5 % seen splits from one fixed permutation."""
+    fragments = list(itertools.product(colours, shapes))
     prompts = tuple(stack_prompt(*top, *bottom) for top, bottom in itertools.product(fragments, fragments))
     order = torch.randperm(len(prompts), generator=torch.Generator().manual_seed(SPLIT_SEED)).tolist()
     splits = {"all": tuple(range(len(prompts)))}
@@ -115,7 +118,24 @@ def stacks() -> PromptSet:
         count = int(len(prompts) * fraction)
         splits[f"seen_{label}"] = tuple(sorted(order[:count]))
         splits[f"unseen_{label}"] = tuple(sorted(order[count:]))
-    return PromptSet("stacks", prompts, splits)
+    return PromptSet(name, prompts, splits)
+
+
+@cache
+def stacks() -> PromptSet:
+    return _stacks("stacks", COLOUR_NAMES, SHAPE_NAMES)
+
+
+# four colours far apart in hue and four silhouettes unlike each other
+SMALL_STACK_COLOURS = ("red", "yellow", "green", "blue")
+SMALL_STACK_SHAPES = ("cube", "sphere", "cone", "torus")
+
+
+@cache
+def stacks_small() -> PromptSet:
+    """Stacks over 4 colours and 4 shapes: 256 prompts, so that amortized training reaches per-prompt
+    optimisation's hundreds of frames per prompt on a CPU (the paper's budget comparison, Figs. 6 and 8)."""
+    return _stacks("stacks_small", SMALL_STACK_COLOURS, SMALL_STACK_SHAPES)
 
 
 def category_prompt(category: str, seed: int) -> Prompt:
@@ -164,7 +184,8 @@ def world() -> PromptSet:
     return PromptSet("world", tuple(prompts), splits)
 
 
-PROMPT_SETS = {"toy64": toy64, "stacks": stacks, "categories": categories, "world": world}
+PROMPT_SETS = {"toy64": toy64, "stacks": stacks, "stacks_small": stacks_small, "categories": categories,
+               "world": world}  # fmt: skip
 
 
 def prompt_set(name: str) -> PromptSet:

@@ -32,15 +32,15 @@ from evaluation.att3d import Judge, summarise
 from guidance import load_guidance
 from nerf.settings import with_overrides
 from nerf.video import save_image_grid
-from toyworld.prompts import Prompt, stacks, toy64
+from toyworld.prompts import Prompt, PromptSet, prompt_set, stacks, toy64
 
 VIEW_SIZE = 64  # the toy CLIP's input size
 
 
-def stack_evaluation_prompts(count: int = 8) -> list[Prompt]:
-    """`count` fixed stacks prompts from the 12.5 % seen split (which the 50 % one contains): per-prompt
-    baselines for the amortized models trained on either."""
-    prompts = stacks()
+def stack_evaluation_prompts(count: int = 8, prompts: PromptSet | None = None) -> list[Prompt]:
+    """`count` fixed stacks prompts from the 12.5 % seen split (which the 50 % one contains) of `stacks` (or
+    of `prompts`, e.g. `stacks_small`): per-prompt baselines for the amortized models trained on either."""
+    prompts = prompts or stacks()
     order = np.random.default_rng(0).permutation(prompts.splits["seen_12.5"])[:count]
     return [prompts.prompts[i] for i in sorted(order.tolist())]
 
@@ -85,8 +85,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--guidance", default="toy", help="the toy diffusion model: 'toy' (bundled) or a folder")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
-    parser.add_argument("--prompts", choices=("toy64", "stacks"), default="toy64",
-                        help="toy64: 16 prompts, two per shape and colour; stacks: 8 from its seen splits")  # fmt: skip
+    parser.add_argument("--prompts", choices=("toy64", "stacks", "stacks_small"), default="toy64",
+                        help="toy64: 16 prompts, two per shape and colour; stacks, stacks_small: 8 from the seen "
+                             "splits")  # fmt: skip
     parser.add_argument(
         "--judge-at",
         type=int,
@@ -106,8 +107,9 @@ def main(argv: list[str] | None = None) -> None:
     except ValueError as error:
         parser.error(str(error))
     guidance = load_guidance(args.guidance, device="cpu")
-    judge = Judge(toy64() if args.prompts == "toy64" else stacks())
-    prompts = evaluation_prompts() if args.prompts == "toy64" else stack_evaluation_prompts()
+    chosen_set = prompt_set(args.prompts)
+    judge = Judge(chosen_set)
+    prompts = evaluation_prompts() if args.prompts == "toy64" else stack_evaluation_prompts(prompts=chosen_set)
     results, views_of_runs = [], []
     for seed in args.seeds:
         for prompt in prompts[args.offset :: args.stride][: args.limit]:

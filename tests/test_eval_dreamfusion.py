@@ -8,10 +8,10 @@ from collections import Counter
 import pytest
 
 from evaluation.att3d import Judge
-from evaluation.dreamfusion import evaluation_prompts, markdown_table
+from evaluation.dreamfusion import evaluation_prompts, markdown_table, stack_evaluation_prompts
 from nerf.analytic import SDFField
 from toyworld.classify import classify
-from toyworld.prompts import stacks, toy64
+from toyworld.prompts import stacks, stacks_small, toy64
 
 
 @pytest.fixture(scope="module")
@@ -24,6 +24,14 @@ def test_evaluation_prompts_cover_every_shape_and_colour_twice() -> None:
     assert len(prompts) == len({p.text for p in prompts}) == 16
     assert set(Counter(p.parts[0][0] for p in prompts).values()) == {2}
     assert set(Counter(p.parts[0][1] for p in prompts).values()) == {2}
+
+
+@pytest.mark.parametrize("factory", [stacks, stacks_small])
+def test_per_prompt_stacks_come_from_the_smallest_seen_split(factory) -> None:
+    prompts = factory()
+    chosen = stack_evaluation_prompts(prompts=prompts)
+    seen = {prompts.prompts[i].text for i in prompts.splits["seen_12.5"]}
+    assert len({p.text for p in chosen}) == 8 and {p.text for p in chosen} <= seen
 
 
 @pytest.mark.parametrize("index", [0, 5])

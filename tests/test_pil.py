@@ -132,9 +132,9 @@ def test_vae_hub_round_trip(tmp_path):
 
 
 # --- the aligner ------------------------------------------------------------------------------------------
-def small_aligner(**patches: int) -> Aligner:
+def small_aligner(**options) -> Aligner:
     config = AlignerConfig(embed_dim=8, latent_dim=6, num_tokens=5, d_model=16, num_heads=2, feedforward_dim=32,
-                           encoder_layers=1, decoder_layers=2, dropout=0.0, **patches)  # fmt: skip
+                           encoder_layers=1, decoder_layers=2, dropout=0.0, **options)  # fmt: skip
     return Aligner(config).eval()
 
 
@@ -189,3 +189,19 @@ def test_an_aligner_reading_patches_sees_only_the_embedding_where_they_are_hidde
         small_aligner().generate(embeddings, patches)
     with pytest.raises(ValueError, match="both 0 or both"):
         AlignerConfig(patch_tokens=4)
+
+
+def test_a_parallel_aligner_predicts_every_token_from_the_embedding_alone(tmp_path):
+    torch.manual_seed(0)
+    aligner = small_aligner(decoding="parallel")
+    embeddings, latents = torch.randn(3, 8), torch.randn(3, 5, 6)
+    generated = aligner.generate(embeddings)
+    # the true tokens are not read: teacher forcing and generation are the same prediction
+    torch.testing.assert_close(aligner(embeddings, latents), generated)
+    torch.testing.assert_close(aligner(embeddings, torch.zeros_like(latents)), generated)
+    assert not torch.allclose(aligner.generate(torch.randn(3, 8)), generated)
+    assert not hasattr(aligner, "target")
+    aligner.save_pretrained(tmp_path / "aligner")
+    torch.testing.assert_close(Aligner.from_pretrained(tmp_path / "aligner").eval().generate(embeddings), generated)
+    with pytest.raises(ValueError, match="decoding must be one of autoregressive, parallel"):
+        AlignerConfig(decoding="beam")

@@ -31,7 +31,8 @@ def main(argv: list[str] | None = None) -> None:
     defaults = ATT3DTrainConfig()
     parser = argparse.ArgumentParser(description="Train an ATT3D mapping network over a prompt set with SDS.")
     parser.add_argument("--prompts", default=defaults.prompts,
-                        help="toy-world prompt set (toy64, stacks) or a .txt file, one prompt a line")  # fmt: skip
+                        help="toy-world prompt set (toy64, stacks, stacks_small, categories, world) or a .txt file, "
+                             "one prompt a line")  # fmt: skip
     parser.add_argument("--split", default=defaults.split, help="e.g. seen (toy64), seen_50 or seen_12.5 (stacks)")
     parser.add_argument("--guidance", default="toy", help="'toy', or a Stable Diffusion or IF repo id or folder")
     parser.add_argument("--out", type=Path, required=True, help="run folder (resumed if it holds a checkpoint)")

@@ -52,7 +52,9 @@ class PILTrainConfig:
     vae_lr: float = 1e-3
     vae_batch: int = 64
     kl_weight: float = 1e-4
-    aligner: AlignerConfig = field(default_factory=AlignerConfig)
+    # parallel decoding: the autoregressive aligner (the paper's, and the bundled model's) learns to read each
+    # token off the true ones before it, not off the image (docs/PIL.md, "Why the aligner underfits")
+    aligner: AlignerConfig = field(default_factory=lambda: AlignerConfig(decoding="parallel"))
     aligner_epochs: int = 400
     aligner_lr: float = 3e-4
     aligner_batch: int = 32

@@ -294,7 +294,8 @@ def bundle(run: Path, folder: Path, limit: int | None) -> dict:
     parts = judged_parts(config.prompts, config.split)
     scores: dict = {}
     for part, part_split in parts:
-        part_prompts, judge = prompt_set(part), Judge(prompt_set(part))
+        part_prompts = prompt_set(part)
+        judge = Judge(part_prompts)
         for name, split in evaluation_splits(part_prompts, part_split, limit).items():
             key = name if len(parts) == 1 else f"{part} {name}"
             for precision, model in models.items():

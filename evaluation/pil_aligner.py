@@ -60,11 +60,6 @@ def ridge_map(inputs: Tensor, targets: Tensor, penalty: float = RIDGE) -> tuple[
     return weights.float(), (y_mean - x_mean @ weights).float()
 
 
-def flat_patches(pipe: PILPipeline, images: Tensor) -> Tensor:
-    """uint8 images `[N, 3, H, W]` → the CLIP image tower's last patch tokens, flattened `[N, P · W]`."""
-    return embed_images_and_patches(pipe.clip, images.to(pipe.device))[1].flatten(1)
-
-
 def held_out_views(records: list[dict]) -> Tensor:
     """Each object's held-out view (the one `evaluation.pil` shows), uint8 `[N, 3, H, W]`."""
     return torch.cat([view_images(record, 1, VIEW_SIZE, HELD_OUT_VIEW_SEED) for record in records])
@@ -75,7 +70,8 @@ def predictions(pipe: PILPipeline, train: dict, images: Tensor, latents: Tensor,
     """Each predictor's latents `[N, T, latent]` for objects seen in `images` (uint8 `[N, 3, H, W]`) with true
     `latents` (for teacher forcing only); `train` holds the training objects' latents, view embeddings,
     patch tokens of fresh views and records."""
-    embeddings, patches = pipe.encode_views(images)
+    embeddings, tokens = embed_images_and_patches(pipe.clip, images.to(pipe.device))  # one pass for both
+    patches = tokens if pipe.reads_patches else None
     flat_train = train["latents"].flatten(1)
     views = train["views"]  # [M, V, embed]
     category_means = {}
@@ -84,8 +80,10 @@ def predictions(pipe: PILPipeline, train: dict, images: Tensor, latents: Tensor,
         category_means[category] = train["latents"][rows].mean(0)
     nearest = torch.einsum("ne,mve->nmv", embeddings, views).amax(2).argmax(1)
     weights, bias = ridge_map(views.flatten(0, 1), flat_train.repeat_interleave(views.shape[1], dim=0))
-    tokens = train["patch_tokens"]  # [M · V', patches · width]
-    patch_weights, patch_bias = ridge_map(tokens, flat_train.repeat_interleave(len(tokens) // len(flat_train), dim=0))
+    train_tokens = train["patch_tokens"]  # [M · V', patches · width]
+    patch_weights, patch_bias = ridge_map(
+        train_tokens, flat_train.repeat_interleave(len(train_tokens) // len(flat_train), dim=0)
+    )
     shape = (len(embeddings), *train["latents"].shape[1:])
     mean = train["latents"].mean(0)
     return {
@@ -95,7 +93,7 @@ def predictions(pipe: PILPipeline, train: dict, images: Tensor, latents: Tensor,
         "category mean": torch.stack([category_means.get(r["category"], mean) for r in records]),
         "nearest view": train["latents"][nearest],
         "ridge": (embeddings @ weights + bias).view(shape),
-        "ridge, patch tokens": (flat_patches(pipe, images) @ patch_weights + patch_bias).view(shape),
+        "ridge, patch tokens": (tokens.flatten(1) @ patch_weights + patch_bias).view(shape),
     }
 
 
@@ -110,7 +108,7 @@ def evaluate(pipe: PILPipeline, data: Path) -> dict:
     views = pipe.scenes.shape[1]
     fresh = torch.cat([view_images(record, views, VIEW_SIZE, FRESH_VIEW_SEED) for record in records])
     train = {"latents": pipe.vae.encode(params)[0], "views": pipe.scenes, "records": records,
-             "patch_tokens": flat_patches(pipe, fresh)}  # fmt: skip
+             "patch_tokens": embed_images_and_patches(pipe.clip, fresh.to(pipe.device))[1].flatten(1)}  # fmt: skip
     variance = train["latents"].var(0, unbiased=False).mean()
     results: dict = {"latent_rms": train["latents"].square().mean().sqrt().item(), "latent_variance": variance.item()}
     for split in ("train", "test"):

@@ -158,12 +158,11 @@ def train_aligner(
         total = 0.0
         for start in range(0, count, settings.aligner_batch):
             rows = order[start : start + settings.aligner_batch]
-            if patches is None:
-                prediction = aligner(embeddings[rows, view[rows]], latents[rows])
-            else:
+            shown = hide = None
+            if patches is not None:  # drawn only then: without patches, every draw is as it always was
                 hide = torch.rand(len(rows), generator=generator) < settings.hide_patches
                 shown = patches[rows, view[rows]].float()
-                prediction = aligner(embeddings[rows, view[rows]], latents[rows], shown, hide)
+            prediction = aligner(embeddings[rows, view[rows]], latents[rows], shown, hide)
             loss = (prediction - latents[rows]).square().mean()
             optimizer.zero_grad(set_to_none=True)
             loss.backward()

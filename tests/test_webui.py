@@ -3,6 +3,7 @@ caches."""
 
 from __future__ import annotations
 
+import random
 import signal
 import subprocess
 import sys
@@ -204,3 +205,34 @@ def test_the_random_prompt_comes_from_the_models_own_training_prompts(monkeypatc
     monkeypatch.setattr(bundled, "att3d", lambda: types.SimpleNamespace(model=types.SimpleNamespace(
         config=ATT3DConfig())))  # fmt: skip
     assert bundled.example_prompts() == [p.text for p in toy64().prompts]
+
+
+def test_the_vocabulary_and_the_random_prompt_cover_every_kind_the_model_was_trained_on(monkeypatch):
+    """A world model's prompts are mostly stacks: the app still names all three patterns with their words,
+    and the random prompt shows each kind about as often; a model trained on prompts outside the toy world
+    gets its words listed instead."""
+    from att3d import ATT3DConfig
+    from webui.models import Models, ModelSources
+    from webui.text_to_3d import random_prompt, vocabulary
+
+    stacks = [f"a {c} cube on top of a {d} torus" for c in ("red", "blue") for d in ("green", "pink")] * 10
+    trained = [*stacks, "a yellow star", "a green chair"]
+    models = Models(ModelSources(att3d="user/theirs", pil="toy", guidance="toy"), "cpu")
+    config = ATT3DConfig(training_prompts=trained, training_words=("unused",))
+    monkeypatch.setattr(models, "att3d", lambda: types.SimpleNamespace(model=types.SimpleNamespace(config=config)))
+    lines = vocabulary(models).splitlines()
+    assert lines[1] == "- *a {colour} {shape}*: colours yellow; shapes star"
+    assert (
+        lines[2]
+        == "- *a {colour} {shape} on top of a {colour} {shape}*: colours blue, green, pink, red; shapes cube, torus"
+    )
+    assert lines[3].startswith("- *a {colour} {object}, with details*: colours green; objects chair")
+    random.seed(0)
+    drawn = [random_prompt(models) for _ in range(600)]
+    assert set(drawn) <= set(trained)
+    assert 150 < drawn.count("a yellow star") < 250 and 150 < drawn.count("a green chair") < 250
+
+    config = ATT3DConfig(training_prompts=["a dog", "a red cube"], training_words=("a", "cube", "dog", "red"))
+    monkeypatch.setattr(models, "att3d", lambda: types.SimpleNamespace(model=types.SimpleNamespace(config=config)))
+    assert vocabulary(models) == "**The ATT3D model knows these words:** a, cube, dog, red"
+    assert {random_prompt(models) for _ in range(50)} == {"a dog", "a red cube"}

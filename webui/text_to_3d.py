@@ -9,6 +9,7 @@ import random
 
 import gradio as gr
 
+from toyworld.prompts import Prompt, find_prompt
 from webui.methods import TEXT, chosen
 from webui.models import Models
 from webui.outputs import (
@@ -40,14 +41,48 @@ def generate(models: Models, prompt: str, model: str, resolution: int, faces: in
 
 
 def vocabulary(models: Models) -> str:
-    """A line saying which words the ATT3D model was trained on, so a visitor need not guess."""
-    words = models.att3d().model.config.training_words
-    return f"**The ATT3D model knows these words:** {', '.join(words)}" if words else ""
+    """What the ATT3D model was trained to say, so a visitor need not guess: the toy world's grammar that its
+    training prompts cover (single objects, stacks, category objects, each with its words), else the words
+    of its training prompts (a model trained on prompts of its own)."""
+    config = models.att3d().model.config
+    kinds = prompts_by_kind(config.training_prompts)
+    if not kinds:
+        words = config.training_words
+        return f"**The ATT3D model knows these words:** {', '.join(words)}" if words else ""
+    lines = ["**The ATT3D model was trained on:**"]
+    for kind, pattern, heads in (("single", "a {colour} {shape}", "shapes"),
+                                 ("stack", "a {colour} {shape} on top of a {colour} {shape}", "shapes"),
+                                 ("category", "a {colour} {object}, with details", "objects")):  # fmt: skip
+        if kind in kinds:
+            colours = sorted({colour for prompt in kinds[kind] for colour, _ in prompt.parts})
+            names = sorted({name for prompt in kinds[kind] for _, name in prompt.parts})
+            line = f"- *{pattern}*: colours {', '.join(colours)}; {heads} {', '.join(names)}"
+            detailed = [prompt.text for prompt in kinds[kind] if " with " in prompt.text]
+            lines.append(line + (f' (e.g. "{min(detailed, key=len)}")' if detailed else ""))
+    return "\n".join(lines)
+
+
+def prompts_by_kind(texts: tuple[str, ...] | list[str]) -> dict[str, list[Prompt]]:
+    """The toy-world prompts among `texts` by kind ("single", "stack", "category"); empty when any text is
+    not a toy-world prompt (a model trained on prompts of its own has no toy grammar)."""
+    kinds: dict[str, list[Prompt]] = {}
+    for text in texts:
+        prompt = find_prompt(text)
+        if prompt is None:
+            return {}
+        kinds.setdefault(prompt.kind, []).append(prompt)
+    return kinds
 
 
 def random_prompt(models: Models) -> str:
-    """One of the prompts the bundled model family was trained on, at random."""
-    return random.choice(models.example_prompts())
+    """One of the prompts the ATT3D model was trained on, at random; each kind of toy-world prompt (single
+    object, stack, category object) as often as the others, so that a model trained on 2,048 stacks and 56
+    single objects still shows all three."""
+    prompts = models.example_prompts()
+    kinds = prompts_by_kind(prompts)
+    if kinds:
+        return random.choice(kinds[random.choice(sorted(kinds))]).text
+    return random.choice(prompts)
 
 
 def build(models: Models) -> None:

@@ -7,7 +7,7 @@ from collections import Counter
 
 import pytest
 
-from evaluation.att3d import Judge
+from evaluation.att3d import PART_METRICS, Judge, parts_table, summarise
 from evaluation.dreamfusion import evaluation_prompts, markdown_table, stack_evaluation_prompts
 from nerf.analytic import SDFField
 from toyworld.classify import classify
@@ -71,6 +71,15 @@ def test_a_stack_scores_its_parts() -> None:
     wrong = prompts.prompts[(1234 + 1) % len(prompts.prompts)]  # another top shape or colour
     judged = judge(prompt.field(), wrong)[0]
     assert not all(judged[k] for k in ("shape_ok", "colour_ok")) and not judged["all_ok"]
+    # each part by itself: the truth's both right; the next prompt names the next shape at the bottom (same
+    # colour), the same top
+    assert all(scores[k] for k in PART_METRICS)
+    assert judged["top_shape_ok"] and judged["top_colour_ok"] and judged["bottom_colour_ok"]
+    assert not judged["bottom_shape_ok"], judged
+    point = {"step": 1, "frames_per_prompt": 2.0, "seen": summarise([scores]), "unseen": summarise([scores, judged])}
+    table = parts_table({"points": [point]}, []).splitlines()
+    assert table[2].startswith("| amortized | seen | 2 | 1.00 | 1.00 | 1.00 | 1.00 | 1.00 |"), table
+    assert table[3].startswith("| amortized | unseen | 2 | 0.50 | 1.00 | 1.00 | 1.00 | 0.50 |"), table
 
 
 def test_the_table_summary_leaves_empty_objects_out_of_chamfer_and_shows_the_lowest_mesh_iou() -> None:

@@ -290,14 +290,25 @@ def logged(run: Path, key: str) -> list[float]:
     return values
 
 
-def training_seconds(run: Path) -> float:
+def training_seconds(run: Path, step: int | None = None) -> float:
     """The wall seconds of a run's training, from its log: each sitting's clock starts at 0 (a resumed
-    run), so the total is the sum of each sitting's last record. NaN when the run has no log."""
-    clocks = logged(run, "seconds")
-    if not clocks:
+    run), so the total is the sum of each sitting's last record. With `step`: the seconds until the run first
+    logged that step (when its snapshot there was written): the sittings before, and the clock of the one
+    that got there. NaN when the run has no log, or never got to `step`."""
+    records = list(zip(logged(run, "step"), logged(run, "seconds"), strict=True))
+    if not records:
         return float("nan")
-    ends = [a for a, b in itertools.pairwise(clocks) if b < a]  # a sitting ended before a restart
-    return float(sum(ends) + clocks[-1])
+    sittings, spent = [[records[0]]], 0.0
+    for previous, record in itertools.pairwise(records):
+        if record[1] < previous[1]:  # a sitting ended before a restart
+            sittings.append([])
+        sittings[-1].append(record)
+    for sitting in sittings:
+        reached = [seconds for logged_step, seconds in sitting if step is not None and logged_step >= step]
+        if reached:
+            return spent + reached[0]
+        spent += sitting[-1][1]
+    return spent if step is None else float("nan")
 
 
 def write_card(

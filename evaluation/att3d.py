@@ -131,10 +131,16 @@ def summarise(rows: list[dict]) -> dict[str, float]:
 
 
 # --- amortized runs ---------------------------------------------------------------------------------------
-def evaluation_splits(prompts: PromptSet, split: str, limit: int | None, seed: int = 0) -> dict[str, list[Prompt]]:
-    """The seen (trained) split and the held-out rest; each cut to a fixed random `limit` prompts if given."""
+def evaluation_splits(
+    prompts: PromptSet, split: str, limit: int | None, seed: int = 0, unseen: str | None = None
+) -> dict[str, list[Prompt]]:
+    """The seen (trained) split and the held-out rest (or the split named `unseen`, which must share no prompt
+    with it); each cut to a fixed random `limit` prompts if given."""
     seen = set(prompts.splits[split])
-    splits = {"seen": sorted(seen), "unseen": [i for i in range(len(prompts.prompts)) if i not in seen]}
+    held_out = prompts.splits[unseen] if unseen else [i for i in range(len(prompts.prompts)) if i not in seen]
+    if seen & set(held_out):
+        raise ValueError(f"split {unseen!r} shares prompts with {split!r}: they are not held out of it")
+    splits = {"seen": sorted(seen), "unseen": sorted(held_out)}
     rng = np.random.default_rng(seed)
     out = {}
     for name, indices in splits.items():
@@ -177,13 +183,13 @@ def evaluate_saved_model(folder: Path, prompts: PromptSet, split: str, limit: in
             "points": [point]}  # fmt: skip
 
 
-def evaluate_run(run: Path, limit: int | None, judge: Judge | None = None) -> dict:
-    """Every snapshot of an amortized run on its seen and unseen prompts: per snapshot, the budget and
-    the per-split means (and each prompt's scores)."""
+def evaluate_run(run: Path, limit: int | None, judge: Judge | None = None, unseen: str | None = None) -> dict:
+    """Every snapshot of an amortized run on its seen and unseen prompts (all it did not train on, or the
+    split `unseen`): per snapshot, the budget and the per-split means (and each prompt's scores)."""
     config, encoder = load_run(run)
     prompts = prompt_set(config.prompts)
     judge = judge or Judge(prompts)
-    splits = evaluation_splits(prompts, config.split, limit)
+    splits = evaluation_splits(prompts, config.split, limit, unseen=unseen)
     trained = len(prompts.splits[config.split])
     snapshots = sorted((run / "snapshots").glob("step_*"), key=lambda p: int(p.name.split("_")[1]))
     points = []

@@ -23,6 +23,7 @@ from toyworld.dataset import DatasetConfig, build
 from toyworld.palette import COLOUR_NAMES, COLOURS, nearest_colour
 from toyworld.primitives import cone_sdf, cross_sdf, cylinder_sdf, octahedron_sdf, star_sdf, torus_sdf, transformed
 from toyworld.prompts import (
+    STACK_SCALES,
     categories,
     find_prompt,
     prompt_set,
@@ -137,6 +138,16 @@ def test_stack_splits_are_fixed_nested_and_cover_every_fragment() -> None:
         prompts.split("seen")
     with pytest.raises(ValueError, match="the sets are toy64, stacks, stacks_small, categories, world"):
         prompt_set("animals")
+
+
+def test_the_cost_tables_training_sets_grow_nested_and_never_reach_the_held_out_prompts() -> None:
+    prompts = stacks()
+    sets = [set(prompts.splits[f"scale_{count}"]) for count in STACK_SCALES]
+    assert [len(s) for s in sets] == [64, 512, 2048, 3840] and all(a < b for a, b in itertools.pairwise(sets))
+    assert sets[1] == set(prompts.splits["seen_12.5"]) and sets[2] == set(prompts.splits["seen_50"])
+    held_out = set(prompts.splits["scale_held_out"])
+    assert len(held_out) == 256 and not held_out & sets[-1] and len(held_out | sets[-1]) == 4096
+    assert "scale_64" not in stacks_small().splits
 
 
 def test_category_prompts_are_their_objects_and_hold_out_pils_test_objects() -> None:

@@ -40,8 +40,10 @@ from evaluation.att3d import (
     plot_budget,
 )
 from evaluation.att3d import main as att3d_main
+from evaluation.att3d_cost import cost_table, time_to_target
+from evaluation.att3d_cost import main as cost_main
 from nerf.settings import with_overrides
-from toyworld.prompts import toy64, world
+from toyworld.prompts import stacks, toy64, world
 from train.att3d import main
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -266,12 +268,47 @@ def test_bundle_is_fp16_with_a_card_and_scores_like_the_run(tiny, tmp_path, monk
     assert scores["fp16"]["seen"]["prompts"] == scores["fp32"]["unseen"]["prompts"] == 2
 
 
+def test_the_cost_table_judges_every_run_on_the_same_held_out_stacks(tiny, tmp_path, monkeypatch, capsys) -> None:
+    """Part 3's runs (stacks' nested scale_N sets) judged on one sample of the stacks none trains on; each
+    run's cost is the first snapshot at the target, with its logged wall time."""
+    monkeypatch.setenv("AMORTIZED3D_CACHE", str(tmp_path / "cache"))
+    runs = []
+    for count in (64, 512):
+        runs.append(tmp_path / f"cost-{count}")
+        config = tiny_config(2, prompts="stacks", split=f"scale_{count}", snapshot_steps=(1, 2))
+        train_att3d(config, guidance_source(tiny), runs[-1], "cpu", False, command="python -m train.att3d")
+    out = tmp_path / "cost"
+    cost_main(["--runs", *map(str, runs), "--out", str(out), "--limit", "2", "--metric", "iou", "--target", "0"])
+    results = json.loads((out / "results.json").read_text())
+    held_out = {p.text for p in stacks().split("scale_held_out")}
+    judged = [{r["prompt"] for r in point["unseen"]["rows"]} for run in results["runs"] for point in run["points"]]
+    assert len(judged) == 4 and all(prompts == judged[0] for prompts in judged) and judged[0] <= held_out
+    for cost, run, count in zip(results["costs"], runs, (64, 512), strict=True):
+        assert cost["prompts"] == count and cost["step"] == 1 and cost["seconds"] == training_seconds(run, 1) > 0
+        assert cost["seconds_per_prompt"] == pytest.approx(cost["seconds"] / count)
+    assert "| 64 | 1 | 0.1 |" in (out / "table.md").read_text() and (out / "cost.png").stat().st_size > 1000
+    never = time_to_target(results["runs"][0], runs[0], "iou", 1.5)
+    assert math.isnan(never["step"]) and "| 64 | not reached |" in cost_table([never], "iou", 1.5)
+    toy = tmp_path / "toy"
+    train_att3d(tiny_config(1, snapshot_steps=(1,)), guidance_source(tiny), toy, "cpu", False)
+    with pytest.raises(SystemExit):
+        cost_main(["--runs", str(toy), "--out", str(out)])
+    assert "the cost table takes runs on stacks' scale_N splits" in capsys.readouterr().err
+
+
 def test_training_time_sums_the_sittings_of_a_resumed_run(tmp_path) -> None:
     assert math.isnan(training_seconds(tmp_path))  # no log: no time
     clocks = [10.0, 20.0, 30.0, 5.0, 15.0, 2.0]  # three sittings, each clock from 0
     records = [json.dumps({"step": i, "seconds": c}) for i, c in enumerate(clocks)]
     (tmp_path / "log.jsonl").write_text("\n".join(records) + '\n{"step": 6, "seco\n')  # the last cut by a kill
     assert training_seconds(tmp_path) == 30.0 + 15.0 + 2.0
+    # to a step: the first time it was logged (the second sitting redoes steps 20 and 30, lost to a kill)
+    clocks = [(10, 10.0), (20, 20.0), (30, 30.0), (20, 5.0), (30, 15.0), (40, 25.0), (50, 2.0)]
+    records = [json.dumps({"step": i, "seconds": c}) for i, c in clocks]
+    (tmp_path / "log.jsonl").write_text("\n".join(records) + "\n")
+    assert training_seconds(tmp_path, 20) == 20.0 and training_seconds(tmp_path, 25) == 30.0
+    assert training_seconds(tmp_path, 40) == 30.0 + 25.0 and training_seconds(tmp_path, 50) == 30.0 + 25.0 + 2.0
+    assert math.isnan(training_seconds(tmp_path, 60)) and training_seconds(tmp_path) == 30.0 + 25.0 + 2.0
 
 
 @pytest.mark.parametrize("argv", [["--model", "toy", "--bundle", "b"], ["--model", "toy", "--per-prompt", "r.json"],

@@ -107,9 +107,11 @@ def toy64() -> PromptSet:
     return PromptSet("toy64", prompts, {"all": tuple(range(len(prompts))), "seen": seen, "unseen": diagonal})
 
 
-def _stacks(name: str, colours: tuple[str, ...], shapes: tuple[str, ...]) -> PromptSet:
+def _stacks(name: str, colours: tuple[str, ...], shapes: tuple[str, ...], scale: tuple[int, ...] = ()) -> PromptSet:
     """Every "a {colour} {shape} on top of a {colour} {shape}" over `colours` and `shapes`, with the 50 % and
-    12.5 % seen splits from one fixed permutation."""
+    12.5 % seen splits from one fixed permutation. `scale`: training sets of these many prompts, the first of
+    the same permutation (so each holds the smaller ones), `scale_N`, and `scale_held_out`, the prompts after
+    the largest, which none of them trains on (the cost of amortization as the prompt set grows)."""
     fragments = list(itertools.product(colours, shapes))
     prompts = tuple(stack_prompt(*top, *bottom) for top, bottom in itertools.product(fragments, fragments))
     order = torch.randperm(len(prompts), generator=torch.Generator().manual_seed(SPLIT_SEED)).tolist()
@@ -118,12 +120,21 @@ def _stacks(name: str, colours: tuple[str, ...], shapes: tuple[str, ...]) -> Pro
         count = int(len(prompts) * fraction)
         splits[f"seen_{label}"] = tuple(sorted(order[:count]))
         splits[f"unseen_{label}"] = tuple(sorted(order[count:]))
+    for count in scale:
+        splits[f"scale_{count}"] = tuple(sorted(order[:count]))
+    if scale:
+        splits["scale_held_out"] = tuple(sorted(order[max(scale) :]))
     return PromptSet(name, prompts, splits)
+
+
+# the cost table's training sets (issue 31, part 3): 512 and 2048 are the 12.5 % and 50 % seen splits; the
+# largest leaves 256 prompts that none of them trains on
+STACK_SCALES = (64, 512, 2048, 3840)
 
 
 @cache
 def stacks() -> PromptSet:
-    return _stacks("stacks", COLOUR_NAMES, SHAPE_NAMES)
+    return _stacks("stacks", COLOUR_NAMES, SHAPE_NAMES, STACK_SCALES)
 
 
 # four colours far apart in hue and four silhouettes unlike each other

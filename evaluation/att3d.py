@@ -19,7 +19,8 @@ amortized run, steps × views for a per-prompt one.
 
 reads the amortized run's snapshots (`snapshots/step_N/`) and a per-prompt evaluation
 (`evaluation.dreamfusion --judge-at ...`), and writes `results.json`, `table.md` and `budget.png`
-(budget vs R-probability: amortized seen and unseen, per-prompt).
+(budget vs R-probability, every part right and mesh IoU: amortized seen and unseen, per-prompt); for stacks,
+`table.md` also judges each part, bottom and top, by itself.
 """
 
 from __future__ import annotations

@@ -305,9 +305,14 @@ def test_calm_step_needs_patience_epochs_in_a_row():
     assert warm_start_experiment.calm_step(changes, eps=0.05, patience=1) is None
 
 
-def test_supersampled_psnr_is_measured(dataset):
+def test_supersampled_psnr_and_the_fits_meshes_are_measured(dataset):
     quality = measure_supersampled(dataset[0], "test", supersample=2)
     assert quality["objects"] == 2 and 0 < quality["psnr_min"] <= quality["psnr_mean"] < 60
+    _, records, _ = load_weight_dataset(dataset[0], "test")
+    assert set(quality["mesh_iou_per_category"]) == {r["category"] for r in records}
+    assert (
+        0 <= quality["mesh_iou_min"] <= quality["mesh_iou_mean"] <= max(quality["mesh_iou_per_category"].values()) <= 1
+    )
     assert json.loads((dataset[0] / "quality.json").read_text()) == quality
 
 

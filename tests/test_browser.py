@@ -121,7 +121,7 @@ def test_text_to_3d_from_a_typed_prompt_to_a_valid_download(page, screenshots, t
     glb = valid_download_then_screenshot(page, panel, tmp_path, screenshots / "text_to_3d.png", "a-red-cube.glb")
     assert glb.name == "a-red-cube.glb"
     assert panel.get_by_text("faces ·").first.is_visible()  # the mesh statistics
-    assert panel.get_by_text("The ATT3D model knows these words").is_visible()
+    assert panel.get_by_text("The ATT3D model was trained on").is_visible()  # its grammar, with its words
 
 
 def test_an_empty_prompt_shows_an_error_and_the_page_keeps_working(page, tmp_path):

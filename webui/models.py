@@ -64,13 +64,14 @@ class Models:
         return self._get("guidance", lambda: load_guidance(source, device=self.device,
                                                            text_encoder=self.text_encoder(source)))  # fmt: skip
 
-    def example_prompts(self) -> list[str]:
-        """Prompts for the random-prompt button: the ATT3D model's own training prompts (every model
-        `train.att3d` writes keeps them in its config), else, for the bundled model of before, its world
-        ("a {colour} {shape}"), else a few simple ones."""
+    def training_prompts(self) -> list[str]:
+        """The ATT3D model's training prompts: every model `train.att3d` writes keeps them in its config; the
+        bundled model of before keeps none, and was trained on its world ("a {colour} {shape}"); else none."""
         trained = list(self.att3d().model.config.training_prompts)
-        if trained:
-            return trained
-        if self.sources.att3d == "toy":
+        if not trained and self.sources.att3d == "toy":
             return [prompt.text for prompt in toy64().prompts]
-        return ["a red cube", "a green torus", "a blue star"]
+        return trained
+
+    def example_prompts(self) -> list[str]:
+        """Prompts for the random-prompt button: the ATT3D model's training prompts, else a few simple ones."""
+        return self.training_prompts() or ["a red cube", "a green torus", "a blue star"]

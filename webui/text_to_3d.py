@@ -44,10 +44,9 @@ def vocabulary(models: Models) -> str:
     """What the ATT3D model was trained to say, so a visitor need not guess: the toy world's grammar that its
     training prompts cover (single objects, stacks, category objects, each with its words), else the words
     of its training prompts (a model trained on prompts of its own)."""
-    config = models.att3d().model.config
-    kinds = prompts_by_kind(config.training_prompts)
+    kinds = prompts_by_kind(models.training_prompts())
     if not kinds:
-        words = config.training_words
+        words = models.att3d().model.config.training_words
         return f"**The ATT3D model knows these words:** {', '.join(words)}" if words else ""
     lines = ["**The ATT3D model was trained on:**"]
     for kind, pattern, heads in (("single", "a {colour} {shape}", "shapes"),

@@ -39,6 +39,7 @@ from torch import Tensor
 from att3d import ATT3D
 from att3d.generate import BUNDLED, ATT3DPipeline
 from att3d.training import ATT3DTrainConfig, training_seconds
+from evaluation.plots import save_figure, subplots
 from guidance import TextEncoder, load_text_encoder
 from guidance.clip import load_clip
 from hub.model_card import write_model_card
@@ -227,12 +228,7 @@ PLOTTED = {"r_probability": "R-probability", "all_ok": "shape and colour right (
 
 def plot_budget(amortized: dict, per_prompt: list[dict], path: Path, metrics: tuple[str, ...] = tuple(PLOTTED)) -> Path:
     """The paper's Fig. 6 in miniature: budget (frames per prompt, log scale) vs each metric, a panel each."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    figure, axes = plt.subplots(1, len(metrics), figsize=(5 * len(metrics), 4), squeeze=False)
+    figure, axes = subplots(1, len(metrics), figsize=(5 * len(metrics), 4), squeeze=False)
     frames = [p["frames_per_prompt"] for p in amortized["points"]]
     for metric, axis in zip(metrics, axes[0], strict=True):
         for split, style in (("seen", "-"), ("unseen", "--")):
@@ -247,11 +243,7 @@ def plot_budget(amortized: dict, per_prompt: list[dict], path: Path, metrics: tu
         axis.grid(True, alpha=0.3)
         axis.legend()
     figure.suptitle(f"{amortized['prompts']}, {amortized['trained_prompts']} prompts seen")
-    figure.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, dpi=120)
-    plt.close(figure)
-    return path
+    return save_figure(figure, path)
 
 
 def markdown_table(amortized: dict, per_prompt: list[dict]) -> str:

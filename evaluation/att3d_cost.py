@@ -24,6 +24,7 @@ from pathlib import Path
 
 from att3d.training import training_seconds
 from evaluation.att3d import METRICS, PLOTTED, Judge, evaluate_run, load_run
+from evaluation.plots import save_figure, subplots
 from toyworld.prompts import prompt_set
 
 HELD_OUT = "scale_held_out"
@@ -57,12 +58,7 @@ def cost_table(costs: list[dict], metric: str, target: float) -> str:
 
 def plot_cost(judged: list[dict], path: Path, metric: str, target: float) -> Path:
     """Held-out quality against training steps, one line per training-set size, the target dashed."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    figure, axis = plt.subplots(figsize=(5.5, 4))
+    figure, axis = subplots(figsize=(5.5, 4))
     for run in sorted(judged, key=lambda r: r["trained_prompts"]):
         steps = [p["step"] for p in run["points"]]
         axis.plot(steps, [p["unseen"][metric] for p in run["points"]], "-o", label=f"{run['trained_prompts']} prompts")
@@ -72,11 +68,7 @@ def plot_cost(judged: list[dict], path: Path, metric: str, target: float) -> Pat
     axis.set_ylabel(f"held-out {PLOTTED.get(metric, metric)}")
     axis.grid(True, alpha=0.3)
     axis.legend()
-    figure.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, dpi=120)
-    plt.close(figure)
-    return path
+    return save_figure(figure, path)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -34,6 +34,7 @@ import torch
 from scipy import linalg
 from torch import Tensor
 
+from evaluation.plots import save_figure, subplots
 from hub.model_card import write_model_card
 from nerf.background import ConstantBackground
 from nerf.cameras import orbit_cameras, turntable
@@ -155,13 +156,8 @@ def plot_weight_pca(shared: Path, random: Path | None, categories: tuple[str, st
     """The ablation: 2-D PCA of the fitted weights of two classes, from the shared initialization and
     (if given) from per-object random ones. Returns, per panel, the nearest-class-mean accuracy in the
     2-D projection (how well the classes separate)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     panels = [("shared initialization", shared)] + ([("random initialization", random)] if random else [])
-    figure, axes = plt.subplots(1, len(panels), figsize=(4.5 * len(panels), 4), squeeze=False)
+    figure, axes = subplots(1, len(panels), figsize=(4.5 * len(panels), 4), squeeze=False)
     separation = {}
     for axis, (title, folder) in zip(axes[0], panels, strict=True):
         params, records, _ = load_weight_dataset(folder)
@@ -181,10 +177,7 @@ def plot_weight_pca(shared: Path, random: Path | None, categories: tuple[str, st
         axis.set_xlabel("PC 1")
         axis.set_ylabel("PC 2")
         axis.legend()
-    figure.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
+    save_figure(figure, path, dpi=110)
     return separation
 
 

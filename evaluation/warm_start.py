@@ -36,6 +36,7 @@ import numpy as np
 from dreamfusion import SET_HELP, DreamFusionConfig, dreamfusion
 from dreamfusion.warm_start import TrainableField, load_trained_field, nearest_scene_field
 from evaluation.pil import PILJudge
+from evaluation.plots import save_figure, subplots
 from guidance import load_guidance
 from nerf.files import atomic_path
 from nerf.settings import with_overrides
@@ -149,12 +150,7 @@ def markdown_table(results: list[dict], inits: list[str], report_eps: list[float
 
 def plot_curves(results: list[dict], inits: list[str], path: Path) -> None:
     """Mean toy-CLIP similarity, mask IoU and render change against iterations, one line per start."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    figure, axes = plt.subplots(1, 3, figsize=(13.5, 3.8))
+    figure, axes = subplots(1, 3, figsize=(13.5, 3.8))
     for init in inits:
         rows = [r for r in results if r["init"] == init]
         steps = sorted(set.intersection(*(set(r["curve"]) for r in rows)))
@@ -169,9 +165,7 @@ def plot_curves(results: list[dict], inits: list[str], path: Path) -> None:
         axis.set_xlabel("iterations")
         axis.legend()
     axes[2].set_yscale("log")
-    figure.tight_layout()
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
+    save_figure(figure, path, dpi=110)
 
 
 def main(argv: list[str] | None = None) -> None:

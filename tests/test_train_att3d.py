@@ -34,6 +34,7 @@ from evaluation.att3d import (
     PART_METRICS,
     bundle,
     evaluate_run,
+    evaluation_splits,
     markdown_table,
     parts_table,
     per_prompt_points,
@@ -287,6 +288,8 @@ def test_the_cost_table_judges_every_run_on_the_same_held_out_stacks(tiny, tmp_p
         assert cost["prompts"] == count and cost["step"] == 1 and cost["seconds"] == training_seconds(run, 1) > 0
         assert cost["seconds_per_prompt"] == pytest.approx(cost["seconds"] / count)
     assert "| 64 | 1 | 0.1 |" in (out / "table.md").read_text() and (out / "cost.png").stat().st_size > 1000
+    with pytest.raises(ValueError, match="split 'seen_50' shares prompts with 'scale_512'"):
+        evaluation_splits(stacks(), "scale_512", None, unseen="seen_50")
     never = time_to_target(results["runs"][0], runs[0], "iou", 1.5)
     assert math.isnan(never["step"]) and "| 64 | not reached |" in cost_table([never], "iou", 1.5)
     toy = tmp_path / "toy"

@@ -39,7 +39,7 @@ from torch import Tensor
 from nerf.cameras import turntable
 from nerf.checks import check_int_range, check_range
 from nerf.field import RadianceField
-from nerf.iso_level import silhouette_iso_level
+from nerf.iso_level import opacity_crossing_level, silhouette_iso_level
 from nerf.occupancy import OccupancyGrid
 from nerf.render import RenderConfig
 from nerf.sparse import pack_rows
@@ -299,6 +299,16 @@ def rendered_surface_level(field: RadianceField) -> float:
     level = float(silhouette_iso_level(field, ISO_CAMERAS.to(field.device), ISO_RENDER, occupancy=occupancy)[0])
     if not np.isfinite(level):
         raise EmptyObjectError("the object is empty: no view shows anything")
+    return level
+
+
+def opacity_surface_level(field: RadianceField, quantile: float = 0.25) -> float:
+    """The density level of the surface of a field fitted to a sharp object's opacity (`nerf.iso_level.
+    opacity_crossing_level` from the iso cameras, the lower quartile by default). Raises EmptyObjectError
+    when no ray becomes opaque."""
+    level = opacity_crossing_level(field, ISO_CAMERAS.to(field.device), quantile=quantile)
+    if not np.isfinite(level):
+        raise EmptyObjectError("the object is empty: no ray through it becomes opaque")
     return level
 
 

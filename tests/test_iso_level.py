@@ -9,7 +9,7 @@ import torch
 
 from nerf.cameras import turntable
 from nerf.field import FieldOutput, RadianceField
-from nerf.iso_level import silhouette_iso_level
+from nerf.iso_level import opacity_crossing_level, silhouette_iso_level
 from nerf.occupancy import OccupancyGrid
 from nerf.render import RenderConfig, render
 
@@ -58,3 +58,26 @@ def test_rejects_per_object_cameras() -> None:
     batched = type(cameras)(cameras.c2w.unsqueeze(0), cameras.fov_y.unsqueeze(0), 8, 8)
     with pytest.raises(ValueError, match=r"shape \[V\]"):
         silhouette_iso_level(GaussianBalls([1.0]), batched)
+
+
+class SolidBall(RadianceField):
+    """A ball of radius 0.5 and constant density `density` (0: empty)."""
+
+    def __init__(self, density: float) -> None:
+        super().__init__()
+        self.density = density
+
+    def forward(self, points: torch.Tensor) -> FieldOutput:
+        inside = points.square().sum(-1) < 0.25
+        return FieldOutput(inside.float() * self.density, torch.full((*points.shape[:-1], 3), 0.5))
+
+
+@pytest.mark.parametrize("quantile", [0.0, 0.25, 1.0])
+def test_the_opacity_crossing_level_of_a_uniform_ball_is_its_density(quantile: float) -> None:
+    # inside the ball every sample has the same density, so every ray that becomes half opaque does so at
+    # that density, whichever quantile of them is taken; rays through its rim never get there
+    cameras = turntable(2, elevation_deg=20.0, distance=3.0, fov_y_deg=45.0, width=32, height=32)
+    assert opacity_crossing_level(SolidBall(12.0), cameras, quantile=quantile) == pytest.approx(12.0)
+    assert opacity_crossing_level(SolidBall(0.0), cameras) == math.inf
+    with pytest.raises(ValueError, match=r"quantile must lie in \[0, 1\]"):
+        opacity_crossing_level(SolidBall(12.0), cameras, quantile=1.5)

@@ -9,6 +9,8 @@ level whose silhouettes best match the rendered opacity masks follows from sorti
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import torch
 from torch import Tensor
 
@@ -17,6 +19,26 @@ from nerf.field import RadianceField
 from nerf.occupancy import OccupancyGrid
 from nerf.render import RenderConfig, composite_weights, ray_samples
 from nerf.sparse import evaluate_where
+
+
+def ray_densities(
+    field: RadianceField, cameras: Cameras, config: RenderConfig, occupancy: OccupancyGrid | None = None
+) -> Iterator[tuple[Tensor, Tensor]]:
+    """The density `[B, r, S]` at every sample of the rays from `cameras` `[V]` (each object's), with each
+    sample's segment length `[B, r, S]`, a chunk of `config.chunk_rays` rays at a time; with `occupancy`, the
+    field is queried only in its occupied cells, as `render` does."""
+    if len(cameras.shape) != 1:
+        raise ValueError(f"cameras must have shape [V], got {tuple(cameras.shape)}")
+    origins, directions = (rays.reshape(1, -1, 3).expand(field.num_objects or 1, -1, -1) for rays in cameras.rays())
+    for start in range(0, origins.shape[1], config.chunk_rays):
+        o, d = origins[:, start : start + config.chunk_rays], directions[:, start : start + config.chunk_rays]
+        t, step, points = ray_samples(o, d, field.bound, config)
+        if occupancy is None:
+            density = field.query(points).density.view(t.shape)
+        else:
+            density = evaluate_where(occupancy.occupied(points), points, lambda p: (field.query(p).density,))[0]
+            density = density.view(t.shape)
+        yield density, step.expand(t.shape)
 
 
 @torch.no_grad()
@@ -37,21 +59,11 @@ def silhouette_iso_level(
     `occupancy`: the field is queried only in its occupied cells (empty space holds no peak and adds
     no opacity), as `render` does with one.
     """
-    if len(cameras.shape) != 1:
-        raise ValueError(f"cameras must have shape [V], got {tuple(cameras.shape)}")
-    origins, directions = (rays.reshape(1, -1, 3).expand(field.num_objects or 1, -1, -1) for rays in cameras.rays())
     peaks, opacities = [], []
-    for start in range(0, origins.shape[1], config.chunk_rays):
-        o, d = origins[:, start : start + config.chunk_rays], directions[:, start : start + config.chunk_rays]
-        t, step, points = ray_samples(o, d, field.bound, config)
-        if occupancy is None:
-            density = field.query(points).density.view(t.shape)
-        else:
-            density = evaluate_where(occupancy.occupied(points), points, lambda p: (field.query(p).density,))[0]
-            density = density.view(t.shape)
+    for density, steps in ray_densities(field, cameras, config, occupancy):
         peaks.append(density.amax(dim=-1))
         if opacity is None:  # composited as `render` does
-            opacities.append(composite_weights(density, step.expand(t.shape)).sum(dim=-1))
+            opacities.append(composite_weights(density, steps).sum(dim=-1))
     peaks = torch.cat(peaks, dim=1)  # [B, V*H*W]
     masks = (torch.cat(opacities, dim=1) if opacity is None else opacity.flatten(1)) > opacity_cut
     batch = masks.shape[0]
@@ -84,17 +96,11 @@ def opacity_crossing_level(
     where the object's surface lies: the silhouette level sits where the thin soft shell around every surface
     has just begun, which fattens legs, rims and handles by that shell's width. A low quantile (the
     thinnest parts' rays reach the cut at lower densities than the broad faces') keeps thin parts whole."""
-    if len(cameras.shape) != 1:
-        raise ValueError(f"cameras must have shape [V], got {tuple(cameras.shape)}")
     if not 0 <= quantile <= 1:
         raise ValueError(f"quantile must lie in [0, 1], got {quantile}")
-    origins, directions = (rays.reshape(1, -1, 3) for rays in cameras.rays())
     crossings = []
-    for start in range(0, origins.shape[1], config.chunk_rays):
-        o, d = origins[:, start : start + config.chunk_rays], directions[:, start : start + config.chunk_rays]
-        t, step, points = ray_samples(o, d, field.bound, config)
-        density = field.query(points).density.view(t.shape)
-        opacity = composite_weights(density, step.expand(t.shape)).cumsum(dim=-1)  # after each sample
+    for density, steps in ray_densities(field, cameras, config):
+        opacity = composite_weights(density, steps).cumsum(dim=-1)  # after each sample
         reached = opacity >= opacity_cut
         first = reached.float().argmax(dim=-1, keepdim=True)  # the first sample at the cut
         crossings.append(density.gather(-1, first).squeeze(-1)[reached.any(dim=-1)])

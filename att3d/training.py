@@ -16,7 +16,7 @@ and a run split over processes (Hugging Face Accelerate) makes the same update a
 Outputs in `--out`: `checkpoint/` (resumable, written atomically), `snapshots/step_N/` (the model in
 Hub layout at chosen steps: the evaluation's compute budgets), `model/` (the final one), `renders/`
 (periodic views of fixed prompts), `log.jsonl` (loss, learning rate, prompt spread, seconds) and the
-`config.json` that made them.
+`config.json` that made them, with `sittings.jsonl` (the step each sitting started at, and the machine it ran on).
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ from distillation.shape_prior import AssetPairs, shape_prior_loss
 from distillation.step import SDSRunSettings, SDSUpdate
 from guidance import Guidance, load_guidance
 from guidance.prompts import clean_prompt
-from hub.model_card import write_model_card
+from hub.model_card import machine, write_model_card
 from nerf.cameras import Cameras, CameraSampling, sample_cameras, turntable
 from nerf.interpolation import interpolate
 from nerf.random import derived_seed, object_generators
@@ -290,6 +290,22 @@ def logged(run: Path, key: str) -> list[float]:
     return values
 
 
+def trained_on(run: Path) -> list[str]:
+    """The machines a run's sittings ran on (`sittings.jsonl`), each once, in order; none for a run whose
+    sittings were not recorded."""
+    path, machines = run / "sittings.jsonl", []
+    for line in path.read_text().splitlines() if path.is_file() else []:
+        try:
+            record = json.loads(line)
+        except ValueError:  # a line cut short by a kill
+            continue
+        processes = record.get("processes", 1)
+        name = record["machine"] + (f" × {processes} processes" if processes > 1 else "")
+        if name not in machines:
+            machines.append(name)
+    return machines
+
+
 def training_seconds(run: Path, step: int | None = None) -> float:
     """The wall seconds of a run's training, from its log: each sitting's clock starts at 0 (a resumed
     run), so the total is the sum of each sitting's last record. With `step`: the seconds until the run first
@@ -316,8 +332,8 @@ def write_card(
 ) -> None:
     """The model card of a run's `model/` at `step` (what `hub.push` uploads): the run's command as its recipe,
     the prompt set it was trained on and what it kept out, and what the run measured (its last logged losses,
-    its training time over every sitting). A run on a toy-world prompt set is judged against the truth by
-    `python -m evaluation.att3d --att3d RUN`."""
+    its training time over every sitting and the machines they ran on). A run on a toy-world prompt set is
+    judged against the truth by `python -m evaluation.att3d --att3d RUN`."""
     run = json.loads((out / "config.json").read_text())
     losses = logged(out, "loss")[-10:]
     shown = ", ".join(f'"{p}"' for p in training[:8]) + (f" and {len(training) - 8} more" if len(training) > 8 else "")
@@ -329,7 +345,8 @@ def write_card(
     metrics = {"steps": step, "steps_planned": config.steps, "prompts_trained": len(training),
                "prompts_held_out": len(held_out), "prompts_per_step": config.prompts_per_step,
                "shape_prior": config.shape.enabled, "final_loss": round(float(np.mean(losses)), 6) if losses else None,
-               "training_minutes": round(training_seconds(out) / 60, 1), "processes": run["processes"]}  # fmt: skip
+               "training_minutes": round(training_seconds(out) / 60, 1), "processes": run["processes"],
+               "trained_on": trained_on(out)}  # fmt: skip
     write_model_card(out / "model", "ATT3D", summary, metrics, "amortized-3d", ("text-to-3d", "nerf", "att3d"),
                      command=run.get("command") or "python -m train.att3d")  # fmt: skip
 
@@ -374,6 +391,9 @@ def train_att3d(
         (out / "config.json").write_text(json.dumps({"guidance": str(guidance_source), "prompts_trained": len(training),
                                                      "processes": accelerator.num_processes, "command": command,
                                                      **asdict(config)}, indent=2, default=str))  # fmt: skip
+        with (out / "sittings.jsonl").open("a") as sittings:  # where each sitting ran, for the card
+            sittings.write(json.dumps({"from_step": step, "machine": machine(accelerator.device),
+                                       "processes": accelerator.num_processes}) + "\n")  # fmt: skip
         if library is not None:
             index, similarity = library.retrieve(training)
             retrieval = [{"prompt": p, "asset": library.captions[i], "similarity": round(float(s), 4)}

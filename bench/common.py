@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import platform
 import statistics
 import time
 from collections.abc import Callable
 
 import torch
 
+from hub.model_card import machine
 from nerf.analytic import demo_field
 from nerf.field import HashGridField, HashGridFieldConfig
 from nerf.fit import fit_field
@@ -40,14 +40,6 @@ def seconds(function: Callable[[], object], repeat: int = 5, warmup: int = 1) ->
             torch.cuda.synchronize()
         times.append(time.perf_counter() - start)
     return statistics.median(times)
-
-
-def machine() -> str:
-    if torch.cuda.is_available():
-        return f"{torch.cuda.get_device_name()} (torch {torch.__version__})"
-    return (
-        f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads (torch {torch.__version__})"
-    )
 
 
 def print_table(title: str, header: list[str], rows: list[list[object]]) -> None:

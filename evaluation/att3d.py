@@ -38,7 +38,7 @@ from torch import Tensor
 
 from att3d import ATT3D
 from att3d.generate import BUNDLED, ATT3DPipeline
-from att3d.training import ATT3DTrainConfig, training_seconds
+from att3d.training import ATT3DTrainConfig, trained_on, training_seconds
 from evaluation.plots import save_figure, subplots
 from guidance import TextEncoder, load_text_encoder
 from guidance.clip import load_clip
@@ -337,8 +337,9 @@ def bundle(run: Path, folder: Path, limit: int | None) -> dict:
     summary = CARD_SUMMARY.format(resolution=config.model.voxel.resolution, split=config.split, prompts=config.prompts,
                                   trained=trained, interpolants=interpolants, shape=shape)  # fmt: skip
     seconds = training_seconds(run)
+    where = " and ".join(trained_on(run)) or "a machine its run did not record"
     metrics = {"steps": config.steps, "frames_per_prompt": config.frames_per_prompt(config.steps, trained),
-               "training_minutes": round(seconds / 60, 1),
+               "training_minutes": round(seconds / 60, 1), "trained_on": trained_on(run),
                "size_mb": round((folder / "model.safetensors").stat().st_size / 2**20, 1), **scores}  # fmt: skip
     among = (f"all {len(prompts.prompts)} prompts of the set" if len(parts) == 1 else
              "all prompts of the same kind (toy64, stacks, categories; each kind judged by itself)")  # fmt: skip
@@ -348,7 +349,7 @@ def bundle(run: Path, folder: Path, limit: int | None) -> dict:
              "its vertex colours' error against the true albedo). "
              "The bundle and these numbers come from `python -m evaluation.att3d "
              f"--att3d {run} --out runs/evaluate --bundle {folder}`; see docs/ATT3D.md. "
-             f"Trained for {seconds / 60:.0f} minutes (the run's log.jsonl)."
+             f"Trained for {seconds / 60:.0f} minutes (the run's log.jsonl) on {where}."
              + (" " + PURE_SDS_RECIPE if config.shape.enabled else ""))  # fmt: skip
     write_model_card(folder, "Toy-world ATT3D", summary, metrics, "amortized-3d", ("text-to-3d", "nerf", "att3d"),
                      shlex.split(command) if command else None, notes)  # fmt: skip

@@ -4,10 +4,12 @@ the command that made the model, and what it measured."""
 from __future__ import annotations
 
 import json
+import platform
 import shlex
 import sys
 from pathlib import Path
 
+import torch
 from huggingface_hub import ModelCard, ModelCardData
 
 
@@ -34,6 +36,16 @@ def write_model_card(
     path = Path(folder) / "README.md"
     card.save(path)
     return path
+
+
+def machine(device: torch.device | str | None = None) -> str:
+    """Where this process computes, in words, as a card or a benchmark says it: the GPU's name, or the CPU
+    and its thread count (each with torch's version). `device`: the one in use (default: CUDA when present)."""
+    device = torch.device(device if device is not None else "cuda" if torch.cuda.is_available() else "cpu")
+    if device.type == "cuda":
+        return f"{torch.cuda.get_device_name(device)} (torch {torch.__version__})"
+    processor = platform.processor() or platform.machine()
+    return f"{processor}, {torch.get_num_threads()} threads (torch {torch.__version__})"
 
 
 def _module() -> str:

@@ -26,6 +26,7 @@ from att3d.training import (
     kind_probabilities,
     local_rows,
     train_att3d,
+    trained_on,
     training_prompts,
     training_seconds,
 )
@@ -43,6 +44,7 @@ from evaluation.att3d import (
 from evaluation.att3d import main as att3d_main
 from evaluation.att3d_cost import cost_table, time_to_target
 from evaluation.att3d_cost import main as cost_main
+from hub.model_card import machine
 from nerf.settings import with_overrides
 from toyworld.prompts import stacks, toy64, world
 from train.att3d import main
@@ -112,6 +114,11 @@ def test_resumed_run_is_the_uninterrupted_run(tiny, tmp_path, monkeypatch) -> No
         assert f'"steps": {sitting},' in card and '"steps_planned": 4' in card
     train_att3d(config, guidance_source(tiny), tmp_path / "sittings", "cpu", progress=False, minutes=1e-9)
     assert_same_weights(final_weights(tmp_path / "whole"), final_weights(tmp_path / "sittings"))
+    # each sitting recorded where it started and ran; the card names the machine once
+    sittings = [json.loads(line) for line in (tmp_path / "sittings" / "sittings.jsonl").read_text().splitlines()]
+    assert [s["from_step"] for s in sittings] == [0, 1, 2, 3] and sittings[0]["machine"] == machine("cpu")
+    assert trained_on(tmp_path / "sittings") == [machine("cpu")]
+    assert f'"trained_on": [\n    "{machine("cpu")}"' in (tmp_path / "sittings" / "model" / "README.md").read_text()
     model = ATT3D.from_pretrained(tmp_path / "whole" / "model")
     assert model.config.training_words and "cube" in model.config.training_words
     assert model.config.text_encoder == guidance_source(tiny)
@@ -263,6 +270,7 @@ def test_bundle_is_fp16_with_a_card_and_scores_like_the_run(tiny, tmp_path, monk
     card = (folder / "README.md").read_text()
     assert command in card and '"unseen"' in card and "library_name: amortized-3d" in card
     assert f"Trained for {training_seconds(run) / 60:.0f} minutes" in card and training_seconds(run) > 0
+    assert f"(the run's log.jsonl) on {machine('cpu')}." in card
     original, bundled = ATT3D.from_pretrained(run / "model").eval(), ATT3D.from_pretrained(folder).eval()
     embeddings = torch.randn(3, 32, 128)
     assert torch.allclose(original(embeddings), bundled(embeddings), atol=2e-2, rtol=1e-2)

@@ -391,9 +391,10 @@ def train_att3d(
         (out / "config.json").write_text(json.dumps({"guidance": str(guidance_source), "prompts_trained": len(training),
                                                      "processes": accelerator.num_processes, "command": command,
                                                      **asdict(config)}, indent=2, default=str))  # fmt: skip
-        with (out / "sittings.jsonl").open("a") as sittings:  # where each sitting ran, for the card
-            sittings.write(json.dumps({"from_step": step, "machine": machine(accelerator.device),
-                                       "processes": accelerator.num_processes}) + "\n")  # fmt: skip
+        if step < config.steps:  # where each sitting ran, for the card (a finished run rerun trains nothing)
+            with (out / "sittings.jsonl").open("a") as sittings:
+                sittings.write(json.dumps({"from_step": step, "machine": machine(accelerator.device),
+                                           "processes": accelerator.num_processes}) + "\n")  # fmt: skip
         if library is not None:
             index, similarity = library.retrieve(training)
             retrieval = [{"prompt": p, "asset": library.captions[i], "similarity": round(float(s), 4)}

@@ -4,7 +4,7 @@ file), split into its parts; the prompts' text embeddings are cached after the f
 app. And training: rendering a batch of 8 prompts' objects (1 view, 32², 64 samples) forward and
 backward with each backbone the mapping network can write.
 
-`python -m bench.bench_att3d [--model toy] [--resolutions 128 256]`
+`python -m bench.bench_att3d [--model toy] [--resolutions 128 256] [--prompts "a red cube" ...]`
 """
 
 from __future__ import annotations
@@ -54,13 +54,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="toy", help="'toy' (bundled), a folder or a Hub repo id")
     parser.add_argument("--resolutions", type=int, nargs="+", default=[128, 256])
+    parser.add_argument("--prompts", nargs="+", default=list(PROMPTS), help="prompts to time (default: three toy64)")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     args = parser.parse_args()
     pipe = ATT3DPipeline.from_pretrained(args.model, args.device)
     rows = []
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "bench.glb"
-        for prompt in PROMPTS:
+        for prompt in args.prompts:
             forward = seconds(lambda prompt=prompt: pipe(prompt), repeat=5)
             generation = pipe(prompt)
             for resolution in args.resolutions:

@@ -152,9 +152,11 @@ def test_a_run_whose_object_vanished_says_so_once_instead_of_failing(client, mon
 
 @pytest.mark.parametrize("example", text_to_3d.EXAMPLES, ids=lambda e: e[0])
 def test_every_text_example_makes_a_valid_glb(client, example):
+    """...within what its model was trained on: an ATT3D example uses no word the bundled model never saw."""
     prompt, method = example
-    viewer, *_ = client.predict(prompt=prompt, model=method, api_name="/text_to_3d")
+    viewer, _, _, note = client.predict(prompt=prompt, model=method, api_name="/text_to_3d")
     valid_glb(viewer)
+    assert method != "ATT3D" or "unknown" not in note, note
 
 
 @pytest.mark.parametrize("image", example_images(), ids=lambda path: Path(path).stem)

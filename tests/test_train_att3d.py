@@ -114,7 +114,9 @@ def test_resumed_run_is_the_uninterrupted_run(tiny, tmp_path, monkeypatch) -> No
         assert f'"steps": {sitting},' in card and '"steps_planned": 4' in card
     train_att3d(config, guidance_source(tiny), tmp_path / "sittings", "cpu", progress=False, minutes=1e-9)
     assert_same_weights(final_weights(tmp_path / "whole"), final_weights(tmp_path / "sittings"))
-    # each sitting recorded where it started and ran; the card names the machine once
+    # each sitting recorded where it started and ran (a finished run rerun trains nothing, and records
+    # nothing); the card names the machine once
+    train_att3d(config, guidance_source(tiny), tmp_path / "sittings", "cpu", progress=False)
     sittings = [json.loads(line) for line in (tmp_path / "sittings" / "sittings.jsonl").read_text().splitlines()]
     assert [s["from_step"] for s in sittings] == [0, 1, 2, 3] and sittings[0]["machine"] == machine("cpu")
     assert trained_on(tmp_path / "sittings") == [machine("cpu")]

@@ -6,8 +6,8 @@
 # jobs side by side, 2 for one alone (about 0.8 s a step of 8 prompts alone, 1.2-2 s beside another job).
 #
 #   bash train/att3d_experiments.sh world         # the bundled world model (toy64 + stacks + categories), ~55 min alone
-#   bash train/att3d_experiments.sh ss50          # part 2: stacks_small, 50 % seen, pure SDS, 25 … 400 frames a prompt
-#   bash train/att3d_experiments.sh ss12          # part 2: 12.5 % seen, pure SDS, the same budgets
+#   bash train/att3d_experiments.sh ss50          # part 2: stacks_small, 50 % seen, pure SDS, 25 … 300 frames a prompt (~75 min alone)
+#   bash train/att3d_experiments.sh ss12          # part 2: 12.5 % seen, pure SDS, the same budgets (~20 min)
 #   bash train/att3d_experiments.sh ss50-shape    # part 2: ss50 with the shape regularizer
 #   bash train/att3d_experiments.sh ss12-shape    # part 2: ss12 with the shape regularizer
 #   bash train/att3d_experiments.sh df-ss         # part 2: per-prompt pure SDS on 8 stacks_small prompts (~30 min)
@@ -21,10 +21,10 @@ mkdir -p "$RUNS"
 shape=(shape.weight=5 shape.occupancy_weight=1 shape.albedo_weight=100)  # the bundled models' regularizer
 sitting=(--minutes 110)
 
-stacks_small() {  # name split steps [--set ...]: 25 … 400 frames a prompt (batch 8 over 128 or 32 prompts)
-    local name=$1 split=$2 steps=$3; shift 3
-    local snapshots=(400 800 1600 3200 6400)
-    [[ $steps == 1600 ]] && snapshots=(100 200 400 800 1600)
+stacks_small() {  # name split steps [--set ...]: 25 … 300 frames a prompt (batch 8 over 128 or 32 prompts), the
+    local name=$1 split=$2 steps=$3; shift 3  # per-prompt baseline's budgets (df-ss), its best (300) included
+    local snapshots=(400 800 1600 3200 4800)
+    [[ $steps == 1200 ]] && snapshots=(100 200 400 800 1200)
     python -m train.att3d --prompts stacks_small --split "$split" --out "$RUNS/$name" --steps "$steps" --batch 8 \
         --snapshots "${snapshots[@]}" "${sitting[@]}" "$@"
     echo "judge: python -m evaluation.att3d --att3d $RUNS/$name --per-prompt $RUNS/df-ss/results.json --out docs/att3d-$name --limit 48"
@@ -37,10 +37,10 @@ case ${1:-} in
             --set "${shape[@]}" balance_kinds=true
         echo "judge and bundle: python -m evaluation.att3d --att3d $RUNS/world --out runs/eval-world --bundle checkpoints/toy-att3d --limit 48"
         ;;
-    ss50) stacks_small ss50 seen_50 6400 ;;
-    ss12) stacks_small ss12 seen_12.5 1600 ;;
-    ss50-shape) stacks_small ss50-shape seen_50 6400 --set "${shape[@]}" ;;
-    ss12-shape) stacks_small ss12-shape seen_12.5 1600 --set "${shape[@]}" ;;
+    ss50) stacks_small ss50 seen_50 4800 ;;
+    ss12) stacks_small ss12 seen_12.5 1200 ;;
+    ss50-shape) stacks_small ss50-shape seen_50 4800 --set "${shape[@]}" ;;
+    ss12-shape) stacks_small ss12-shape seen_12.5 1200 --set "${shape[@]}" ;;
     df-ss)
         python -m evaluation.dreamfusion --prompts stacks_small --out "$RUNS/df-ss" --judge-at 25 50 100 200 300
         ;;

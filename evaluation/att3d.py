@@ -338,6 +338,7 @@ def bundle(run: Path, folder: Path, limit: int | None) -> dict:
                                   trained=trained, interpolants=interpolants, shape=shape)  # fmt: skip
     seconds = training_seconds(run)
     where = " and ".join(trained_on(run)) or "a machine its run did not record"
+    limited = f" --limit {limit}" if limit is not None else ""
     metrics = {"steps": config.steps, "frames_per_prompt": config.frames_per_prompt(config.steps, trained),
                "training_minutes": round(seconds / 60, 1), "trained_on": trained_on(run),
                "size_mb": round((folder / "model.safetensors").stat().st_size / 2**20, 1), **scores}  # fmt: skip
@@ -348,7 +349,7 @@ def bundle(run: Path, folder: Path, limit: int | None) -> dict:
              "and the 128³ `.glb` against the true shape (mesh IoU, its lowest, Chamfer distance, convexity gap, "
              "its vertex colours' error against the true albedo). "
              "The bundle and these numbers come from `python -m evaluation.att3d "
-             f"--att3d {run} --out runs/evaluate --bundle {folder}`; see docs/ATT3D.md. "
+             f"--att3d {run} --out runs/evaluate --bundle {folder}{limited}`; see docs/ATT3D.md. "
              f"Trained for {seconds / 60:.0f} minutes (the run's log.jsonl) on {where}."
              + (" " + PURE_SDS_RECIPE if config.shape.enabled else ""))  # fmt: skip
     write_model_card(folder, "Toy-world ATT3D", summary, metrics, "amortized-3d", ("text-to-3d", "nerf", "att3d"),

@@ -45,7 +45,7 @@ def machine(device: torch.device | str | None = None) -> str:
     if device.type == "cuda":
         return f"{torch.cuda.get_device_name(device)} (torch {torch.__version__})"
     processor = platform.processor() or platform.machine()
-    return f"{processor}, {torch.get_num_threads()} threads (torch {torch.__version__})"
+    return f"CPU ({processor}), {torch.get_num_threads()} threads (torch {torch.__version__})"
 
 
 def _module() -> str:

@@ -26,8 +26,9 @@ from webui.outputs import (
 )
 
 METHODS = tuple(TEXT)  # the model choice's labels
-EXAMPLES = [["a red cube", "ATT3D"], ["a green torus", "ATT3D"], ["a blue star", "ATT3D"],
-            ["a yellow chair", METHODS[1]]]  # fmt: skip
+# single objects, a stack and a chair the bundled ATT3D model never trained on (held out), and PIL
+EXAMPLES = [["a red cube", "ATT3D"], ["a green torus", "ATT3D"], ["a blue cone on top of a yellow cube", "ATT3D"],
+            ["a pink chair", "ATT3D"], ["a yellow chair", METHODS[1]]]  # fmt: skip
 
 
 def generate(models: Models, prompt: str, model: str, resolution: int, faces: int) -> tuple[str, str, str, str]:

@@ -238,6 +238,8 @@ def plot_budget(amortized: dict, per_prompt: list[dict], path: Path, metrics: tu
             axis.plot([p["frames_per_prompt"] for p in per_prompt], [p["seen"][metric] for p in per_prompt], "-",
                       marker="s", color="tab:red", label="per-prompt")  # fmt: skip
         axis.set_xscale("log")
+        axis.set_xticks(frames, [f"{f:g}" for f in frames], minor=False)  # the budgets judged, as plain numbers
+        axis.set_xticks([], minor=True)
         axis.set_xlabel("compute budget: rendered frames per prompt")
         axis.set_ylabel(PLOTTED.get(metric, metric))
         axis.grid(True, alpha=0.3)

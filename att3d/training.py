@@ -278,27 +278,29 @@ def render_previews(model: ATT3D, guidance: Guidance, prompts: list[str], path: 
     model.train(was_training)
 
 
-def logged(run: Path, key: str) -> list[float]:
-    """`key`'s value in every whole record of a run's log, in order (none when the run has no log); a line
-    cut short by a killed sitting is skipped."""
-    log, values = run / "log.jsonl", []
-    for line in log.read_text().splitlines() if log.is_file() else []:
+def json_records(path: Path) -> list[dict]:
+    """Every whole record of a run's JSON-lines file (`log.jsonl`, `sittings.jsonl`), in order (none when the
+    file does not exist); a line cut short by a killed sitting is skipped."""
+    lines = path.read_text().splitlines() if path.is_file() else []
+    whole = []
+    for line in lines:
         try:
-            values.append(float(json.loads(line)[key]))
-        except (ValueError, KeyError):
+            whole.append(json.loads(line))
+        except ValueError:
             continue
-    return values
+    return whole
+
+
+def logged(run: Path, key: str) -> list[float]:
+    """`key`'s value in every whole record of a run's log that has it, in order (none when the run has no log)."""
+    return [float(record[key]) for record in json_records(run / "log.jsonl") if key in record]
 
 
 def trained_on(run: Path) -> list[str]:
     """The machines a run's sittings ran on (`sittings.jsonl`), each once, in order; none for a run whose
     sittings were not recorded."""
-    path, machines = run / "sittings.jsonl", []
-    for line in path.read_text().splitlines() if path.is_file() else []:
-        try:
-            record = json.loads(line)
-        except ValueError:  # a line cut short by a kill
-            continue
+    machines = []
+    for record in json_records(run / "sittings.jsonl"):
         processes = record.get("processes", 1)
         name = record["machine"] + (f" × {processes} processes" if processes > 1 else "")
         if name not in machines:

@@ -206,7 +206,7 @@ def evaluate_run(run: Path, limit: int | None, judge: Judge | None = None, unsee
         print(json.dumps({k: v if not isinstance(v, dict) else {m: v[m] for m in METRICS} for k, v in point.items()}),
               flush=True)  # fmt: skip
     return {"run": str(run), "prompts": config.prompts, "split": config.split, "trained_prompts": trained,
-            "points": points}  # fmt: skip
+            "unseen_split": unseen, "shape_prior": config.shape.enabled, "points": points}  # fmt: skip
 
 
 # --- per-prompt runs --------------------------------------------------------------------------------------
@@ -369,12 +369,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--split", default=None, help="with --model: the split it trained on (default seen)")
     parser.add_argument("--per-prompt", type=Path, default=None, help="results.json of evaluation.dreamfusion")
     parser.add_argument("--limit", type=int, default=None, help="judge at most N prompts per split (large sets)")
+    parser.add_argument("--unseen", default=None, help="with --att3d: judge unseen prompts on this split of the run's "
+                        "prompt set (default: every prompt it did not train on); e.g. unseen_50 for runs on "
+                        "different fractions, so that all are judged on the same held-out prompts")  # fmt: skip
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--bundle", type=Path, default=None, help="also save the final model here in fp16, with a card")
     args = parser.parse_args(argv)
     if args.model is not None:
-        if args.bundle is not None or args.per_prompt is not None:
-            parser.error("--bundle and --per-prompt go with --att3d (a run), not --model")
+        if args.bundle is not None or args.per_prompt is not None or args.unseen is not None:
+            parser.error("--bundle, --per-prompt and --unseen go with --att3d (a run), not --model")
         try:
             prompts, split = prompt_set(args.prompts or "toy64"), args.split or "seen"
             prompts.split(split)
@@ -398,7 +401,15 @@ def main(argv: list[str] | None = None) -> None:
         parser.error("--limit must be >= 1")
     if args.bundle is not None and not (args.att3d / "model" / "config.json").exists():
         parser.error(f"--bundle needs the run's final model, and {args.att3d / 'model'} holds none (unfinished run?)")
-    amortized = evaluate_run(args.att3d, args.limit)
+    if args.unseen is not None:
+        config, _ = load_run(args.att3d)
+        try:
+            prompts = prompt_set(config.prompts)
+            prompts.split(args.unseen)
+            evaluation_splits(prompts, config.split, None, unseen=args.unseen)
+        except ValueError as error:
+            parser.error(f"--unseen: {error}")
+    amortized = evaluate_run(args.att3d, args.limit, unseen=args.unseen)
     per_prompt = per_prompt_points(args.per_prompt) if args.per_prompt else []
     bundled = bundle(args.att3d, args.bundle, args.limit) if args.bundle else None
     args.out.mkdir(parents=True, exist_ok=True)

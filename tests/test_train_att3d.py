@@ -44,9 +44,10 @@ from evaluation.att3d import (
 from evaluation.att3d import main as att3d_main
 from evaluation.att3d_cost import cost_table, time_to_target
 from evaluation.att3d_cost import main as cost_main
+from evaluation.att3d_fraction import main as fraction_main
 from hub.model_card import machine
 from nerf.settings import with_overrides
-from toyworld.prompts import stacks, toy64, world
+from toyworld.prompts import stacks, stacks_small, toy64, world
 from train.att3d import main
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -309,6 +310,39 @@ def test_the_cost_table_judges_every_run_on_the_same_held_out_stacks(tiny, tmp_p
     assert "the cost table takes runs on stacks' scale_N splits" in capsys.readouterr().err
 
 
+def test_unseen_quality_against_the_fraction_seen_on_shared_unseen_prompts(tiny, tmp_path, monkeypatch, capsys) -> None:
+    """Part 2 (b): runs on 12.5 % and 50 % of stacks_small, judged on the same unseen_50 prompts, compared at
+    the budget both reached (1 step over 32 prompts = 4 steps over 128); other held-out prompts are refused."""
+    monkeypatch.setenv("AMORTIZED3D_CACHE", str(tmp_path / "cache"))
+    judged = []
+    for split, steps in (("seen_12.5", 1), ("seen_50", 4)):
+        run = tmp_path / split
+        config = tiny_config(steps, prompts="stacks_small", split=split, snapshot_steps=(steps,))
+        train_att3d(config, guidance_source(tiny), run, "cpu", False, command="python -m train.att3d")
+        judged.append(tmp_path / f"judged-{split}")
+        att3d_main(["--att3d", str(run), "--unseen", "unseen_50", "--limit", "2", "--out", str(judged[-1])])
+    out = tmp_path / "fraction"
+    fraction_main(["--judged", *map(str, judged), "--out", str(out)])
+    results = json.loads((out / "results.json").read_text())
+    assert [r["fraction_seen"] for r in results["runs"]] == [0.125, 0.5] and len(results["budgets"]) == 1
+    assert all(r["unseen_split"] == "unseen_50" and r["shape_prior"] is False for r in results["runs"])
+    unseen = [{row["prompt"] for row in json.loads((j / "results.json").read_text())["amortized"]["points"][0]
+               ["unseen"]["rows"]} for j in judged]  # fmt: skip
+    assert unseen[0] == unseen[1] and unseen[0] <= {p.text for p in stacks_small().split("unseen_50")}
+    table = (out / "table.md").read_text()
+    assert "| 12.5% | none | 1 |" in table and "| 50.0% | none | 4 |" in table
+    assert (out / "fraction.png").stat().st_size > 1000
+    capsys.readouterr()
+    # the 12.5 % run judged on every prompt it did not train on: other unseen prompts, not comparable
+    att3d_main(["--att3d", str(tmp_path / "seen_12.5"), "--limit", "2", "--out", str(tmp_path / "own")])
+    with pytest.raises(SystemExit):
+        fraction_main(["--judged", str(tmp_path / "own"), str(judged[1]), "--out", str(tmp_path / "refused")])
+    assert "judged on different unseen prompts" in capsys.readouterr().err and not (tmp_path / "refused").exists()
+    with pytest.raises(SystemExit):  # held-out prompts must be held out
+        att3d_main(["--att3d", str(tmp_path / "seen_50"), "--unseen", "seen_12.5", "--out", str(tmp_path / "x")])
+    assert "--unseen: split 'seen_12.5' shares prompts with 'seen_50'" in capsys.readouterr().err
+
+
 def test_training_time_sums_the_sittings_of_a_resumed_run(tmp_path) -> None:
     assert math.isnan(training_seconds(tmp_path))  # no log: no time
     clocks = [10.0, 20.0, 30.0, 5.0, 15.0, 2.0]  # three sittings, each clock from 0
@@ -326,6 +360,7 @@ def test_training_time_sums_the_sittings_of_a_resumed_run(tmp_path) -> None:
 
 @pytest.mark.parametrize("argv", [["--model", "toy", "--bundle", "b"], ["--model", "toy", "--per-prompt", "r.json"],
                                   ["--model", "/no/such/folder"], ["--model", "toy", "--split", "nope"],
+                                  ["--model", "toy", "--unseen", "unseen_50"],
                                   ["--att3d", "run", "--prompts", "stacks"]])  # fmt: skip
 def test_the_judge_refuses_options_that_do_not_go_together(argv, tmp_path, capsys) -> None:
     with pytest.raises(SystemExit):

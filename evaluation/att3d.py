@@ -39,7 +39,7 @@ from torch import Tensor
 from att3d import ATT3D
 from att3d.generate import BUNDLED, ATT3DPipeline
 from att3d.training import ATT3DTrainConfig, trained_on, training_seconds
-from evaluation.plots import save_figure, subplots
+from evaluation.plots import label_axis, save_figure, subplots
 from guidance import TextEncoder, load_text_encoder
 from guidance.clip import load_clip
 from hub.model_card import write_model_card
@@ -240,10 +240,7 @@ def plot_budget(amortized: dict, per_prompt: list[dict], path: Path, metrics: tu
         axis.set_xscale("log")
         axis.set_xticks(frames, [f"{f:g}" for f in frames], minor=False)  # the budgets judged, as plain numbers
         axis.set_xticks([], minor=True)
-        axis.set_xlabel("compute budget: rendered frames per prompt")
-        axis.set_ylabel(PLOTTED.get(metric, metric))
-        axis.grid(True, alpha=0.3)
-        axis.legend()
+        label_axis(axis, "compute budget: rendered frames per prompt", PLOTTED.get(metric, metric))
     figure.suptitle(f"{amortized['prompts']}, {amortized['trained_prompts']} prompts seen")
     return save_figure(figure, path)
 

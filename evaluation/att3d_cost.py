@@ -25,7 +25,7 @@ from pathlib import Path
 
 from att3d.training import training_seconds
 from evaluation.att3d import METRICS, PLOTTED, Judge, evaluate_run, load_run
-from evaluation.plots import save_figure, subplots
+from evaluation.plots import label_axis, save_figure, subplots
 from toyworld.prompts import STACK_SCALES, prompt_set
 
 HELD_OUT = "scale_held_out"
@@ -66,10 +66,7 @@ def plot_cost(judged: list[dict], path: Path, metric: str, target: float) -> Pat
         axis.plot(steps, [p["unseen"][metric] for p in run["points"]], "-o", label=f"{run['trained_prompts']} prompts")
     axis.axhline(target, color="grey", linestyle="--", linewidth=1)
     axis.set_xscale("log")
-    axis.set_xlabel("training steps (same batch for every run)")
-    axis.set_ylabel(f"held-out {PLOTTED.get(metric, metric)}")
-    axis.grid(True, alpha=0.3)
-    axis.legend()
+    label_axis(axis, "training steps (same batch for every run)", f"held-out {PLOTTED.get(metric, metric)}")
     return save_figure(figure, path)
 
 

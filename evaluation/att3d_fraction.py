@@ -22,7 +22,7 @@ import json
 from pathlib import Path
 
 from evaluation.att3d import PLOTTED
-from evaluation.plots import save_figure, subplots
+from evaluation.plots import label_axis, save_figure, subplots
 from toyworld.prompts import prompt_set
 
 TABLED = ("r_probability", "all_ok", "colour_ok", "shape_ok", "mesh_iou")
@@ -103,10 +103,7 @@ def plot_fraction(runs: list[dict], frames: float, path: Path, metrics: tuple[st
             for split, style in (("unseen", "-"), ("seen", "--")):
                 values = [at_budget(r, frames)[split][metric] for r in chosen]
                 axis.plot(fractions, values, style, marker="o", color=colour, label=f"{name}, {split}")
-        axis.set_xlabel("prompts seen in training (%)")
-        axis.set_ylabel(PLOTTED.get(metric, metric))
-        axis.grid(True, alpha=0.3)
-        axis.legend()
+        label_axis(axis, "prompts seen in training (%)", PLOTTED.get(metric, metric))
     figure.suptitle(f"{runs[0]['prompts']}, {frames:g} frames per seen prompt")
     return save_figure(figure, path)
 

@@ -25,3 +25,11 @@ def save_figure(figure, path: Path, dpi: int = 120) -> Path:
     figure.savefig(path, dpi=dpi)
     plt.close(figure)
     return path
+
+
+def label_axis(axis, xlabel: str, ylabel: str) -> None:
+    """The line plots' common finish: axis labels, a light grid and the legend."""
+    axis.set_xlabel(xlabel)
+    axis.set_ylabel(ylabel)
+    axis.grid(True, alpha=0.3)
+    axis.legend()

@@ -27,7 +27,11 @@ stacks_small() {  # name split steps [--set ...]: 25 … 300 frames a prompt (ba
     [[ $steps == 1200 ]] && snapshots=(100 200 400 800 1200)
     python -m train.att3d --prompts stacks_small --split "$split" --out "$RUNS/$name" --steps "$steps" --batch 8 \
         --snapshots "${snapshots[@]}" "${sitting[@]}" "$@"
-    echo "judge: python -m evaluation.att3d --att3d $RUNS/$name --per-prompt $RUNS/df-ss/results.json --out docs/att3d-$name --limit 48"
+    # every fraction judged on the same held-out prompts (unseen_50 lies inside unseen_12.5), for part 2 (b)
+    echo "judge: python -m evaluation.att3d --att3d $RUNS/$name --per-prompt $RUNS/df-ss/results.json --unseen unseen_50" \
+        "--out docs/att3d-$name --limit 48"
+    echo "then, with all four judged: python -m evaluation.att3d_fraction --judged docs/att3d-ss12 docs/att3d-ss50" \
+        "docs/att3d-ss12-shape docs/att3d-ss50-shape --out docs/att3d-fraction"
 }
 
 case ${1:-} in

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import time
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, replace
 from pathlib import Path
 
@@ -156,8 +157,14 @@ def render_psnr(
 
 
 # --- the dataset on disk ----------------------------------------------------------------------------------
-def build_dataset(config: DatasetConfig, out: str | Path, device: str = "cpu", progress: bool = True) -> dict:
-    """Fit every object into `out` (resuming: finished shards are kept). Returns the summary."""
+def build_dataset(
+    config: DatasetConfig, out: str | Path, device: str = "cpu", progress: bool = True, workers: int = 1
+) -> dict:
+    """Fit every object into `out` (resuming: finished shards are kept). Returns the summary. `workers`
+    processes (one thread each) fit the missing shards side by side, one shard each at a time: every shard's
+    fit depends on its number alone, so the shards are the ones one process makes."""
+    if not 1 <= workers <= 256:
+        raise ValueError(f"workers must be 1..256, got {workers}")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     config_text = json.dumps(asdict(config), indent=2)
@@ -168,23 +175,38 @@ def build_dataset(config: DatasetConfig, out: str | Path, device: str = "cpu", p
     (out / CONFIG_FILE).write_text(config_text)
     if not (out / INIT_FILE).exists():
         _save_atomic({"params": shared_initialization(config)}, out / INIT_FILE)
-    start = load_file(out / INIT_FILE)["params"]
-    objects = config.objects()
-    shards = [objects[i : i + config.shard_size] for i in range(0, len(objects), config.shard_size)]
-    for number, members in enumerate(shards):
-        if shard_path(out, number).exists():
-            continue
-        began = time.perf_counter()
-        fields = [obj.field() for obj in members]
-        shard_config = replace(config, seed=derived_seed(config.seed, number))
-        own = initial_params(config.mlp, len(members), torch.Generator().manual_seed(shard_config.seed))
-        params = fit_objects((start if config.shared_init else own).to(device), fields, shard_config, device, progress)
-        seconds = time.perf_counter() - began
-        psnr = render_psnr(params, fields, config, device)
-        _save_atomic({"params": params, "psnr": psnr, "seconds": torch.tensor(seconds)}, shard_path(out, number))
-        if progress:
-            print(f"shard {number}: {len(members)} objects in {seconds:.0f} s, PSNR {psnr.mean():.2f} dB")
+    shards = (len(config.objects()) + config.shard_size - 1) // config.shard_size
+    missing = [number for number in range(shards) if not shard_path(out, number).exists()]
+    if workers == 1:
+        for number in missing:
+            _build_shard(config, out, number, device, progress)
+    else:
+        with ProcessPoolExecutor(min(workers, max(len(missing), 1)), initializer=_one_thread) as pool:
+            for _ in pool.map(_build_shard, [config] * len(missing), [out] * len(missing), missing,
+                              [device] * len(missing), [progress] * len(missing)):  # fmt: skip
+                pass
     return write_index(out, config)
+
+
+def _one_thread() -> None:
+    torch.set_num_threads(1)  # a worker per core: threads within each would only contend
+
+
+def _build_shard(config: DatasetConfig, out: Path, number: int, device: str, progress: bool) -> None:
+    """Fit shard `number`'s objects from the shared start (or their own, for the ablation), measure their
+    held-out PSNR and write the shard whole."""
+    members = config.objects()[number * config.shard_size : (number + 1) * config.shard_size]
+    began = time.perf_counter()
+    fields = [obj.field() for obj in members]
+    shard_config = replace(config, seed=derived_seed(config.seed, number))
+    start = load_file(out / INIT_FILE)["params"]
+    own = initial_params(config.mlp, len(members), torch.Generator().manual_seed(shard_config.seed))
+    params = fit_objects((start if config.shared_init else own).to(device), fields, shard_config, device, progress)
+    seconds = time.perf_counter() - began
+    psnr = render_psnr(params, fields, config, device)
+    _save_atomic({"params": params, "psnr": psnr, "seconds": torch.tensor(seconds)}, shard_path(out, number))
+    if progress:
+        print(f"shard {number}: {len(members)} objects in {seconds:.0f} s, PSNR {psnr.mean():.2f} dB", flush=True)
 
 
 def _save_atomic(tensors: dict[str, Tensor], path: Path) -> None:

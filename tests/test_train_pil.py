@@ -105,6 +105,15 @@ def test_dataset_has_the_split_the_shards_and_resumes(dataset):
     build_dataset(TINY, out, progress=False)  # refits the missing shard only, the same way
     torch.testing.assert_close(load_file(shard)["params"], before["params"])
     assert shard_path(out, 0).stat().st_mtime_ns == untouched
+    # two processes side by side, a shard each: the same shards one process made
+    shards = [load_file(shard_path(out, n)) for n in range(summary["objects"] // TINY.shard_size)]
+    for number in (0, 1):
+        shard_path(out, number).unlink()
+    assert build_dataset(TINY, out, progress=False, workers=2)["objects"] == 20
+    for number, made in enumerate(shards):
+        torch.testing.assert_close(load_file(shard_path(out, number))["params"], made["params"])
+    with pytest.raises(ValueError, match="workers must be 1"):
+        build_dataset(TINY, out, progress=False, workers=0)
     with pytest.raises(ValueError, match="other settings"):
         build_dataset(DatasetConfig(mlp=TINY_MLP, steps=41), out, progress=False)
     saved = json.loads((out / "config.json").read_text())

@@ -5,7 +5,8 @@ same initialization (`pil/build.py` says how; `pil/dataset.py` reads the result)
 
 The folder holds `shard-00000.safetensors` ... with `index.json` (one record per object: category, seed,
 split, caption, shard, row, PSNR) beside `config.json` and `shared_init.safetensors`; an interrupted build
-resumes at the first missing shard.
+resumes at the first missing shard. `--workers N` fits N shards at a time, a process each (one per core),
+and makes the same shards.
 """
 
 from __future__ import annotations
@@ -38,6 +39,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--random-init", action="store_true",
                         help="start every object from its own random weights (the ablation)")  # fmt: skip
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="processes fitting shards side by side, one thread each (one per core)")  # fmt: skip
     parser.add_argument("--measure", choices=("train", "test"), default=None,
                         help="only measure the built dataset's anti-aliased PSNR on a split")  # fmt: skip
     parser.add_argument("--set", nargs="+", default=[], metavar="NAME=VALUE", help=SET_HELP)
@@ -51,7 +54,7 @@ def main(argv: list[str] | None = None) -> None:
             supervision=args.supervision, steps=args.steps, shard_size=args.shard_size,
             shared_init=not args.random_init,
         )  # fmt: skip
-        summary = build_dataset(with_overrides(config, args.set), args.out, args.device)
+        summary = build_dataset(with_overrides(config, args.set), args.out, args.device, workers=args.workers)
     except ValueError as error:
         parser.error(str(error))
     print(json.dumps(summary))

@@ -42,13 +42,16 @@ from nerf.fidelity import TrueShape, export_scores
 from nerf.field import RadianceField
 from nerf.mlp_nerf import MLPNeRF
 from nerf.render import RenderConfig, render
+from nerf.saving import config_from
+from nerf.settings import changed_settings
 from nerf.video import save_image_grid
-from pil.dataset import load_weight_dataset
+from pil.dataset import CONFIG_FILE, INDEX_FILE, DatasetConfig, load_weight_dataset
 from pil.generate import PILPipeline
 from pil.views import embed_images, view_images
 from toyworld.categories import CategoryObject, pil_object
 from toyworld.clip import text_features
 from toyworld.render_gt import BACKGROUND, render_ground_truth
+from train.pil import trained_on
 
 VIEW_SIZE = 64  # the toy CLIP's input size
 ROUTES = ("fitted", "vae", "image", "text-nearest", "text-direct")
@@ -201,41 +204,66 @@ def plot_interpolation(pipe: PILPipeline, data: Path, path: Path, config: Render
 
 
 def markdown_table(results: dict) -> str:
-    lines = ["| split | route | toy-CLIP similarity | mask IoU | PSNR (dB) | CLIP-FD |",
-             "| --- | --- | --- | --- | --- | --- |"]  # fmt: skip
+    lines = ["| split | route | toy-CLIP similarity | mask IoU | PSNR (dB) | CLIP-FD | mesh IoU | colour error |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- |"]  # fmt: skip
     for split in ("test", "train"):
         for route in ROUTES:
             r = results[split][route]
             lines.append(f"| {split} | {route} | {r['clip_similarity']:.3f} | {r['iou']:.3f} | {r['psnr']:.2f} | "
-                         f"{r['clip_fd']:.3f} |")  # fmt: skip
+                         f"{r['clip_fd']:.3f} | {r['mesh_iou']:.3f} | {r['colour_error']:.3f} |")  # fmt: skip
         truth = results[split]["truth"]
-        lines.append(f"| {split} | ground truth | {truth['clip_similarity']:.3f} | 1 | ∞ | 0 |")
+        lines.append(f"| {split} | ground truth | {truth['clip_similarity']:.3f} | 1 | ∞ | 0 | 1 | 0 |")
     return "\n".join(lines) + "\n"
+
+
+def dataset_command(data: Path) -> str:
+    """The line that rebuilds the weight dataset in `data` as it was built: every setting its config.json holds
+    that differs from the defaults, by name."""
+    saved = json.loads((Path(data) / CONFIG_FILE).read_text())
+    changed = changed_settings(config_from(DatasetConfig, saved), DatasetConfig())
+    command = ["python", "-m", "train.pil_dataset", "--out", str(data)]
+    return shlex.join([*command, "--set", *changed] if changed else command)
 
 
 def recipe(args: argparse.Namespace) -> str:
     """One shell line that rebuilds a bundled model from nothing: the dataset (and the ablation's), the
     training (its settings: train_config.json) and this evaluation."""
-    steps = [f"python -m train.pil_dataset --out {shlex.quote(str(args.data))}"]
+    steps = [dataset_command(args.data)]
     if args.random_init_data is not None:
-        steps.append(f"python -m train.pil_dataset --out {shlex.quote(str(args.random_init_data))} --random-init "
-                     f"--categories {shlex.join(args.pca_categories)} --objects-per-category 20")  # fmt: skip
+        steps.append(dataset_command(args.random_init_data))
     steps.append(f"python -m train.pil --data {shlex.quote(str(args.data))} --out {shlex.quote(str(args.model))}")
     steps.append(shlex.join(["python", "-m", "evaluation.pil", *sys.argv[1:]]))
     return " && ".join(steps)
 
 
-def bundle(model: Path, folder: Path, results: dict, recipe: str) -> None:
+def run_folder(model: Path) -> Path:
+    """The `train.pil` run folder of `model` (given as the run folder or as its `model/`): where its
+    `train_config.json` and stage times are."""
+    model = Path(model)
+    return model if (model / "train_config.json").exists() else model.parent
+
+
+def training_time(model: Path, data: Path) -> dict:
+    """Where and how long the model and its dataset trained: the dataset's fits (its shards' seconds, summed) and
+    each training stage's wall time over its sittings (`train.pil.timed`; absent for runs before it)."""
+    summary = json.loads((Path(data) / INDEX_FILE).read_text())["summary"]
+    stages = trained_on(run_folder(model))
+    return {"dataset_fit_minutes": round(summary["seconds_per_object"] * summary["objects"] / 60, 1),
+            "training_minutes": {k: round(v / 60, 1) for k, v in stages["seconds"].items()} if stages else None,
+            "machines": stages["machines"] if stages else None}  # fmt: skip
+
+
+def bundle(model: Path, folder: Path, results: dict, recipe: str, trained: dict | None = None) -> None:
     """Copy the trained model to `folder` in fp16 (VAE and aligner; scenes already fp16) with a model card."""
     PILPipeline.from_pretrained(model).save_pretrained(folder, half=True)
-    (folder / "train_config.json").write_bytes((model / "train_config.json").read_bytes())
+    (folder / "train_config.json").write_bytes((run_folder(model) / "train_config.json").read_bytes())
     size = sum(p.stat().st_size for p in folder.rglob("*") if p.is_file()) / 2**20
     summary = ("Prompt2NeRF-PIL in the toy world: a VAE per weight token of a 7-layer MLP NeRF and a "
                "Transformer from toy-CLIP image embeddings to the 14 token latents. Image or text → NeRF in one "
                "forward pass.")  # fmt: skip
     notes = ("Scores are on held-out objects (test) and training objects (train); the VAE and aligner "
              "weights are stored in fp16. Training settings are in train_config.json. See docs/PIL.md.")  # fmt: skip
-    metrics = {"size_mb": round(size, 1), "test": results["test"], "train": results["train"]}
+    metrics = {"size_mb": round(size, 1), "trained_on": trained, "test": results["test"], "train": results["train"]}
     write_model_card(folder, "Toy-world Prompt2NeRF-PIL", summary, metrics, "amortized-3d",
                      ("image-to-3d", "text-to-3d", "nerf", "prompt2nerf-pil"), recipe, notes)  # fmt: skip
 
@@ -266,7 +294,7 @@ def main(argv: list[str] | None = None) -> None:
     (args.out / "results.json").write_text(json.dumps(results, indent=1))
     (args.out / "table.md").write_text(markdown_table(results))
     if args.bundle is not None:
-        bundle(args.model, args.bundle, results, recipe(args))
+        bundle(args.model, args.bundle, results, recipe(args), training_time(args.model, args.data))
     print(markdown_table(results))
 
 

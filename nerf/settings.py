@@ -35,3 +35,17 @@ def _with_setting(config, name: str, value: object, full_name: str):
         return replace(config, **{part: value})
     except TypeError as error:
         raise ValueError(f"{full_name}: {error}") from None
+
+
+def changed_settings(config, defaults) -> list[str]:
+    """The "name=value" assignments that make `defaults` into `config` (both dataclasses of one type; nested
+    configs by dotted name): `with_overrides(defaults, changed_settings(config, defaults)) == config`. A
+    card's recipe names with them exactly the settings a run changed."""
+    changed = []
+    for f in fields(config):
+        value, default = getattr(config, f.name), getattr(defaults, f.name)
+        if is_dataclass(value) and is_dataclass(default):
+            changed += [f"{f.name}.{inner}" for inner in changed_settings(value, default)]
+        elif value != default:
+            changed.append(f"{f.name}={json.dumps(list(value) if isinstance(value, tuple) else value)}")
+    return changed

@@ -4,6 +4,7 @@ stages, the pipeline from the trained folder (image and text prompts, export) an
 from __future__ import annotations
 
 import json
+import shlex
 from dataclasses import replace
 
 import numpy as np
@@ -24,6 +25,8 @@ from evaluation.pil_aligner import main as aligner_judge_main
 from hub.source import model_folder
 from nerf.analytic import SDFField, sphere_sdf
 from nerf.mlp_nerf import MLPNeRF
+from nerf.saving import config_from
+from nerf.settings import changed_settings, with_overrides
 from pil.build import (
     build_dataset,
     explained_variance,
@@ -120,6 +123,16 @@ def test_dataset_has_the_split_the_shards_and_resumes(dataset):
     del saved["anchor_weight"]  # written before the setting existed: its default, so the build resumes
     (out / "config.json").write_text(json.dumps(saved))
     build_dataset(TINY, out, progress=False)
+
+
+def test_changed_settings_name_what_differs_from_the_defaults_and_round_trip():
+    config = replace(TINY, anchor_weight=1.0, shared_init=False, supervision="views")
+    changed = changed_settings(config, DatasetConfig())
+    assert {"anchor_weight=1.0", "shared_init=false", 'supervision="views"'} <= set(changed)
+    assert 'categories=["chair", "mug"]' in changed and "mlp.hidden_dim=16" in changed
+    assert not any(c.startswith(("lr=", "seed=", "mlp.num_layers=")) for c in changed)  # left at their defaults
+    assert with_overrides(DatasetConfig(), changed) == config
+    assert changed_settings(DatasetConfig(), DatasetConfig()) == []
 
 
 def test_trained_folder_has_the_bundle_layout(model):
@@ -241,7 +254,19 @@ def test_evaluation_scores_every_route_and_draws_its_figures(model, dataset, tmp
     build_dataset(replace(TINY, shared_init=False, objects_per_category=4, shard_size=4), random_data, progress=False)
     evaluate_main(["--model", str(model), "--data", str(dataset[0]), "--out", str(tmp_path / "eval"),
                    "--limit", "1", "--samples", "16", "--random-init-data", str(random_data),
-                   "--pca-categories", "chair", "mug"])  # fmt: skip
+                   "--pca-categories", "chair", "mug", "--bundle", str(tmp_path / "bundle")])  # fmt: skip
+    card = (tmp_path / "bundle" / "README.md").read_text()
+    recipe = card.split("```bash\n")[1].split("\n```")[0].split(" && ")
+    # the recipe rebuilds each dataset with the settings it was built with, by name
+    for command, made in zip(recipe[:2], (dataset[0], random_data), strict=True):
+        words = shlex.split(command)
+        assert words[:5] == ["python", "-m", "train.pil_dataset", "--out", str(made)]
+        config = with_overrides(DatasetConfig(), words[words.index("--set") + 1 :])
+        assert config == config_from(DatasetConfig, json.loads((made / "config.json").read_text()))
+    trained = json.loads(card.split("```json\n")[1].split("\n```")[0])["trained_on"]
+    fits = sum(float(load_file(path)["seconds"]) for path in dataset[0].glob("shard-*.safetensors")) / 60
+    assert trained["dataset_fit_minutes"] == pytest.approx(fits, abs=0.06)  # the shards' own times, summed
+    assert set(trained["training_minutes"]) == {"embeddings", "vae", "aligner"} and trained["machines"]
     results = json.loads((tmp_path / "eval" / "results.json").read_text())
     for split in ("test", "train"):
         assert results[split]["objects"] == 1
@@ -410,6 +435,9 @@ def test_the_run_writes_its_model_with_a_card_and_loads_from_the_run_folder(mode
     objects = len(load_weight_dataset(model.parent.parent / "data", "train")[0])
     assert f'"objects_trained": {objects},' in card and '"vae_reconstruction_mse"' in card
     assert '"aligner_latent_mse"' in card and "## Recipe" in card
+    stages = json.loads((model.parent / "stages.json").read_text())  # where and how long each stage trained
+    assert set(stages["seconds"]) == {"embeddings", "vae", "aligner"} and min(stages["seconds"].values()) >= 0
+    assert stages["machines"] and '"trained_on"' in card
     assert model.name == "model" and model_folder(model.parent) == model  # the run folder stands for its model
     assert not (model / "vae-run").exists() and (model.parent / "vae-run").is_dir()  # run state stays home
 

@@ -17,6 +17,8 @@ import argparse
 import json
 import shlex
 import sys
+import time
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
@@ -26,7 +28,7 @@ from torch import Tensor
 from tqdm.auto import tqdm
 
 from guidance.clip import load_clip
-from hub.model_card import write_model_card
+from hub.model_card import machine, write_model_card
 from nerf.checkpoint import resume, save_training_state
 from nerf.files import atomic_path
 from nerf.random import derived_seed
@@ -98,6 +100,29 @@ def view_embeddings(
                 save_file(cache, partial)
     tensors = [torch.stack([cache[key(r)] for r in records]) for cache in stored]
     return tensors[0], (tensors[1] if config.image_patches else None)
+
+
+STAGES_FILE = "stages.json"  # in the run folder: each stage's wall seconds, summed over sittings, and the machines
+
+
+@contextmanager
+def timed(out: Path, stage: str):
+    """Add the wall time of the block (one sitting of `stage`) to `out/stages.json`, with the machine it ran on:
+    a resumed run's stage time is the sum of its sittings' (a sitting killed inside the block is not counted)."""
+    began = time.perf_counter()
+    yield
+    path = out / STAGES_FILE
+    record = json.loads(path.read_text()) if path.exists() else {"seconds": {}, "machines": []}
+    record["seconds"][stage] = round(record["seconds"].get(stage, 0.0) + time.perf_counter() - began, 1)
+    if machine() not in record["machines"]:
+        record["machines"].append(machine())
+    path.write_text(json.dumps(record, indent=1))
+
+
+def trained_on(run: Path) -> dict | None:
+    """What `timed` recorded for the run folder `run` (None for a run from before it was recorded)."""
+    path = Path(run) / STAGES_FILE
+    return json.loads(path.read_text()) if path.exists() else None
 
 
 # --- stage 1: the VAE -------------------------------------------------------------------------------------
@@ -190,7 +215,8 @@ def train_pil(
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     params, records, dataset_config = load_weight_dataset(data, "train")
-    embeddings, patches = view_embeddings(records, settings, out, progress)
+    with timed(out, "embeddings"):
+        embeddings, patches = view_embeddings(records, settings, out, progress)
     # the shapes follow the data: the dataset's MLP, and latents as wide as the CLIP embedding (the paper's)
     width, tokens = embeddings.shape[-1], len(dataset_config.mlp.token_sizes)
     patch_shape = patches.shape[2:] if patches is not None else (0, 0)
@@ -209,27 +235,31 @@ def train_pil(
     (out / "train_config.json").write_text(json.dumps({"data": str(data), **asdict(settings)}, indent=2))
 
     if not (out / "vae" / "config.json").exists():
-        vae = train_vae(params, settings.vae, settings, out / "vae-run", progress)
-        vae.save_pretrained(out / "vae")
+        with timed(out, "vae"):
+            vae = train_vae(params, settings.vae, settings, out / "vae-run", progress)
+            vae.save_pretrained(out / "vae")
     vae = WeightVAE.from_pretrained(out / "vae").eval()
     with torch.no_grad():
         latents = vae.encode(params)[0]
 
     if not (out / "aligner" / "config.json").exists():
-        aligner = train_aligner(embeddings, latents, settings, out / "aligner-run", progress, patches)
-        aligner.save_pretrained(out / "aligner")
+        with timed(out, "aligner"):
+            aligner = train_aligner(embeddings, latents, settings, out / "aligner-run", progress, patches)
+            aligner.save_pretrained(out / "aligner")
 
     scenes = [{k: r[k] for k in ("category", "seed", "caption", "colour")} for r in records]
     aligner = Aligner.from_pretrained(out / "aligner").eval()
     model = out / "model"
     PILPipeline(vae, aligner, settings.clip, embeddings, scenes, image_size=settings.image_size).save_pretrained(model)
-    write_card(model, data, dataset_config, settings, params, embeddings, patches, vae, aligner, command)
+    stages = trained_on(out)
+    write_card(model, data, dataset_config, settings, params, embeddings, patches, vae, aligner, command, stages)
     return model
 
 
 @torch.no_grad()
 def write_card(model: Path, data, dataset_config, settings: PILTrainConfig, params: Tensor, embeddings: Tensor,
-               patches: Tensor | None, vae: WeightVAE, aligner: Aligner, command: str | None) -> None:  # fmt: skip
+               patches: Tensor | None, vae: WeightVAE, aligner: Aligner, command: str | None,
+               stages: dict | None = None) -> None:  # fmt: skip
     """The model card of `model/` (what `hub.push` uploads): the recipe, the objects it learned and what the run
     measured on them (the VAE's reconstruction of the training weights, standardized per token, and the
     aligner's teacher-forced latent error from each object's first view). `python -m evaluation.pil` judges
@@ -251,6 +281,7 @@ def write_card(model: Path, data, dataset_config, settings: PILTrainConfig, para
         "aligner_epochs": settings.aligner_epochs,
         "vae_reconstruction_mse": round(vae.loss(params, output, 0.0)[1].item(), 6),
         "aligner_latent_mse": round(aligner_error.item(), 6),
+        "trained_on": stages,  # each stage's wall seconds (all sittings) and the machines
     }
     write_model_card(model, "Prompt2NeRF-PIL", summary, metrics, "amortized-3d", ("image-to-3d", "nerf", "pil"),
                      command=command or "python -m train.pil")  # fmt: skip

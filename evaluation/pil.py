@@ -50,6 +50,7 @@ from pil.generate import PILPipeline
 from pil.views import embed_images, view_images
 from toyworld.categories import CategoryObject, pil_object
 from toyworld.clip import text_features
+from toyworld.palette import nearest_colour
 from toyworld.render_gt import BACKGROUND, render_ground_truth
 from train.pil import trained_on
 
@@ -69,6 +70,12 @@ def frechet_distance(a: Tensor, b: Tensor) -> float:
     return float(np.square(mean_a - mean_b).sum() + np.trace(cov_a + cov_b - 2 * root))
 
 
+def main_colour_right(albedo: Tensor, mask: Tensor, colour: str) -> float:
+    """1 if the mean albedo of the object's pixels (`albedo [V, H, W, 3]` where `mask [V, H, W]`) is nearest, in
+    chromaticity, to the palette colour `colour` (the object's main colour; its trim is in the mean too), else 0."""
+    return float(bool(mask.any()) and nearest_colour(albedo[mask].mean(0, keepdim=True))[0] == colour)
+
+
 class PILJudge:
     """Scores one-object fields against a category object's ground truth from 4 turntable views."""
 
@@ -80,11 +87,11 @@ class PILJudge:
 
     @torch.no_grad()
     def truth(self, obj: CategoryObject) -> dict:
-        """The object's true albedo and lit views, silhouettes and CLIP features."""
-        obj = obj.field()
+        """The object's true albedo and lit views, silhouettes, CLIP features, shape and main colour."""
+        colour, obj = obj.colour, obj.field()
         albedo, lit = render_ground_truth(obj, self.cameras, "albedo"), render_ground_truth(obj, self.cameras)
         return {"albedo": albedo.rgb, "mask": albedo.mask, "features": self.features(lit.rgb),
-                "shape": TrueShape.of_field(obj)}  # fmt: skip
+                "shape": TrueShape.of_field(obj), "colour": colour}  # fmt: skip
 
     def features(self, rgb: Tensor) -> Tensor:
         """Unit toy-CLIP image features `[V, E]` of views `[V, H, W, 3]` in [0, 1]."""
@@ -106,6 +113,7 @@ class PILJudge:
         mse = (albedo.rgb[0].cpu().clamp(0, 1) - truth["albedo"]).square().mean()
         scores = {
             "clip_similarity": self.similarity(features, caption),
+            "colour_right": main_colour_right(albedo.rgb[0].cpu(), mask, truth["colour"]),
             "iou": ((mask & truth["mask"]).sum() / (mask | truth["mask"]).sum().clamp(min=1)).item(),
             "psnr": (-10 * torch.log10(mse.clamp(min=1e-10))).item(),
         }
@@ -140,7 +148,9 @@ def evaluate_split(pipe: PILPipeline, judge: PILJudge, data: Path, split: str, l
     for weights, record in zip(params, records, strict=True):
         truth = judge.truth(pil_object(record["category"], record["seed"]))
         features["truth"].append(truth["features"])
-        rows["truth"].append({"clip_similarity": judge.similarity(truth["features"], record["caption"])})
+        similarity = judge.similarity(truth["features"], record["caption"])
+        colour_right = main_colour_right(truth["albedo"], truth["mask"], truth["colour"])  # the truth's own reading
+        rows["truth"].append({"clip_similarity": similarity, "colour_right": colour_right})
         for route, field in route_fields(pipe, weights, record).items():
             scores, seen, _ = judge(field, truth, record["caption"])
             rows[route].append(scores)
@@ -204,15 +214,18 @@ def plot_interpolation(pipe: PILPipeline, data: Path, path: Path, config: Render
 
 
 def markdown_table(results: dict) -> str:
-    lines = ["| split | route | toy-CLIP similarity | mask IoU | PSNR (dB) | CLIP-FD | mesh IoU | colour error |",
-             "| --- | --- | --- | --- | --- | --- | --- | --- |"]  # fmt: skip
+    lines = ["| split | route | toy-CLIP similarity | mask IoU | PSNR (dB) | CLIP-FD | mesh IoU | colour error "
+             "| main colour right |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]  # fmt: skip
     for split in ("test", "train"):
         for route in ROUTES:
             r = results[split][route]
             lines.append(f"| {split} | {route} | {r['clip_similarity']:.3f} | {r['iou']:.3f} | {r['psnr']:.2f} | "
-                         f"{r['clip_fd']:.3f} | {r['mesh_iou']:.3f} | {r['colour_error']:.3f} |")  # fmt: skip
+                         f"{r['clip_fd']:.3f} | {r['mesh_iou']:.3f} | {r['colour_error']:.3f} "
+                         f"| {r['colour_right']:.2f} |")  # fmt: skip
         truth = results[split]["truth"]
-        lines.append(f"| {split} | ground truth | {truth['clip_similarity']:.3f} | 1 | ∞ | 0 | 1 | 0 |")
+        lines.append(f"| {split} | ground truth | {truth['clip_similarity']:.3f} | 1 | ∞ | 0 | 1 | 0 "
+                     f"| {truth['colour_right']:.2f} |")  # fmt: skip
     return "\n".join(lines) + "\n"
 
 

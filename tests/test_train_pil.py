@@ -18,7 +18,7 @@ from tiny_models import TINY_MLP, TINY_PIL_DATA, TINY_PIL_TRAINING, tiny_pil, ti
 
 from dreamfusion.warm_start import nearest_scene_field, warm_start_field
 from evaluation import warm_start as warm_start_experiment
-from evaluation.pil import ROUTES, PILJudge, frechet_distance
+from evaluation.pil import ROUTES, PILJudge, frechet_distance, main_colour_right
 from evaluation.pil import main as evaluate_main
 from evaluation.pil_aligner import PREDICTORS, ridge_map
 from evaluation.pil_aligner import main as aligner_judge_main
@@ -237,6 +237,18 @@ def test_warm_starts_from_pil_and_from_the_nearest_scene(model, dataset):
         warm_start_field("dreamfusion", "a red chair")
 
 
+def test_main_colour_is_read_from_the_object_pixels_trim_included():
+    albedo = torch.zeros(2, 4, 4, 3)
+    albedo[..., 0] = 0.8  # red everywhere...
+    mask = torch.zeros(2, 4, 4, dtype=torch.bool)
+    mask[:, 1:3, 1:3] = True
+    albedo[:, 1, 1] = torch.tensor([0.1, 0.1, 0.1])  # ...with a dark trim pixel in each view
+    assert main_colour_right(albedo, mask, "red") == 1.0 and main_colour_right(albedo, mask, "blue") == 0.0
+    albedo[mask] = torch.tensor([0.1, 0.2, 0.9])
+    assert main_colour_right(albedo, mask, "blue") == 1.0
+    assert main_colour_right(albedo, torch.zeros_like(mask), "blue") == 0.0  # nothing drawn: wrong
+
+
 def test_frechet_distance_matches_the_closed_form_for_shifted_and_scaled_sets():
     a = torch.randn(200, 5, dtype=torch.float64, generator=torch.Generator().manual_seed(0)) @ torch.randn(
         5, 5, dtype=torch.float64, generator=torch.Generator().manual_seed(1))  # fmt: skip
@@ -273,6 +285,8 @@ def test_evaluation_scores_every_route_and_draws_its_figures(model, dataset, tmp
         for route in ROUTES:
             scores = results[split][route]
             assert 0 <= scores["iou"] <= 1 and scores["psnr"] > 0 and scores["clip_fd"] >= 0
+            assert scores["colour_right"] in (0.0, 1.0)  # one object a split
+        assert results[split]["truth"]["colour_right"] == 1.0  # the true chair's and mug's own colours
     assert set(results["pca_separation"]) == {"shared initialization", "random initialization"}
     assert (tmp_path / "eval" / "pca.png").stat().st_size > 0
     assert Image.open(tmp_path / "eval" / "interpolation.png").size == (7 * 96, 96)

@@ -165,6 +165,8 @@ def build_dataset(
     fit depends on its number alone, so the shards are the ones one process makes."""
     if not 1 <= workers <= 256:
         raise ValueError(f"workers must be 1..256, got {workers}")
+    if workers > 1 and torch.device(device).type != "cpu":
+        raise ValueError(f"workers > 1 are processes on CPU cores; on {device} one process fits the shards in turn")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     config_text = json.dumps(asdict(config), indent=2)
@@ -182,9 +184,8 @@ def build_dataset(
             _build_shard(config, out, number, device, progress)
     else:
         with ProcessPoolExecutor(min(workers, max(len(missing), 1)), initializer=_one_thread) as pool:
-            for _ in pool.map(_build_shard, [config] * len(missing), [out] * len(missing), missing,
-                              [device] * len(missing), [progress] * len(missing)):  # fmt: skip
-                pass
+            list(pool.map(_build_shard, [config] * len(missing), [out] * len(missing), missing,
+                          [device] * len(missing), [progress] * len(missing)))  # fmt: skip
     return write_index(out, config)
 
 

@@ -117,6 +117,8 @@ def test_dataset_has_the_split_the_shards_and_resumes(dataset):
         torch.testing.assert_close(load_file(shard_path(out, number))["params"], made["params"])
     with pytest.raises(ValueError, match="workers must be 1"):
         build_dataset(TINY, out, progress=False, workers=0)
+    with pytest.raises(ValueError, match="processes on CPU cores"):
+        build_dataset(TINY, out, device="cuda", progress=False, workers=2)
     with pytest.raises(ValueError, match="other settings"):
         build_dataset(DatasetConfig(mlp=TINY_MLP, steps=41), out, progress=False)
     saved = json.loads((out / "config.json").read_text())

@@ -399,7 +399,9 @@ def main(argv: list[str] | None = None) -> None:
     if args.bundle is not None and not (args.att3d / "model" / "config.json").exists():
         parser.error(f"--bundle needs the run's final model, and {args.att3d / 'model'} holds none (unfinished run?)")
     if args.unseen is not None:
-        config, _ = load_run(args.att3d)
+        if args.bundle is not None:
+            parser.error("--bundle judges the bundle on the run's own unseen prompts; leave --unseen out with it")
+        config = config_from(ATT3DTrainConfig, json.loads((args.att3d / "config.json").read_text()))
         try:
             prompts = prompt_set(config.prompts)
             prompts.split(args.unseen)

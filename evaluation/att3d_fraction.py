@@ -34,8 +34,13 @@ def load_judged(folder: Path) -> dict:
     if not path.is_file():
         raise ValueError(f"{folder} holds no results.json (judge the run with python -m evaluation.att3d first)")
     judged = json.loads(path.read_text()).get("amortized")
-    if not judged or "shape_prior" not in judged or "unseen_split" not in judged:
-        raise ValueError(f"{path} is not a run judged by this version of evaluation.att3d (judge it again)")
+    if not judged or not judged["points"]:
+        raise ValueError(f"{path} holds no judged snapshots (judge a run with python -m evaluation.att3d --att3d)")
+    if judged["points"][0]["step"] == 0 and "unseen_split" not in judged:
+        raise ValueError(f"{path} judged a saved model (--model); compare runs judged with --att3d")
+    if "shape_prior" not in judged or "unseen_split" not in judged:
+        raise ValueError(f"{path} was judged before evaluation.att3d recorded the regularizer and the unseen split; "
+                         "judge the run again")  # fmt: skip
     total = len(prompt_set(judged["prompts"]).prompts)
     return judged | {"folder": str(folder), "fraction_seen": judged["trained_prompts"] / total}
 
@@ -65,10 +70,6 @@ def shared_budgets(runs: list[dict]) -> list[float]:
 
 def at_budget(run: dict, frames: float) -> dict:
     return next(p for p in run["points"] if round(p["frames_per_prompt"], 3) == frames)
-
-
-def label(run: dict) -> str:
-    return f"{run['fraction_seen']:.1%} seen, " + ("shape regularizer" if run["shape_prior"] else "pure SDS")
 
 
 def fraction_table(runs: list[dict], budgets: list[float]) -> str:
@@ -127,7 +128,7 @@ def main(argv: list[str] | None = None) -> None:
     (args.out / "table.md").write_text(table)
     summary = [{key: run[key] for key in ("folder", "run", "prompts", "split", "trained_prompts", "fraction_seen",
                                           "shape_prior", "unseen_split")}
-               | {"budgets": {f"{frames:g}": {split: {m: at_budget(run, frames)[split][m] for m in TABLED}
+               | {"budgets": {str(frames): {split: {m: at_budget(run, frames)[split][m] for m in TABLED}
                                                for split in ("seen", "unseen")} for frames in budgets}}
                for run in runs]  # fmt: skip
     (args.out / "results.json").write_text(json.dumps({"budgets": budgets, "runs": summary}, indent=1))

@@ -47,12 +47,12 @@ from nerf.settings import changed_settings
 from nerf.video import save_image_grid
 from pil.dataset import CONFIG_FILE, INDEX_FILE, DatasetConfig, load_weight_dataset
 from pil.generate import PILPipeline
+from pil.stages import trained_on
 from pil.views import embed_images, view_images
 from toyworld.categories import CategoryObject, pil_object
 from toyworld.clip import text_features
 from toyworld.palette import nearest_colour
 from toyworld.render_gt import BACKGROUND, render_ground_truth
-from train.pil import trained_on
 
 VIEW_SIZE = 64  # the toy CLIP's input size
 ROUTES = ("fitted", "vae", "image", "text-nearest", "text-direct")

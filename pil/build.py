@@ -16,6 +16,7 @@ import json
 import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, replace
+from multiprocessing import get_context
 from pathlib import Path
 
 import numpy as np
@@ -165,7 +166,11 @@ def build_dataset(
     fit depends on its number alone, so the shards are the ones one process makes."""
     if not 1 <= workers <= 256:
         raise ValueError(f"workers must be 1..256, got {workers}")
-    if workers > 1 and torch.device(device).type != "cpu":
+    try:
+        kind = torch.device(device).type
+    except RuntimeError as error:
+        raise ValueError(f"device {device!r}: {error}") from None
+    if workers > 1 and kind != "cpu":
         raise ValueError(f"workers > 1 are processes on CPU cores; on {device} one process fits the shards in turn")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -183,7 +188,9 @@ def build_dataset(
         for number in missing:
             _build_shard(config, out, number, device, progress)
     else:
-        with ProcessPoolExecutor(min(workers, max(len(missing), 1)), initializer=_one_thread) as pool:
+        # spawned, not forked: a fork after this process's own multi-threaded torch work can hang
+        processes = min(workers, max(len(missing), 1))
+        with ProcessPoolExecutor(processes, get_context("spawn"), initializer=_one_thread) as pool:
             list(pool.map(_build_shard, [config] * len(missing), [out] * len(missing), missing,
                           [device] * len(missing), [progress] * len(missing)))  # fmt: skip
     return write_index(out, config)

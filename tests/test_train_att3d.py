@@ -341,6 +341,17 @@ def test_unseen_quality_against_the_fraction_seen_on_shared_unseen_prompts(tiny,
     with pytest.raises(SystemExit):  # held-out prompts must be held out
         att3d_main(["--att3d", str(tmp_path / "seen_50"), "--unseen", "seen_12.5", "--out", str(tmp_path / "x")])
     assert "--unseen: split 'seen_12.5' shares prompts with 'seen_50'" in capsys.readouterr().err
+    with pytest.raises(SystemExit):  # a bundle is judged on the run's own held-out prompts
+        att3d_main(["--att3d", str(tmp_path / "seen_50"), "--unseen", "unseen_50", "--bundle", str(tmp_path / "b"),
+                    "--out", str(tmp_path / "x")])  # fmt: skip
+    assert "leave --unseen out" in capsys.readouterr().err and not (tmp_path / "b").exists()
+    saved = tmp_path / "saved"  # a saved model judged alone: no run, no budgets to compare
+    att3d_main(["--model", str(tmp_path / "seen_50" / "model"), "--prompts", "stacks_small", "--split", "seen_50",
+                "--limit", "2", "--out", str(saved)])  # fmt: skip
+    capsys.readouterr()
+    with pytest.raises(SystemExit):
+        fraction_main(["--judged", str(saved), str(judged[1]), "--out", str(tmp_path / "refused")])
+    assert "judged a saved model (--model)" in capsys.readouterr().err
 
 
 def test_training_time_sums_the_sittings_of_a_resumed_run(tmp_path) -> None:

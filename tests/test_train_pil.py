@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import shlex
+import time
 from dataclasses import replace
 
 import numpy as np
@@ -22,6 +23,7 @@ from evaluation.pil import ROUTES, PILJudge, frechet_distance, main_colour_right
 from evaluation.pil import main as evaluate_main
 from evaluation.pil_aligner import PREDICTORS, ridge_map
 from evaluation.pil_aligner import main as aligner_judge_main
+from hub.model_card import machine
 from hub.source import model_folder
 from nerf.analytic import SDFField, sphere_sdf
 from nerf.mlp_nerf import MLPNeRF
@@ -39,6 +41,7 @@ from pil.build import (
 )
 from pil.dataset import DatasetConfig, load_weight_dataset, shard_path
 from pil.generate import PILPipeline, main
+from pil.stages import timed, trained_on
 from train import pil as pil_training
 from train import pil_dataset as pil_dataset_command
 from train.pil import train_aligner, train_vae
@@ -114,7 +117,8 @@ def test_dataset_has_the_split_the_shards_and_resumes(dataset):
         shard_path(out, number).unlink()
     assert build_dataset(TINY, out, progress=False, workers=2)["objects"] == 20
     for number, made in enumerate(shards):
-        torch.testing.assert_close(load_file(shard_path(out, number))["params"], made["params"])
+        # one thread in a worker, maybe more in this process: the same fit up to the order of float sums
+        torch.testing.assert_close(load_file(shard_path(out, number))["params"], made["params"], atol=1e-4, rtol=1e-4)
     with pytest.raises(ValueError, match="workers must be 1"):
         build_dataset(TINY, out, progress=False, workers=0)
     with pytest.raises(ValueError, match="processes on CPU cores"):
@@ -251,6 +255,18 @@ def test_main_colour_is_read_from_the_object_pixels_trim_included():
     assert main_colour_right(albedo, torch.zeros_like(mask), "blue") == 0.0  # nothing drawn: wrong
 
 
+def test_stage_times_add_up_over_sittings_and_count_a_failed_one(tmp_path):
+    with timed(tmp_path, "vae"):
+        time.sleep(0.02)
+    first = trained_on(tmp_path)["seconds"]["vae"]
+    with pytest.raises(RuntimeError), timed(tmp_path, "vae"):  # a sitting that fails is counted too
+        time.sleep(0.02)
+        raise RuntimeError
+    record = trained_on(tmp_path)
+    assert first >= 0.02 and record["seconds"]["vae"] >= first + 0.02 and record["machines"] == [machine()]
+    assert trained_on(tmp_path / "elsewhere") is None
+
+
 def test_frechet_distance_matches_the_closed_form_for_shifted_and_scaled_sets():
     a = torch.randn(200, 5, dtype=torch.float64, generator=torch.Generator().manual_seed(0)) @ torch.randn(
         5, 5, dtype=torch.float64, generator=torch.Generator().manual_seed(1))  # fmt: skip
@@ -287,7 +303,6 @@ def test_evaluation_scores_every_route_and_draws_its_figures(model, dataset, tmp
         for route in ROUTES:
             scores = results[split][route]
             assert 0 <= scores["iou"] <= 1 and scores["psnr"] > 0 and scores["clip_fd"] >= 0
-            assert scores["colour_right"] in (0.0, 1.0)  # one object a split
         assert results[split]["truth"]["colour_right"] == 1.0  # the true chair's and mug's own colours
     assert set(results["pca_separation"]) == {"shared initialization", "random initialization"}
     assert (tmp_path / "eval" / "pca.png").stat().st_size > 0
@@ -452,7 +467,7 @@ def test_the_run_writes_its_model_with_a_card_and_loads_from_the_run_folder(mode
     assert f'"objects_trained": {objects},' in card and '"vae_reconstruction_mse"' in card
     assert '"aligner_latent_mse"' in card and "## Recipe" in card
     stages = json.loads((model.parent / "stages.json").read_text())  # where and how long each stage trained
-    assert set(stages["seconds"]) == {"embeddings", "vae", "aligner"} and min(stages["seconds"].values()) >= 0
+    assert set(stages["seconds"]) == {"embeddings", "vae", "aligner"} and min(stages["seconds"].values()) > 0
     assert stages["machines"] and '"trained_on"' in card
     assert model.name == "model" and model_folder(model.parent) == model  # the run folder stands for its model
     assert not (model / "vae-run").exists() and (model.parent / "vae-run").is_dir()  # run state stays home

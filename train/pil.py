@@ -17,8 +17,6 @@ import argparse
 import json
 import shlex
 import sys
-import time
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
@@ -28,7 +26,7 @@ from torch import Tensor
 from tqdm.auto import tqdm
 
 from guidance.clip import load_clip
-from hub.model_card import machine, write_model_card
+from hub.model_card import write_model_card
 from nerf.checkpoint import resume, save_training_state
 from nerf.files import atomic_path
 from nerf.random import derived_seed
@@ -36,6 +34,7 @@ from nerf.settings import with_overrides
 from pil.aligner import Aligner, AlignerConfig
 from pil.dataset import load_weight_dataset
 from pil.generate import PILPipeline
+from pil.stages import timed, trained_on
 from pil.vae import WeightVAE, WeightVAEConfig
 from pil.views import embed_images, embed_images_and_patches, view_images
 
@@ -100,29 +99,6 @@ def view_embeddings(
                 save_file(cache, partial)
     tensors = [torch.stack([cache[key(r)] for r in records]) for cache in stored]
     return tensors[0], (tensors[1] if config.image_patches else None)
-
-
-STAGES_FILE = "stages.json"  # in the run folder: each stage's wall seconds, summed over sittings, and the machines
-
-
-@contextmanager
-def timed(out: Path, stage: str):
-    """Add the wall time of the block (one sitting of `stage`) to `out/stages.json`, with the machine it ran on:
-    a resumed run's stage time is the sum of its sittings' (a sitting killed inside the block is not counted)."""
-    began = time.perf_counter()
-    yield
-    path = out / STAGES_FILE
-    record = json.loads(path.read_text()) if path.exists() else {"seconds": {}, "machines": []}
-    record["seconds"][stage] = round(record["seconds"].get(stage, 0.0) + time.perf_counter() - began, 1)
-    if machine() not in record["machines"]:
-        record["machines"].append(machine())
-    path.write_text(json.dumps(record, indent=1))
-
-
-def trained_on(run: Path) -> dict | None:
-    """What `timed` recorded for the run folder `run` (None for a run from before it was recorded)."""
-    path = Path(run) / STAGES_FILE
-    return json.loads(path.read_text()) if path.exists() else None
 
 
 # --- stage 1: the VAE -------------------------------------------------------------------------------------

@@ -62,14 +62,18 @@ def check_comparable(runs: list[dict]) -> None:
             )
 
 
+def budget(point: dict) -> float:
+    """A judged point's frames per training prompt, rounded so that equal budgets of two runs compare equal."""
+    return round(point["frames_per_prompt"], 3)
+
+
 def shared_budgets(runs: list[dict]) -> list[float]:
     """Frames per training prompt that every run was judged at."""
-    budgets = [{round(p["frames_per_prompt"], 3) for p in run["points"]} for run in runs]
-    return sorted(set.intersection(*budgets))
+    return sorted(set.intersection(*({budget(p) for p in run["points"]} for run in runs)))
 
 
 def at_budget(run: dict, frames: float) -> dict:
-    return next(p for p in run["points"] if round(p["frames_per_prompt"], 3) == frames)
+    return next(p for p in run["points"] if budget(p) == frames)
 
 
 def fraction_table(runs: list[dict], budgets: list[float]) -> str:

@@ -42,10 +42,9 @@ from nerf.fidelity import TrueShape, export_scores
 from nerf.field import RadianceField
 from nerf.mlp_nerf import MLPNeRF
 from nerf.render import RenderConfig, render
-from nerf.saving import config_from
 from nerf.settings import changed_settings
 from nerf.video import save_image_grid
-from pil.dataset import CONFIG_FILE, INDEX_FILE, DatasetConfig, load_weight_dataset
+from pil.dataset import INDEX_FILE, DatasetConfig, dataset_config, load_weight_dataset
 from pil.generate import PILPipeline
 from pil.stages import trained_on
 from pil.views import embed_images, view_images
@@ -232,8 +231,7 @@ def markdown_table(results: dict) -> str:
 def dataset_command(data: Path) -> str:
     """The line that rebuilds the weight dataset in `data` as it was built: every setting its config.json holds
     that differs from the defaults, by name."""
-    saved = json.loads((Path(data) / CONFIG_FILE).read_text())
-    changed = changed_settings(config_from(DatasetConfig, saved), DatasetConfig())
+    changed = changed_settings(dataset_config(data), DatasetConfig())
     command = ["python", "-m", "train.pil_dataset", "--out", str(data)]
     return shlex.join([*command, "--set", *changed] if changed else command)
 

@@ -35,8 +35,15 @@ from nerf.fit import segment_opacity
 from nerf.mlp_nerf import MLPNeRF, initial_params
 from nerf.random import derived_seed
 from nerf.render import RenderConfig, render, render_rays
-from nerf.saving import config_from
-from pil.dataset import CONFIG_FILE, INDEX_FILE, INIT_FILE, DatasetConfig, load_weight_dataset, shard_path
+from pil.dataset import (
+    CONFIG_FILE,
+    INDEX_FILE,
+    INIT_FILE,
+    DatasetConfig,
+    dataset_config,
+    load_weight_dataset,
+    shard_path,
+)
 from toyworld.categories import pil_object, pil_split
 from toyworld.render_gt import BACKGROUND, render_ground_truth
 
@@ -176,8 +183,7 @@ def build_dataset(
     out.mkdir(parents=True, exist_ok=True)
     config_text = json.dumps(asdict(config), indent=2)
     # compared as settings, not as text: a dataset begun before a setting existed (its default) resumes
-    saved = (out / CONFIG_FILE).read_text() if (out / CONFIG_FILE).exists() else None
-    if saved is not None and config_from(DatasetConfig, json.loads(saved)) != config:
+    if (out / CONFIG_FILE).exists() and dataset_config(out) != config:
         raise ValueError(f"{out} holds a dataset built with other settings; use a new folder")
     (out / CONFIG_FILE).write_text(config_text)
     if not (out / INIT_FILE).exists():

@@ -75,6 +75,11 @@ def shard_path(out: Path, shard: int) -> Path:
     return out / f"shard-{shard:05d}.safetensors"
 
 
+def dataset_config(folder: str | Path) -> DatasetConfig:
+    """The settings that built the dataset in `folder` (its config.json)."""
+    return config_from(DatasetConfig, json.loads((Path(folder) / CONFIG_FILE).read_text()))
+
+
 def load_weight_dataset(folder: str | Path, split: str | None = None) -> tuple[Tensor, list[dict], DatasetConfig]:
     """The fitted weights `[N, n_params]`, their records (`split`: "train", "test" or None for all)
     and the settings that built them."""
@@ -83,7 +88,7 @@ def load_weight_dataset(folder: str | Path, split: str | None = None) -> tuple[T
         raise FileNotFoundError(f"{folder} holds no PIL weight dataset ({INDEX_FILE}); build it with "
                                 f"python -m train.pil_dataset --out {folder}")  # fmt: skip
     records = json.loads((folder / INDEX_FILE).read_text())["objects"]
-    config = config_from(DatasetConfig, json.loads((folder / CONFIG_FILE).read_text()))
+    config = dataset_config(folder)
     records = [r for r in records if split is None or r["split"] == split]
     shards = {n: load_file(shard_path(folder, n))["params"] for n in sorted({r["shard"] for r in records})}
     params = torch.stack([shards[r["shard"]][r["row"]] for r in records]) if records else torch.empty(0)
